@@ -1,0 +1,47 @@
+# One entry point for humans and CI. The virtual environment is created on first use, so a
+# fresh clone needs nothing but python3 (>= 3.11).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+TRINO_VERSION ?= 476
+
+.PHONY: venv plan test test-fast lint rehearse image bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## The main job, offline: the real program under Pulumi mocks, printed as a plan.
+plan: venv
+	@$(PY) plan.py --stack $(STACK)
+
+## Everything: lint, unit, functions, agent, image and the real-component integration suite.
+test: venv lint
+	$(PY) -m pytest -q -ra
+
+## The same without the integration suite (no Trino, Elasticsearch or Prometheus).
+test-fast: venv lint
+	$(PY) -m pytest -q -ra -m "not integration"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## Boot the stack's Trino configs on this machine and run a smoke query (Ctrl-C stops it).
+rehearse: venv
+	$(PY) rehearse.py --stack $(STACK)
+
+## Build the AMI for real (needs Packer and AWS credentials).
+image:
+	$(MAKE) -C image build TRINO_VERSION=$(TRINO_VERSION)
+
+bench: venv
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,170 @@
+"""What the Pulumi program and the node agent must agree on, in one place.
+
+The program creates alarms, dashboards and scaling policies on metrics that the agent publishes,
+writes the node settings that the agent reads at boot, and opens the ports that the agent and Trino
+listen on. Keeping both sides' names here means they cannot drift apart: a rename is one edit, and
+both halves' tests see it.
+
+This module is imported by the Pulumi program, the agent and the Lambda functions, so it uses the
+standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+# --- ports -------------------------------------------------------------------------------------
+TRINO_HTTP_PORT = 8080
+TRINO_HTTPS_PORT = 8443
+AGENT_METRICS_PORT = 9483  # Prometheus endpoint of `node-agent metrics`
+QUERYLOG_PORT = 8089  # `node-agent querylog`; bound to 127.0.0.1 only
+
+# --- identities --------------------------------------------------------------------------------
+# The only user that Trino's access rules allow to write system information (graceful shutdown)
+# and read management endpoints. Ordinary users cannot drain a node.
+MANAGEMENT_USER = "presto-on-aws-agent"
+
+# --- on the node -------------------------------------------------------------------------------
+# User data writes only this small file (no secrets): which parameter holds the node settings and
+# which role this node plays. Everything else is read from SSM / Secrets Manager at boot.
+NODE_ENV_FILE = "/etc/presto-on-aws/node.env"
+TRINO_HOME = "/opt/trino"
+TRINO_ETC = "/etc/trino"
+TRINO_DATA = "/var/lib/trino"
+AGENT_STATE_DIR = "/var/lib/presto-on-aws"
+
+
+class LogFile(StrEnum):
+    """Files the CloudWatch agent ships, each to the log group of the same kind."""
+
+    SERVER = "/var/lib/trino/var/log/server.log"
+    HTTP_REQUEST = "/var/lib/trino/var/log/http-request.log"
+    AGENT = "/var/log/presto-on-aws/agent.log"
+    SYSLOG = "/var/log/messages"
+
+
+# --- tags --------------------------------------------------------------------------------------
+TAG_CLUSTER = "presto-on-aws:cluster"
+TAG_ROLE = "presto-on-aws:role"
+AMI_TAG_TRINO_VERSION = "trino-version"
+
+
+class Role(StrEnum):
+    COORDINATOR = "coordinator"
+    WORKER = "worker"
+
+
+# --- CloudWatch metrics ------------------------------------------------------------------------
+CLOUDWATCH_NAMESPACE = "PrestoOnAws"
+DIMENSION_CLUSTER = "Cluster"
+
+
+class Metric(StrEnum):
+    """Cluster metrics the coordinator's agent and the functions publish, one dimension: Cluster."""
+
+    RUNNING_QUERIES = "RunningQueries"
+    QUEUED_QUERIES = "QueuedQueries"
+    BLOCKED_QUERIES = "BlockedQueries"
+    FAILED_QUERIES = "FailedQueries"  # failures during the interval (a delta, not a total)
+    COMPLETED_QUERIES = "CompletedQueries"  # completions during the interval
+    ACTIVE_WORKERS = "ActiveWorkers"
+    CLUSTER_MEMORY_RESERVED_PERCENT = "ClusterMemoryReservedPercent"
+    CLUSTER_CPU_PERCENT = "ClusterCpuPercent"
+    WORKER_DRAIN_SECONDS = "WorkerDrainSeconds"  # published by a worker's lifecycle agent
+    COORDINATOR_FAILOVERS = "CoordinatorFailovers"  # published by the failover function
+    WORKERS_MARKED_UNHEALTHY = "WorkersMarkedUnhealthy"  # published by the worker-health function
+
+
+# --- node settings -----------------------------------------------------------------------------
+class SettingsError(ValueError):
+    """Node settings that cannot be used; the message names every offending key."""
+
+
+@dataclass(frozen=True)
+class ElasticsearchSettings:
+    url: str  # scheme://host:port
+    index_prefix: str = "trino-queries"
+    username: str | None = None
+    password_secret_arn: str | None = None  # Secrets Manager; the value is the password itself
+    ca_bundle: str | None = None  # PEM text of the CA that signed the server certificate
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Client-facing HTTPS and authentication on the coordinator (see README, "Security")."""
+
+    enabled: bool = False
+    authentication: str = "none"  # "none" | "password"
+    keystore_secret_arn: str | None = None  # PEM certificate chain + private key
+    password_file_secret_arn: str | None = None  # Trino password file (user:bcrypt-hash lines)
+    management_password_secret_arn: str | None = None  # the agent's own password
+    internal_https: bool = False
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Everything a node needs at boot, written by the program to one SSM parameter.
+
+    Secrets are never values here, only Secrets Manager ARNs that the node's role may read.
+    """
+
+    cluster: str
+    environment: str  # Trino's node.environment
+    region: str
+    trino_version: int
+    coordinator_address: str  # the fixed private IP of the coordinator ENI
+    shared_secret_arn: str
+    catalogs: dict[str, dict[str, str]] = field(default_factory=dict)
+    config_overrides: dict[str, str] = field(default_factory=dict)
+    spill_enabled: bool = False
+    retry_policy: str = "NONE"  # NONE | QUERY | TASK
+    exchange_bucket: str | None = None  # required for retry_policy TASK
+    max_drain_seconds: int = 6 * 3600
+    heartbeat_timeout_seconds: int = 300
+    lifecycle_hook_name: str = ""
+    log_groups: dict[str, str] = field(default_factory=dict)  # LogFile name -> log group
+    elasticsearch: ElasticsearchSettings | None = None
+    tls: TlsSettings = field(default_factory=TlsSettings)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> NodeSettings:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"node settings are not JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise SettingsError("node settings must be a JSON object")
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> NodeSettings:
+        problems: list[str] = []
+        values = _checked(cls, raw, "", problems)
+        nested = {"elasticsearch": ElasticsearchSettings, "tls": TlsSettings}
+        for key, kind in nested.items():
+            if isinstance(values.get(key), dict):
+                values[key] = _checked(kind, values[key], f"{key}.", problems)
+        if problems:
+            raise SettingsError("invalid node settings: " + "; ".join(problems))
+        for key, kind in nested.items():
+            if isinstance(values.get(key), dict):
+                values[key] = kind(**values[key])
+        return cls(**values)
+
+
+def _checked(kind: type, raw: dict[str, Any], prefix: str, problems: list[str]) -> dict[str, Any]:
+    """Reject unknown keys and report missing required ones, all at once."""
+    known = {f.name: f for f in fields(kind)}
+    for key in sorted(set(raw) - set(known)):
+        problems.append(f"unknown key {prefix}{key!r} (allowed: {', '.join(sorted(known))})")
+    for name, f in known.items():
+        required = f.default is MISSING and f.default_factory is MISSING
+        if required and name not in raw:
+            problems.append(f"missing required key {prefix}{name!r}")
+    return {k: v for k, v in raw.items() if k in known}

@@ -1,0 +1,159 @@
+"""The one Trino admin client, shared by the node agent and the Lambda functions.
+
+Standard library only: the Lambda runtime ships boto3 but not requests, and the agent should not
+need a second HTTP stack for the same calls. Every call has a timeout, so a hung Trino turns into
+TrinoUnavailable instead of a stuck agent or a Lambda that runs out its clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.cookiejar
+import json
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from node_agent.contract import MANAGEMENT_USER
+
+
+class TrinoUnavailable(Exception):
+    """Trino did not answer: connection refused, reset, or timed out."""
+
+
+class TrinoError(Exception):
+    """Trino answered, but not with success."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    query_id: str
+
+
+class TrinoAdmin:
+    """Admin calls against one Trino node (coordinator or worker)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user: str = MANAGEMENT_USER,
+        password: str | None = None,
+        ca_bundle: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        self.password = password
+        self.timeout = timeout
+        context = None
+        if self.base_url.startswith("https://"):
+            context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else None
+        self._cookies = http.cookiejar.CookieJar()
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=context),
+            urllib.request.HTTPCookieProcessor(self._cookies),
+        )
+
+    # --- public, no identity needed --------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """GET /v1/info: version, coordinator flag, `starting`."""
+        return self._json("GET", "/v1/info")
+
+    def state(self) -> str:
+        """GET /v1/info/state: ACTIVE, SHUTTING_DOWN, DRAINING, ..."""
+        return str(self._json("GET", "/v1/info/state"))
+
+    def status(self) -> dict[str, Any]:
+        """GET /v1/status: this node's heap, CPU load and processors."""
+        return self._json("GET", "/v1/status")
+
+    # --- management (the agent's user) -----------------------------------------------------
+    def shutdown(self) -> None:
+        """Ask this worker to drain and exit (one-way). Must be sent to the worker itself."""
+        self._request("PUT", "/v1/info/state", body=b'"SHUTTING_DOWN"')
+
+    def metrics(self) -> str:
+        """GET /metrics (OpenMetrics text, Trino 407+)."""
+        return self._request("GET", "/metrics").decode()
+
+    def stats(self) -> dict[str, Any]:
+        """GET /ui/api/stats: cluster-wide running / queued / blocked queries, workers, memory.
+
+        The endpoint wants a Web UI session, not a user header: on 401 log in once (form login,
+        which Trino answers with a session cookie) and retry.
+        """
+        try:
+            return self._json("GET", "/ui/api/stats")
+        except TrinoError as exc:
+            if exc.status != 401:
+                raise
+        self._login()
+        return self._json("GET", "/ui/api/stats")
+
+    def query(self, sql: str, *, deadline_seconds: float = 60.0) -> QueryResult:
+        """Run one statement through the client protocol and return all its rows."""
+        deadline = time.monotonic() + deadline_seconds
+        page = self._json("POST", "/v1/statement", body=sql.encode())
+        columns: list[str] = []
+        rows: list[list[Any]] = []
+        while True:
+            if "error" in page:
+                err = page["error"]
+                name, message = err.get("errorName"), err.get("message")
+                raise TrinoError(f"query {page.get('id')} failed: {name}: {message}")
+            if page.get("columns"):
+                columns = [c["name"] for c in page["columns"]]
+            rows.extend(page.get("data") or [])
+            next_uri = page.get("nextUri")
+            if not next_uri:
+                return QueryResult(columns=columns, rows=rows, query_id=str(page.get("id")))
+            if time.monotonic() > deadline:
+                raise TrinoUnavailable(f"query {page.get('id')} did not finish in {deadline_seconds}s")
+            page = self._json("GET", next_uri)
+
+    # --- plumbing --------------------------------------------------------------------------
+    def _login(self) -> None:
+        form = urllib.parse.urlencode(
+            {"username": self.user, "password": self.password or "", "redirectPath": ""}
+        ).encode()
+        self._request("POST", "/ui/login", body=form, content_type="application/x-www-form-urlencoded")
+
+    def _json(self, method: str, path: str, body: bytes | None = None) -> Any:
+        raw = self._request(method, path, body=body)
+        try:
+            return json.loads(raw) if raw else None
+        except json.JSONDecodeError as exc:
+            raise TrinoError(f"{method} {path}: answer is not JSON: {raw[:200]!r}") from exc
+
+    def _request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+    ) -> bytes:
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        headers = {
+            "X-Trino-User": self.user,
+            "X-Presto-User": self.user,  # PrestoSQL <= 350 reads only this one
+            "Content-Type": content_type,
+        }
+        if self.password is not None and url.startswith("https://"):
+            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode(errors="replace")
+            raise TrinoError(f"{method} {url}: HTTP {exc.code}: {detail}", status=exc.code) from exc
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise TrinoUnavailable(f"{method} {url}: {exc}") from exc

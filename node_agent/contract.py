@@ -21,6 +21,7 @@ TRINO_HTTP_PORT = 8080
 TRINO_HTTPS_PORT = 8443
 AGENT_METRICS_PORT = 9483  # Prometheus endpoint of `node-agent metrics`
 QUERYLOG_PORT = 8089  # `node-agent querylog`; bound to 127.0.0.1 only
+QUERYLOG_PATH = "/v1/query-completed"  # where Trino's HTTP event listener POSTs each event
 
 # --- identities --------------------------------------------------------------------------------
 # The only user that Trino's access rules allow to write system information (graceful shutdown)
@@ -76,6 +77,28 @@ class Metric(StrEnum):
     WORKER_DRAIN_SECONDS = "WorkerDrainSeconds"  # published by a worker's lifecycle agent
     COORDINATOR_FAILOVERS = "CoordinatorFailovers"  # published by the failover function
     WORKERS_MARKED_UNHEALTHY = "WorkersMarkedUnhealthy"  # published by the worker-health function
+
+
+# --- Lambda functions -------------------------------------------------------------------------
+FUNCTION_HANDLER = "handler.handler"  # each functions/<name>/handler.py defines handler(event, context)
+
+
+class FunctionEnv(StrEnum):
+    """Environment variables the program sets on the functions and the functions read."""
+
+    CLUSTER = "CLUSTER"
+    COORDINATOR_ENI_ID = "COORDINATOR_ENI_ID"
+    COORDINATOR_ASG_NAME = "COORDINATOR_ASG_NAME"
+    WORKER_ASG_NAME = "WORKER_ASG_NAME"
+    TRINO_PORT = "TRINO_PORT"
+    TRINO_SCHEME = "TRINO_SCHEME"  # http | https
+    FAILED_PROBES = "FAILED_PROBES"  # K consecutive failures before acting
+    PROBE_INTERVAL_SECONDS = "PROBE_INTERVAL_SECONDS"
+    PROBE_WINDOW_SECONDS = "PROBE_WINDOW_SECONDS"  # how long one failover invocation keeps probing
+    GRACE_PERIOD_SECONDS = "GRACE_PERIOD_SECONDS"  # new workers are left alone this long
+    MAX_UNHEALTHY_FRACTION = "MAX_UNHEALTHY_FRACTION"
+    MANAGEMENT_PASSWORD_SECRET_ARN = "MANAGEMENT_PASSWORD_SECRET_ARN"
+    CA_BUNDLE = "CA_BUNDLE"  # PEM text, for https
 
 
 # --- node settings -----------------------------------------------------------------------------

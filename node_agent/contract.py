@@ -32,6 +32,12 @@ MANAGEMENT_USER = "presto-on-aws-agent"
 # User data writes only this small file (no secrets): which parameter holds the node settings and
 # which role this node plays. Everything else is read from SSM / Secrets Manager at boot.
 NODE_ENV_FILE = "/etc/presto-on-aws/node.env"
+# Keys of NODE_ENV_FILE (KEY=value lines, systemd EnvironmentFile syntax), then the unit that
+# user data starts once the file is written.
+NODE_ENV_SETTINGS_PARAMETER = "PRESTO_ON_AWS_SETTINGS_PARAMETER"  # SSM parameter name of NodeSettings
+NODE_ENV_ROLE = "PRESTO_ON_AWS_ROLE"  # a Role value
+NODE_ENV_REGION = "AWS_REGION"
+BOOTSTRAP_UNIT = "presto-on-aws-bootstrap.service"
 TRINO_HOME = "/opt/trino"
 TRINO_ETC = "/etc/trino"
 TRINO_DATA = "/var/lib/trino"

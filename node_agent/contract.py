@@ -57,6 +57,9 @@ class LogFile(StrEnum):
 TAG_CLUSTER = "presto-on-aws:cluster"
 TAG_ROLE = "presto-on-aws:role"
 AMI_TAG_TRINO_VERSION = "trino-version"
+# The worker-health function's memory between runs: how many checks in a row a worker failed.
+# Kept on the instance itself, so it needs no table and disappears with the instance.
+TAG_HEALTH_MISSES = "presto-on-aws:health-misses"
 
 
 class Role(StrEnum):
@@ -87,6 +90,9 @@ class Metric(StrEnum):
 
 # --- Lambda functions -------------------------------------------------------------------------
 FUNCTION_HANDLER = "handler.handler"  # each functions/<name>/handler.py defines handler(event, context)
+# The coordinator ENI is a secondary interface: the failover function attaches it at this index,
+# and the node's OS brings it up as its second interface (the address workers and clients use).
+COORDINATOR_ENI_DEVICE_INDEX = 1
 
 
 class FunctionEnv(StrEnum):
@@ -101,6 +107,7 @@ class FunctionEnv(StrEnum):
     FAILED_PROBES = "FAILED_PROBES"  # K consecutive failures before acting
     PROBE_INTERVAL_SECONDS = "PROBE_INTERVAL_SECONDS"
     PROBE_WINDOW_SECONDS = "PROBE_WINDOW_SECONDS"  # how long one failover invocation keeps probing
+    PROBE_TIMEOUT_SECONDS = "PROBE_TIMEOUT_SECONDS"  # one HTTP call to Trino, before it counts as failed
     GRACE_PERIOD_SECONDS = "GRACE_PERIOD_SECONDS"  # new workers are left alone this long
     MAX_UNHEALTHY_FRACTION = "MAX_UNHEALTHY_FRACTION"
     MANAGEMENT_PASSWORD_SECRET_ARN = "MANAGEMENT_PASSWORD_SECRET_ARN"

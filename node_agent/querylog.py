@@ -1,0 +1,337 @@
+"""`node-agent querylog`: Trino's HTTP event listener -> durable spool -> Elasticsearch.
+
+Trino delivers each QueryCompletedEvent once, fire-and-forget, on a single thread, so the agent is
+the only place an event can be kept: the 200 goes out only after the event is fsynced into the
+spool (see spool.py). A separate thread bulk-indexes spooled events with the query id as `_id` and
+acknowledges them in the spool only after Elasticsearch has; while Elasticsearch is down it backs
+off and the spool grows up to its bound, beyond which new events are refused with 503, logged at
+ERROR and counted (`trino_querylog_events_dropped_total`).
+
+The listener only ever binds 127.0.0.1: Trino on the same node is its only client. GET /metrics on
+the same port serves this process's own counters for the metrics agent to pass on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+from node_agent import contract
+from node_agent.es_index import BulkOutcome, bulk_index, make_client, put_template
+from node_agent.events import EventError, parse_completed_event
+from node_agent.spool import Position, Spool, SpoolFull
+
+log = logging.getLogger(__name__)
+
+BulkFn = Callable[[list[dict[str, Any]]], BulkOutcome]
+
+
+@dataclass(frozen=True)
+class QuerylogConfig:
+    host: str = "127.0.0.1"
+    port: int = contract.QUERYLOG_PORT
+    path: str = contract.QUERYLOG_PATH
+    spool_dir: Path = Path(contract.AGENT_STATE_DIR) / "querylog-spool"
+    spool_max_bytes: int = 1024 * 1024 * 1024
+    max_body_bytes: int = 16 * 1024 * 1024  # real events are ~100 KB; huge plans can reach MBs
+    batch_events: int = 500
+    batch_bytes: int = 5 * 1024 * 1024
+    backoff_initial_seconds: float = 1.0
+    backoff_max_seconds: float = 30.0
+    rejected_file: str = "rejected.jsonl"  # documents Elasticsearch refused for good, for a human
+
+
+@dataclass
+class QuerylogMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.received = Counter("trino_querylog_events_received", "Events accepted and spooled", registry=r)
+        self.invalid = Counter(
+            "trino_querylog_requests_invalid", "Requests refused with 4xx", ["reason"], registry=r
+        )
+        self.dropped = Counter("trino_querylog_events_dropped", "Events refused: spool full", registry=r)
+        self.indexed = Counter("trino_querylog_events_indexed", "Events acknowledged by ES", registry=r)
+        self.rejected = Counter(
+            "trino_querylog_events_rejected", "Events Elasticsearch refused permanently", registry=r
+        )
+        self.bulk_errors = Counter("trino_querylog_bulk_errors", "Failed bulk requests", registry=r)
+        self.spool_bytes = Gauge("trino_querylog_spool_bytes", "Spool size on disk", registry=r)
+        self.spool_events = Gauge("trino_querylog_spool_events", "Events waiting for ES", registry=r)
+        self.es_up = Gauge("trino_querylog_elasticsearch_up", "1 if the last bulk request worked", registry=r)
+
+
+class Shipper(threading.Thread):
+    """Moves spooled events into Elasticsearch, in order, acknowledging only what ES accepted."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        bulk: BulkFn,
+        metrics: QuerylogMetrics,
+        config: QuerylogConfig,
+        prepare: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(name="querylog-shipper", daemon=True)
+        self.spool = spool
+        self.bulk = bulk
+        self.prepare = prepare  # e.g. put the index template; retried until it works
+        self.metrics = metrics
+        self.config = config
+        self._stop_event = threading.Event()
+        self._backoff = config.backoff_initial_seconds
+        self._prepared = False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_event.set()
+        self.spool.has_data.set()
+        self.join(timeout)
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                progressed = self.ship_once()
+            except Exception:
+                log.exception("querylog: shipping to Elasticsearch failed; retrying in %.1fs", self._backoff)
+                self.metrics.bulk_errors.inc()
+                self.metrics.es_up.set(0)
+                progressed = False
+                self._sleep_backoff()
+                continue
+            if not progressed:
+                self.spool.has_data.wait(timeout=1.0)
+
+    def ship_once(self) -> bool:
+        """One bulk request; True if anything was acknowledged. Raises if ES is unreachable."""
+        if not self._prepared:
+            self.prepare()
+            self._prepared = True
+        records = self.spool.read(self.config.batch_events, self.config.batch_bytes)
+        self._update_gauges()
+        if not records:
+            return False
+        docs = [json.loads(r.payload) for r in records]
+        outcome = self.bulk(docs)
+        self.metrics.es_up.set(1)
+        acked_upto: Position | None = None
+        acked = 0
+        for record, doc, result, reason in zip(records, docs, outcome.results, outcome.reasons, strict=True):
+            if result == "retry":
+                break
+            if result == "rejected":
+                self._reject(doc, reason)
+            else:
+                self.metrics.indexed.inc()
+            acked_upto, acked = record.end, acked + 1
+        if acked_upto is not None:
+            self.spool.ack(acked_upto, acked)
+        self._update_gauges()
+        if acked < len(records):
+            log.warning("querylog: Elasticsearch asked to retry %d events later", len(records) - acked)
+            self.metrics.bulk_errors.inc()
+            self._sleep_backoff()
+        else:
+            self._backoff = self.config.backoff_initial_seconds
+        return acked > 0
+
+    def _reject(self, doc: dict[str, Any], reason: str | None) -> None:
+        log.error("querylog: Elasticsearch refused query %s for good: %s", doc.get("query_id"), reason)
+        self.metrics.rejected.inc()
+        line = json.dumps({"reason": reason, "document": doc}) + "\n"
+        with (self.spool.directory / self.config.rejected_file).open("a") as f:
+            f.write(line)
+
+    def _sleep_backoff(self) -> None:
+        self._stop_event.wait(self._backoff * random.uniform(0.8, 1.2))
+        self._backoff = min(self._backoff * 2, self.config.backoff_max_seconds)
+
+    def _update_gauges(self) -> None:
+        self.metrics.spool_bytes.set(self.spool.size_bytes)
+        self.metrics.spool_events.set(self.spool.pending_records)
+
+
+class QuerylogServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, config: QuerylogConfig, spool: Spool, metrics: QuerylogMetrics) -> None:
+        self.config = config
+        self.spool = spool
+        self.metrics = metrics
+        super().__init__((config.host, config.port), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: QuerylogServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        config, metrics = self.server.config, self.server.metrics
+        if self.path.split("?", 1)[0] != config.path:
+            self._refuse(404, "not_found", f"POST only to {config.path}")
+            return
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            self._refuse(411, "no_length", "Content-Length is required")
+            return
+        try:
+            length = int(length_header)
+            if length < 0:
+                raise ValueError(length_header)
+        except ValueError:
+            self._refuse(400, "bad_length", f"Content-Length {length_header!r} is not a byte count")
+            return
+        if length > config.max_body_bytes:
+            self._refuse(413, "too_large", f"body of {length} bytes exceeds {config.max_body_bytes} bytes")
+            return
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self._refuse(400, "short_body", f"body ended after {len(body)} of {length} bytes")
+            return
+        try:
+            doc = parse_completed_event(body)
+        except EventError as exc:
+            self._refuse(400, "malformed", str(exc))
+            return
+        try:
+            self.server.spool.append(json.dumps(doc, separators=(",", ":")).encode())
+        except SpoolFull as exc:
+            log.error("querylog: DROPPING query %s: %s", doc["query_id"], exc)
+            metrics.dropped.inc()
+            self._reply(503, f"spool full, event not stored: {exc}\n".encode(), close=False)
+            return
+        metrics.received.inc()
+        self._reply(200, b"")
+
+    def do_GET(self) -> None:
+        if self.path == "/metrics":
+            self._reply(200, generate_latest(self.server.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+        elif self.path == "/healthz":
+            self._reply(200, b"ok\n")
+        else:
+            self._refuse(404, "not_found", "GET serves /metrics and /healthz only")
+
+    def _refuse(self, status: int, reason: str, message: str) -> None:
+        self.server.metrics.invalid.labels(reason=reason).inc()
+        log.warning("querylog: refused %s %s with %d: %s", self.command, self.path, status, message)
+        # A body left unread would be parsed as the next request: close rather than drain it.
+        self._reply(status, (message + "\n").encode(), close=True)
+
+    def _reply(self, status: int, body: bytes, content_type: str = "text/plain", close: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("querylog http: " + format, *args)
+
+
+class QuerylogAgent:
+    """The listener and the shipper around one spool; start() returns once the port is bound."""
+
+    def __init__(
+        self,
+        config: QuerylogConfig,
+        bulk: BulkFn,
+        prepare: Callable[[], None] = lambda: None,
+        metrics: QuerylogMetrics | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics or QuerylogMetrics()
+        self.spool = Spool(config.spool_dir, max_bytes=config.spool_max_bytes)
+        self.server = QuerylogServer(config, self.spool, self.metrics)
+        self.shipper = Shipper(self.spool, bulk, self.metrics, config, prepare)
+        self._serve = threading.Thread(target=self.server.serve_forever, name="querylog-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def start(self) -> None:
+        self._serve.start()
+        self.shipper.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.shipper.stop()
+        self.spool.close()
+
+
+def for_elasticsearch(
+    config: QuerylogConfig, es: contract.ElasticsearchSettings, password: str | None
+) -> QuerylogAgent:
+    client = make_client(es, password)
+    return QuerylogAgent(
+        config,
+        bulk=lambda docs: bulk_index(client, es.index_prefix, docs),
+        prepare=lambda: put_template(client, es.index_prefix),
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="node-agent querylog", description=__doc__.split("\n")[0])
+    parser.add_argument("--settings", type=Path, help="node settings JSON (NodeSettings)")
+    parser.add_argument("--es-url", help="Elasticsearch URL; overrides the settings file")
+    parser.add_argument("--index-prefix", help="daily index prefix; overrides the settings file")
+    parser.add_argument("--port", type=int, default=contract.QUERYLOG_PORT)
+    parser.add_argument("--spool-dir", type=Path, default=QuerylogConfig.spool_dir)
+    parser.add_argument("--spool-max-bytes", type=int, default=QuerylogConfig.spool_max_bytes)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    settings = contract.NodeSettings.from_json(args.settings.read_text()) if args.settings else None
+    es = settings.elasticsearch if settings else None
+    if args.es_url:
+        es = contract.ElasticsearchSettings(url=args.es_url) if es is None else _replace_url(es, args.es_url)
+    if es is None:
+        parser.error(
+            "no Elasticsearch configured: give --settings with an elasticsearch section, or --es-url"
+        )
+    if args.index_prefix:
+        es = contract.ElasticsearchSettings(**{**es.__dict__, "index_prefix": args.index_prefix})
+    password = None
+    if es.password_secret_arn:
+        password = _secret(es.password_secret_arn, settings.region if settings else None)
+    config = QuerylogConfig(port=args.port, spool_dir=args.spool_dir, spool_max_bytes=args.spool_max_bytes)
+    agent = for_elasticsearch(config, es, password)
+    agent.start()
+    log.info("querylog: listening on %s:%d%s, shipping to %s", config.host, agent.port, config.path, es.url)
+    stop = threading.Event()
+    _on_signal(stop)
+    stop.wait()
+    agent.stop()
+    return 0
+
+
+def _replace_url(es: contract.ElasticsearchSettings, url: str) -> contract.ElasticsearchSettings:
+    return contract.ElasticsearchSettings(**{**es.__dict__, "url": url})
+
+
+def _secret(arn: str, region: str | None) -> str:
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=region)
+    return str(client.get_secret_value(SecretId=arn)["SecretString"])
+
+
+def _on_signal(stop: threading.Event) -> None:
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())

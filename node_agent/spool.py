@@ -1,0 +1,267 @@
+"""An append-only, bounded, crash-safe queue on disk between Trino and Elasticsearch.
+
+Fsync policy: every `append` writes the record and calls fsync on the segment file before it
+returns, so an event that was answered with 200 survives a crash of the agent or the machine. The
+acknowledgement cursor is replaced atomically (write, fsync, rename, fsync the directory) before any
+segment is deleted, so a crash can at worst resend events that Elasticsearch already has, which the
+query id as document id makes harmless.
+
+Layout: `segment-<seq>.log` files holding records framed as (length, crc32, payload), and
+`cursor.json` naming the first unacknowledged byte. A torn record at the end of the newest segment
+(a crash in the middle of a write, never answered with 200) is cut off when the spool is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">II")  # payload length, crc32 of the payload
+_SEGMENT_PREFIX = "segment-"
+_SEGMENT_SUFFIX = ".log"
+_CURSOR = "cursor.json"
+
+
+class SpoolFull(Exception):
+    """Appending would take the spool over its size limit; the record was not stored."""
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    segment: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Record:
+    payload: bytes
+    end: Position  # acknowledging this position acknowledges this record and all before it
+
+
+class Spool:
+    """Single writer-side lock; one reader (the sender thread) reads and acknowledges in order."""
+
+    def __init__(self, directory: Path, *, max_bytes: int, segment_bytes: int = 8 * 1024 * 1024) -> None:
+        if max_bytes <= _HEADER.size:
+            raise ValueError(f"spool max_bytes must be more than {_HEADER.size}, got {max_bytes}")
+        if segment_bytes <= 0:
+            raise ValueError(f"spool segment_bytes must be positive, got {segment_bytes}")
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        self.has_data = threading.Event()  # set on append; the sender waits on it when idle
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._sizes: dict[int, int] = {}
+        self._cursor = Position(1, 0)
+        self._pending_records = 0
+        self._fd = -1
+        self._open()
+
+    # --- writer ------------------------------------------------------------------------------
+    def append(self, payload: bytes) -> None:
+        """Store one record durably (fsync) or raise SpoolFull without storing anything."""
+        frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        with self._lock:
+            if self.size_bytes + len(frame) > self.max_bytes:
+                raise SpoolFull(
+                    f"spool {self.directory} holds {self.size_bytes} of {self.max_bytes} bytes; "
+                    f"a record of {len(frame)} bytes does not fit"
+                )
+            active = self._active
+            if self._sizes[active] >= self.segment_bytes:
+                active = self._start_segment(active + 1)
+            _write_all(self._fd, frame)
+            os.fsync(self._fd)
+            self._sizes[active] += len(frame)
+            self._pending_records += 1
+        self.has_data.set()
+
+    # --- reader ------------------------------------------------------------------------------
+    def read(self, max_records: int, max_bytes: int) -> list[Record]:
+        """The oldest unacknowledged records, in order, without removing them."""
+        with self._lock:
+            cursor = self._cursor
+            sizes = dict(self._sizes)
+        active = max(sizes)
+        records: list[Record] = []
+        taken = 0
+        for segment in sorted(s for s in sizes if s >= cursor.segment):
+            start = cursor.offset if segment == cursor.segment else 0
+            for record in self._records_in(segment, start, sizes[segment], active=segment == active):
+                if records and (len(records) >= max_records or taken + len(record.payload) > max_bytes):
+                    return records
+                records.append(record)
+                taken += len(record.payload)
+        return records
+
+    def ack(self, upto: Position, count: int) -> None:
+        """Forget everything before `upto` (count records): persisted first, then deleted."""
+        with self._lock:
+            if upto <= self._cursor:
+                return
+            self._cursor = upto
+            self._pending_records = max(0, self._pending_records - count)
+            while (
+                self._cursor.segment < self._active
+                and self._cursor.offset >= self._sizes[self._cursor.segment]
+            ):
+                # The cursor sits at the end of a finished segment: move on so that one can go.
+                self._cursor = Position(min(s for s in self._sizes if s > self._cursor.segment), 0)
+            if upto.segment == self._active and upto.offset >= self._sizes[self._active]:
+                # Everything is acknowledged: start a fresh segment so the old one can go.
+                self._start_segment(self._active + 1)
+                self._cursor = Position(self._active, 0)
+            self._write_cursor()
+            for segment in [s for s in self._sizes if s < self._cursor.segment]:
+                self._delete_segment(segment)
+            if self._pending_records == 0:
+                self.has_data.clear()
+
+    # --- state ---------------------------------------------------------------------------------
+    @property
+    def size_bytes(self) -> int:
+        """Bytes on disk in segments, acknowledged or not: what counts against max_bytes."""
+        return sum(self._sizes.values())
+
+    @property
+    def pending_records(self) -> int:
+        return self._pending_records
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    # --- internals -----------------------------------------------------------------------------
+    @property
+    def _active(self) -> int:
+        return max(self._sizes)
+
+    def _open(self) -> None:
+        for path in self.directory.glob(_SEGMENT_PREFIX + "*" + _SEGMENT_SUFFIX):
+            seq = int(path.name[len(_SEGMENT_PREFIX) : -len(_SEGMENT_SUFFIX)])
+            self._sizes[seq] = path.stat().st_size
+        self._cursor = self._read_cursor()
+        if not self._sizes:
+            self._sizes[self._cursor.segment] = 0
+            self._segment_path(self._cursor.segment).touch()
+        if self._cursor.segment not in self._sizes:
+            later = [s for s in self._sizes if s > self._cursor.segment]
+            self._cursor = Position(min(later) if later else self._active, 0)
+        for segment in [s for s in self._sizes if s < self._cursor.segment]:
+            self._delete_segment(segment)
+        self._repair_tail()
+        self._fd = os.open(self._segment_path(self._active), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._pending_records = len(self.read(max_records=2**62, max_bytes=2**62))
+        if self._pending_records:
+            log.info("spool %s: %d unacknowledged events to resend", self.directory, self._pending_records)
+            self.has_data.set()
+
+    def _repair_tail(self) -> None:
+        """Cut a torn record off the newest segment (a write that crashed before its 200)."""
+        active = self._active
+        start = self._cursor.offset if active == self._cursor.segment else 0
+        good = start
+        for record in self._records_in(active, start, self._sizes[active], active=True):
+            good = record.end.offset
+        if good < self._sizes[active]:
+            log.warning(
+                "spool %s: cutting %d bytes of a torn record off segment %d",
+                self.directory,
+                self._sizes[active] - good,
+                active,
+            )
+            os.truncate(self._segment_path(active), good)
+            self._sizes[active] = good
+
+    def _records_in(self, segment: int, start: int, end: int, *, active: bool) -> list[Record]:
+        records: list[Record] = []
+        path = self._segment_path(segment)
+        try:
+            with path.open("rb") as f:
+                f.seek(start)
+                data = f.read(end - start)
+        except FileNotFoundError:
+            return records
+        pos = 0
+        while pos + _HEADER.size <= len(data):
+            length, crc = _HEADER.unpack_from(data, pos)
+            payload = data[pos + _HEADER.size : pos + _HEADER.size + length]
+            if len(payload) < length or zlib.crc32(payload) != crc:
+                if not active:
+                    log.error(
+                        "spool %s: segment %d is corrupt at offset %d; %d bytes after it are skipped",
+                        self.directory,
+                        segment,
+                        start + pos,
+                        len(data) - pos,
+                    )
+                break
+            pos += _HEADER.size + length
+            records.append(Record(payload=payload, end=Position(segment, start + pos)))
+        return records
+
+    def _start_segment(self, seq: int) -> int:
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = os.open(self._segment_path(seq), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._sizes[seq] = 0
+        _fsync_dir(self.directory)
+        return seq
+
+    def _delete_segment(self, seq: int) -> None:
+        self._segment_path(seq).unlink(missing_ok=True)
+        self._sizes.pop(seq, None)
+
+    def _segment_path(self, seq: int) -> Path:
+        return self.directory / f"{_SEGMENT_PREFIX}{seq:012d}{_SEGMENT_SUFFIX}"
+
+    def _read_cursor(self) -> Position:
+        path = self.directory / _CURSOR
+        try:
+            raw = json.loads(path.read_text())
+            return Position(int(raw["segment"]), int(raw["offset"]))
+        except FileNotFoundError:
+            return Position(min(self._sizes) if self._sizes else 1, 0)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Resending from the oldest segment is safe (ids dedupe); losing events is not.
+            log.error("spool %s: unreadable %s (%s); resending from the oldest segment", path, _CURSOR, exc)
+            return Position(min(self._sizes) if self._sizes else 1, 0)
+
+    def _write_cursor(self) -> None:
+        path = self.directory / _CURSOR
+        tmp = path.with_suffix(".tmp")
+        data = json.dumps({"segment": self._cursor.segment, "offset": self._cursor.offset}).encode()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(self.directory)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,238 @@
+"""The query-log listener and shipper without Elasticsearch.
+
+Elasticsearch itself is in tests/integration/test_querylog.py. Here a stand-in bulk function
+injects what a real cluster will not do on demand: refuse one document, ask to retry half a batch,
+or vanish in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from node_agent.es_index import BulkOutcome
+from node_agent.querylog import QuerylogAgent, QuerylogConfig, Shipper
+
+DATA = Path(__file__).parent / "data" / "trino476"
+EVENT = (DATA / "finished_lineitem_scan.json").read_bytes()
+
+
+class StandInElasticsearch:
+    """Records bulk requests; `script` says per call what to answer (default: all ok)."""
+
+    def __init__(self) -> None:
+        self.indexed: list[dict[str, Any]] = []
+        self.script: list[Any] = []
+
+    def __call__(self, docs: list[dict[str, Any]]) -> BulkOutcome:
+        answer = self.script.pop(0) if self.script else None
+        if isinstance(answer, Exception):
+            raise answer
+        results = answer(docs) if answer else ["ok"] * len(docs)
+        self.indexed.extend(d for d, r in zip(docs, results, strict=True) if r == "ok")
+        return BulkOutcome(results=results, reasons=[None if r == "ok" else "scripted" for r in results])
+
+
+def event(query_id: str, state: str = "FINISHED") -> bytes:
+    raw = json.loads(EVENT)
+    raw["metadata"]["queryId"] = query_id
+    raw["metadata"]["queryState"] = state
+    return json.dumps(raw).encode()
+
+
+def config(tmp_path: Path, **overrides: Any) -> QuerylogConfig:
+    values: dict[str, Any] = {
+        "port": 0,
+        "spool_dir": tmp_path / "spool",
+        "backoff_initial_seconds": 0.05,
+        "backoff_max_seconds": 0.2,
+    }
+    values.update(overrides)
+    return QuerylogConfig(**values)
+
+
+@pytest.fixture
+def elasticsearch() -> StandInElasticsearch:
+    return StandInElasticsearch()
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[QuerylogAgent]:
+    """The HTTP side alone: nothing ships, so the spool shows what was accepted."""
+    agent = QuerylogAgent(
+        config(tmp_path, max_body_bytes=200_000, spool_max_bytes=400_000), StandInElasticsearch()
+    )
+    agent._serve.start()
+    yield agent
+    agent.server.shutdown()
+    agent.server.server_close()
+    agent.spool.close()
+
+
+def url(agent: QuerylogAgent, path: str = "/v1/query-completed") -> str:
+    return f"http://127.0.0.1:{agent.port}{path}"
+
+
+def spooled_ids(agent: QuerylogAgent) -> list[str]:
+    return [json.loads(r.payload)["query_id"] for r in agent.spool.read(10_000, 10**9)]
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+# --- listener ----------------------------------------------------------------------------------
+def test_a_completed_event_is_answered_200_and_spooled(listener: QuerylogAgent) -> None:
+    response = requests.post(url(listener), data=event("q1"), headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert spooled_ids(listener) == ["q1"]
+
+
+def test_a_malformed_event_gets_400_naming_the_field_and_is_not_spooled(listener: QuerylogAgent) -> None:
+    response = requests.post(url(listener), data=b'{"metadata": {}, "statistics": {}, "context": {}}')
+    assert response.status_code == 400
+    assert "metadata.queryId" in response.text
+    assert spooled_ids(listener) == []
+
+
+def test_an_oversized_request_gets_413_and_is_not_spooled(listener: QuerylogAgent) -> None:
+    response = requests.post(url(listener), data=b"x" * 300_000)
+    assert response.status_code == 413
+    assert spooled_ids(listener) == []
+
+
+def test_a_post_to_another_path_gets_404(listener: QuerylogAgent) -> None:
+    assert requests.post(url(listener, "/v1/other"), data=event("q1")).status_code == 404
+    assert spooled_ids(listener) == []
+
+
+def test_bad_requests_do_not_affect_the_next_good_one(listener: QuerylogAgent) -> None:
+    with requests.Session() as session:
+        session.post(url(listener), data=b"not json")
+        session.post(url(listener), data=b"x" * 300_000)
+        assert session.post(url(listener), data=event("q2")).status_code == 200
+    assert spooled_ids(listener) == ["q2"]
+
+
+def test_a_full_spool_answers_503_counts_the_drop_and_keeps_what_it_had(listener: QuerylogAgent) -> None:
+    statuses = [requests.post(url(listener), data=event(f"q{i}")).status_code for i in range(400)]
+    assert statuses[0] == 200
+    assert statuses[-1] == 503
+    accepted = statuses.count(200)
+    assert len(spooled_ids(listener)) == accepted
+    metrics = requests.get(url(listener, "/metrics")).text
+    assert f"trino_querylog_events_dropped_total {float(400 - accepted)}" in metrics
+
+
+def test_the_metrics_page_counts_received_and_invalid_requests(listener: QuerylogAgent) -> None:
+    requests.post(url(listener), data=event("q1"))
+    requests.post(url(listener), data=b"{}")
+    metrics = requests.get(url(listener, "/metrics")).text
+    assert "trino_querylog_events_received_total 1.0" in metrics
+    assert 'trino_querylog_requests_invalid_total{reason="malformed"} 1.0' in metrics
+
+
+# --- shipper -----------------------------------------------------------------------------------
+def test_shipped_events_are_acknowledged_and_leave_the_spool(tmp_path: Path, elasticsearch: Any) -> None:
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    agent.start()
+    try:
+        for i in range(3):
+            requests.post(url(agent), data=event(f"q{i}"))
+        wait_for(lambda: agent.spool.pending_records == 0 and len(elasticsearch.indexed) == 3)
+        assert [d["query_id"] for d in elasticsearch.indexed] == ["q0", "q1", "q2"]
+    finally:
+        agent.stop()
+
+
+def test_while_elasticsearch_is_unreachable_events_stay_spooled_then_ship(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    elasticsearch.script = [ConnectionError("refused")] * 3
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    requests_before = agent.metrics
+    agent.start()
+    try:
+        requests.post(url(agent), data=event("q1"))
+        wait_for(lambda: len(elasticsearch.indexed) == 1)
+        assert requests_before.bulk_errors._value.get() == 3
+        assert agent.spool.pending_records == 0
+    finally:
+        agent.stop()
+
+
+def test_only_the_prefix_before_a_retry_is_acknowledged(tmp_path: Path, elasticsearch: Any) -> None:
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    for i in range(4):
+        agent.spool.append(json.dumps({"query_id": f"q{i}", "end_time": "2026-11-26T04:09:37.240Z"}).encode())
+    shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
+    elasticsearch.script = [lambda docs: ["ok", "retry", "ok", "ok"]]
+    shipper.ship_once()
+    remaining = [json.loads(r.payload)["query_id"] for r in agent.spool.read(10, 10**9)]
+    assert remaining == ["q1", "q2", "q3"]
+    shipper.ship_once()
+    assert agent.spool.pending_records == 0
+    agent.spool.close()
+
+
+def test_a_permanently_refused_event_is_set_aside_and_does_not_block_the_rest(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    for i in range(3):
+        agent.spool.append(json.dumps({"query_id": f"q{i}", "end_time": "2026-11-26T04:09:37.240Z"}).encode())
+    shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
+    elasticsearch.script = [lambda docs: ["ok", "rejected", "ok"]]
+    shipper.ship_once()
+    assert agent.spool.pending_records == 0
+    set_aside = [
+        json.loads(line) for line in (agent.spool.directory / "rejected.jsonl").read_text().splitlines()
+    ]
+    assert [r["document"]["query_id"] for r in set_aside] == ["q1"]
+    assert agent.metrics.rejected._value.get() == 1
+    agent.spool.close()
+
+
+def test_events_spooled_before_a_restart_are_shipped_after_it(tmp_path: Path, elasticsearch: Any) -> None:
+    elasticsearch.script = [ConnectionError("down")] * 1000
+    first = QuerylogAgent(config(tmp_path), elasticsearch)
+    first.start()
+    for i in range(3):
+        assert requests.post(url(first), data=event(f"q{i}")).status_code == 200
+    first.stop()
+    assert elasticsearch.indexed == []
+
+    elasticsearch.script = []
+    second = QuerylogAgent(config(tmp_path), elasticsearch)
+    second.start()
+    try:
+        wait_for(lambda: len(elasticsearch.indexed) == 3)
+        assert sorted(d["query_id"] for d in elasticsearch.indexed) == ["q0", "q1", "q2"]
+    finally:
+        second.stop()
+
+
+def test_the_template_is_put_before_the_first_document(tmp_path: Path, elasticsearch: Any) -> None:
+    calls: list[str] = []
+    agent = QuerylogAgent(
+        config(tmp_path),
+        lambda docs: (calls.append("bulk"), elasticsearch(docs))[1],
+        prepare=lambda: calls.append("template"),
+    )
+    agent.start()
+    try:
+        requests.post(url(agent), data=event("q1"))
+        wait_for(lambda: "bulk" in calls)
+        assert calls[0] == "template"
+    finally:
+        agent.stop()

@@ -1,0 +1,530 @@
+"""Turn the cluster's node settings and this instance's facts into Trino's etc/ directory.
+
+Pure: the same settings, facts, role, layout and secrets give the same bytes, so a reboot or a
+second bootstrap changes nothing, and tests can assert on the output without a machine. Every
+property that depends on the Trino version goes through `node_agent.versions`, so what we write
+boots on the chosen version, and a user override that version would reject fails here (RenderError)
+instead of in Trino's log at 3 a.m.
+
+Security model (see README, "Security"):
+- Every node: file-based access control in which only contract.MANAGEMENT_USER may write system
+  information (graceful shutdown); everyone may still read it and query every catalog.
+  Internal traffic is authenticated with the shared secret from Secrets Manager.
+- TLS coordinator: HTTPS with the PEM keystore from Secrets Manager and password authentication.
+  Plain HTTP stays open for internal traffic only (allow-insecure-over-http=false), so nobody can
+  skip the password by using the HTTP port. The management user gets a line in the password file
+  (its password is its own secret), so the agent authenticates like any client: Basic auth over
+  HTTPS for /metrics, form login over HTTPS for /ui/api/stats. `management.user` is deliberately
+  NOT used: it would hand management rights to anyone who can reach the HTTP port.
+- Workers keep the insecure authenticator (the agent sends X-Trino-User from the node itself) and
+  are reachable only from the cluster's security groups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from node_agent import versions
+from node_agent.contract import (
+    MANAGEMENT_USER,
+    QUERYLOG_PATH,
+    QUERYLOG_PORT,
+    TRINO_DATA,
+    TRINO_ETC,
+    TRINO_HTTP_PORT,
+    TRINO_HTTPS_PORT,
+    NodeSettings,
+    Role,
+)
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+OS_AND_AGENT_RESERVE = 768 * MIB  # kernel, sshd, CloudWatch agent, node-agent services
+NATIVE_FRACTION = 0.20  # JVM off-heap (code cache, metaspace, direct buffers) and page cache
+HEAP_GRANULE = 256 * MIB
+MIN_HEAP = 512 * MIB
+QUERY_MEMORY_FRACTION = 0.30  # of the heap, per node; Trino's own default since 369
+RENDERED_MARKER = ".rendered"  # written last into each generation; its content is the digest
+
+# Properties the renderer derives from settings, facts or secrets; overriding them would break the
+# node's identity or its security, so an override names the setting to change instead.
+MANAGED = {
+    "coordinator": "the node's role",
+    "node.id": "the instance id",
+    "node.environment": "settings.environment",
+    "node.data-dir": "Layout.data_dir",
+    "discovery.uri": "settings.coordinator_address (or Layout.discovery_uri)",
+    "internal-communication.shared-secret": "the shared secret in Secrets Manager",
+    "http-server.https.keystore.path": "settings.tls.keystore_secret_arn",
+    "http-server.authentication.type": "settings.tls.authentication",
+    "access-control.name": "the renderer's file-based access control",
+    "security.config-file": "the renderer's file-based access control",
+    "event-listener.config-files": "the renderer's HTTP event listener",
+}
+_CATALOG_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]*]+$")
+
+
+class RenderError(ValueError):
+    """The settings cannot be turned into a configuration this Trino version accepts."""
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What IMDSv2 and /proc/meminfo say about this instance."""
+
+    instance_id: str
+    instance_type: str
+    private_ip: str
+    availability_zone: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where this node's files and ports are; the defaults are a real node's."""
+
+    etc_dir: Path = Path(TRINO_ETC)
+    data_dir: Path = Path(TRINO_DATA)
+    http_port: int = TRINO_HTTP_PORT
+    https_port: int = TRINO_HTTPS_PORT
+    querylog_port: int = QUERYLOG_PORT
+    discovery_uri: str | None = None  # None -> http(s)://<coordinator_address>:<port>
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret values resolved from Secrets Manager by bootstrap (never in settings or user data)."""
+
+    shared_secret: str
+    management_password: str | None = None
+    keystore_pem: str | None = None
+    password_file: str | None = None
+
+
+# --- sizing --------------------------------------------------------------------------------------
+def heap_bytes(memory_bytes: int) -> int:
+    """Heap for a node with this much RAM: 80% minus a fixed OS/agent reserve, in 256 MiB steps.
+
+    The 20% covers what the JVM uses beside the heap (Trino's direct buffers, code cache,
+    metaspace, thread stacks) and some page cache; the fixed part keeps small instances alive.
+    Examples: 2304 MiB -> 1 GiB, 16 GiB -> 12 GiB, 64 GiB -> 50.25 GiB, 256 GiB -> 204 GiB.
+    """
+    usable = int(memory_bytes * (1 - NATIVE_FRACTION)) - OS_AND_AGENT_RESERVE
+    heap = usable // HEAP_GRANULE * HEAP_GRANULE
+    if heap < MIN_HEAP:
+        smallest = int((MIN_HEAP + OS_AND_AGENT_RESERVE) / (1 - NATIVE_FRACTION)) // MIB + 1
+        raise RenderError(
+            f"memory_bytes {memory_bytes} ({memory_bytes // MIB} MiB) leaves less than "
+            f"{MIN_HEAP // MIB} MiB of heap; a node needs at least {smallest} MiB of RAM"
+        )
+    return heap
+
+
+def _size(value: int) -> str:
+    return f"{value // MIB}MB"
+
+
+# --- properties files ----------------------------------------------------------------------------
+def _properties(values: dict[str, str], where: str) -> str:
+    lines = []
+    for key, value in values.items():
+        if not _PROPERTY_NAME.match(key):
+            raise RenderError(f"{where}: property name {key!r} is not valid (letters, digits, _ . - only)")
+        if any(c in value for c in "\r\n"):
+            raise RenderError(f"{where}: value of {key!r} contains a line break, which is not allowed")
+        escaped = value.replace("\\", "\\\\")
+        if escaped[:1].isspace():
+            escaped = "\\" + escaped
+        lines.append(f"{key}={escaped}")
+    return "\n".join(lines) + "\n"
+
+
+def _check_accepted(name: str, version: int, where: str) -> None:
+    problem = versions.rejection(name, version)
+    if problem:
+        raise RenderError(f"{where}: {problem}")
+
+
+# --- the renderer --------------------------------------------------------------------------------
+def render(
+    settings: NodeSettings, facts: NodeFacts, role: Role, layout: Layout, secrets: Secrets
+) -> dict[str, str]:
+    """All files of etc/ for this node: relative path -> content."""
+    version = settings.trino_version
+    try:
+        versions.check_version(version)
+    except ValueError as exc:
+        raise RenderError(str(exc)) from exc
+    role = Role(role)
+    _check_settings(settings, secrets, role, version)
+    heap = heap_bytes(facts.memory_bytes)
+    etc = layout.etc_dir
+
+    files: dict[str, str] = {
+        "node.properties": _properties(_node_properties(settings, facts, layout), "node.properties"),
+        "jvm.config": _jvm_config(version, heap, layout),
+        "log.properties": _properties({versions.log_namespace(version): "INFO"}, "log.properties"),
+    }
+    config = _config_properties(settings, role, layout, heap, secrets)
+    if versions.has_file_system_information_rules(version):
+        files["access-control.properties"] = _properties(
+            {"access-control.name": "file", "security.config-file": str(etc / "rules.json")},
+            "access-control.properties",
+        )
+        files["rules.json"] = access_rules()
+    if role is Role.COORDINATOR and versions.has_http_event_listener(version):
+        listener = _http_event_listener(version, layout)
+        files["http-event-listener.properties"] = _properties(listener, "http-event-listener.properties")
+        config["event-listener.config-files"] = str(etc / "http-event-listener.properties")
+    exchange = _exchange_manager(settings)
+    if exchange:
+        files["exchange-manager.properties"] = _properties(exchange, "exchange-manager.properties")
+    if role is Role.COORDINATOR and settings.tls.enabled:
+        files.update(_tls_files(settings, secrets, layout))
+        config.update(_tls_config(settings, layout))
+
+    for name in sorted(settings.config_overrides):
+        value = settings.config_overrides[name]
+        if name in MANAGED:
+            raise RenderError(
+                f"config_overrides: {name!r} is set by the renderer from {MANAGED[name]}; change that instead"
+            )
+        _check_accepted(name, version, "config_overrides")
+        config[name] = str(value)
+    for name in config:
+        _check_accepted(name, version, "config.properties")
+    files["config.properties"] = _properties(config, "config.properties")
+
+    for name in sorted(settings.catalogs):
+        files[f"catalog/{name}.properties"] = _catalog(name, settings.catalogs[name], version)
+    return dict(sorted(files.items()))
+
+
+def _check_settings(settings: NodeSettings, secrets: Secrets, role: Role, version: int) -> None:
+    product = f"{versions.product_name(version)} {version}"
+    if not re.match(r"^[a-z0-9_]+$", settings.environment):
+        raise RenderError(
+            f"environment {settings.environment!r} is not valid (lowercase letters, digits and _ only)"
+        )
+    if not secrets.shared_secret:
+        raise RenderError("the shared secret is empty; the node cannot join the cluster without it")
+    policy = settings.retry_policy
+    if policy not in ("NONE", "QUERY", "TASK"):
+        raise RenderError(f"retry_policy {policy!r} is not valid (allowed: NONE, QUERY, TASK)")
+    if policy != "NONE" and not versions.has_fault_tolerant_execution(version):
+        raise RenderError(f"retry_policy {policy} needs fault-tolerant execution (369+), not {product}")
+    if policy == "TASK" and not settings.exchange_bucket:
+        raise RenderError("retry_policy TASK needs exchange_bucket (an S3 bucket for the exchange manager)")
+    tls = settings.tls
+    if tls.internal_https:
+        raise RenderError(
+            "tls.internal_https is not supported: internal traffic is authenticated with the shared "
+            "secret and stays inside the cluster's security groups; set tls.internal_https to false"
+        )
+    if tls.authentication not in ("none", "password"):
+        raise RenderError(f"tls.authentication {tls.authentication!r} is not valid (allowed: none, password)")
+    if tls.authentication == "password" and not tls.enabled:
+        raise RenderError(
+            "tls.authentication 'password' needs tls.enabled (passwords only travel over HTTPS)"
+        )
+    if tls.enabled and role is Role.COORDINATOR:
+        if version < 337:
+            raise RenderError(f"tls.enabled needs 337 or newer (management user and rules), not {product}")
+        if not secrets.keystore_pem:
+            raise RenderError("tls.enabled but no keystore: set tls.keystore_secret_arn (PEM chain + key)")
+        if tls.authentication == "password" and not (secrets.password_file and secrets.management_password):
+            raise RenderError(
+                "tls.authentication 'password' needs both tls.password_file_secret_arn and "
+                "tls.management_password_secret_arn (the agent logs in as " + MANAGEMENT_USER + ")"
+            )
+
+
+def _node_properties(settings: NodeSettings, facts: NodeFacts, layout: Layout) -> dict[str, str]:
+    return {
+        "node.environment": settings.environment,
+        "node.id": facts.instance_id,
+        "node.data-dir": str(layout.data_dir),
+        "node.internal-address": facts.private_ip,
+    }
+
+
+def _jvm_config(version: int, heap: int, layout: Layout) -> str:
+    code_cache = "512M" if heap >= 4 * GIB else "256M"
+    flags = [
+        "-server",
+        f"-Xmx{heap // MIB}M",
+        "-XX:+UseG1GC",
+        "-XX:G1HeapRegionSize=32M",
+        "-XX:+ExplicitGCInvokesConcurrent",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-XX:+HeapDumpOnOutOfMemoryError",
+        f"-XX:HeapDumpPath={layout.data_dir / 'var'}",
+        "-XX:-OmitStackTraceInFastThrow",
+        f"-XX:ReservedCodeCacheSize={code_cache}",
+        "-XX:PerMethodRecompilationCutoff=10000",
+        "-XX:PerBytecodeRecompilationCutoff=10000",
+        "-Djdk.attach.allowAttachSelf=true",
+        "-Djdk.nio.maxCachedBufferSize=2000000",
+        "-Dfile.encoding=UTF-8",
+        *versions.jvm_flags_for_java(version),
+    ]
+    return "\n".join(flags) + "\n"
+
+
+def discovery_uri(settings: NodeSettings, layout: Layout) -> str:
+    """Where every node (the coordinator included) announces itself: the coordinator ENI."""
+    if layout.discovery_uri:
+        return layout.discovery_uri
+    return f"http://{settings.coordinator_address}:{layout.http_port}"
+
+
+def _config_properties(
+    settings: NodeSettings, role: Role, layout: Layout, heap: int, secrets: Secrets
+) -> dict[str, str]:
+    version = settings.trino_version
+    per_node = int(heap * QUERY_MEMORY_FRACTION) // MIB * MIB
+    config: dict[str, str] = {
+        "coordinator": "true" if role is Role.COORDINATOR else "false",
+        "http-server.http.port": str(layout.http_port),
+        "discovery.uri": discovery_uri(settings, layout),
+        "query.max-memory-per-node": _size(per_node),
+        "memory.heap-headroom-per-node": _size(per_node),
+        "log.path": str(layout.data_dir / "var" / "log" / "server.log"),
+    }
+    if versions.has_total_memory_per_node(version):
+        config["query.max-total-memory-per-node"] = _size(per_node)
+    if role is Role.COORDINATOR:
+        config["node-scheduler.include-coordinator"] = "false"
+        if versions.coordinator_needs_discovery_server_flag(version):
+            config["discovery-server.enabled"] = "true"
+    else:
+        config["shutdown.grace-period"] = "120s"
+    if version >= 337:
+        config["internal-communication.shared-secret"] = secrets.shared_secret
+    if settings.spill_enabled:
+        config["spill-enabled"] = "true"
+        config["spiller-spill-path"] = str(layout.data_dir / "spill")
+    if settings.retry_policy != "NONE":
+        config["retry-policy"] = settings.retry_policy
+    return config
+
+
+def access_rules() -> str:
+    """File access control: only the agent's user may write system information (drain a node).
+
+    Sections without rules (catalogs, schemas, tables, queries) stay open, so ordinary users query
+    as before; system_information with rules denies whoever no rule matches, so everyone else
+    gets read only.
+    """
+    rules = {
+        "system_information": [
+            {"user": MANAGEMENT_USER, "allow": ["read", "write"]},  # letters and "-": literal as a regex
+            {"allow": ["read"]},
+        ]
+    }
+    return json.dumps(rules, indent=2, sort_keys=True) + "\n"
+
+
+def _http_event_listener(version: int, layout: Layout) -> dict[str, str]:
+    return {
+        "event-listener.name": "http",
+        "http-event-listener.log-completed": "true",
+        "http-event-listener.connect-ingest-uri": f"http://127.0.0.1:{layout.querylog_port}{QUERYLOG_PATH}",
+        # The agent spools before it answers, so a refused POST means it is restarting: retry for
+        # about a minute (1+2+4+8+16+30 s) before Trino drops the event.
+        "http-event-listener.connect-retry-count": "6",
+        "http-event-listener.connect-retry-delay": "1s",
+        "http-event-listener.connect-backoff-base": "2",
+        "http-event-listener.connect-max-delay": "30s",
+    }
+
+
+def _exchange_manager(settings: NodeSettings) -> dict[str, str] | None:
+    bucket = settings.exchange_bucket
+    if settings.retry_policy == "NONE" or not bucket:
+        return None
+    if bucket.startswith("/"):  # a shared local directory: single-machine rehearsals only
+        return {"exchange-manager.name": "filesystem", "exchange.base-directories": bucket}
+    base = bucket if bucket.startswith("s3://") else f"s3://{bucket}"
+    return {
+        "exchange-manager.name": "filesystem",
+        "exchange.base-directories": base,
+        "exchange.s3.region": settings.region,
+    }
+
+
+def _tls_config(settings: NodeSettings, layout: Layout) -> dict[str, str]:
+    config = {
+        "http-server.https.enabled": "true",
+        "http-server.https.port": str(layout.https_port),
+        "http-server.https.keystore.path": str(layout.etc_dir / "secrets" / "keystore.pem"),
+    }
+    if settings.tls.authentication == "password":
+        config["http-server.authentication.type"] = "PASSWORD"
+        config["http-server.authentication.allow-insecure-over-http"] = "false"
+    return config
+
+
+def _tls_files(settings: NodeSettings, secrets: Secrets, layout: Layout) -> dict[str, str]:
+    assert secrets.keystore_pem is not None  # checked in _check_settings
+    files = {"secrets/keystore.pem": secrets.keystore_pem}
+    if settings.tls.authentication == "password":
+        assert secrets.password_file is not None and secrets.management_password is not None
+        files["secrets/password.db"] = password_file_with_agent(
+            secrets.password_file, secrets.management_password, secrets.shared_secret
+        )
+        files["password-authenticator.properties"] = _properties(
+            {
+                "password-authenticator.name": "file",
+                "file.password-file": str(layout.etc_dir / "secrets" / "password.db"),
+            },
+            "password-authenticator.properties",
+        )
+    return files
+
+
+_BCRYPT_ALPHABET = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def password_file_with_agent(user_file: str, management_password: str, salt_key: str) -> str:
+    """The users' password file plus a bcrypt line for the management user.
+
+    The salt is derived from the shared secret (HMAC), not random, so the same inputs render the
+    same bytes and bootstrap stays idempotent; it is still unique per cluster and per password.
+    """
+    import bcrypt  # imported here: only TLS coordinators need it
+
+    lines = []
+    for line in user_file.splitlines():
+        if line.strip() and line.split(":", 1)[0] == MANAGEMENT_USER:
+            raise RenderError(
+                f"the password file already has a line for {MANAGEMENT_USER!r}; remove it, the agent's "
+                "password comes from tls.management_password_secret_arn"
+            )
+        if line.strip():
+            lines.append(line.strip())
+    digest = hmac.new(salt_key.encode(), management_password.encode(), hashlib.sha256).digest()
+    salt = bytes(_BCRYPT_ALPHABET[b & 63] for b in digest[:21])
+    salt += bytes([_BCRYPT_ALPHABET[(digest[21] & 3) << 4]])  # the 22nd character carries 2 bits
+    hashed = bcrypt.hashpw(management_password.encode(), b"$2b$10$" + salt).decode()
+    lines.append(f"{MANAGEMENT_USER}:$2y{hashed[3:]}")  # Trino reads bcrypt as $2y$ only
+    return "\n".join(lines) + "\n"
+
+
+def _catalog(name: str, properties: dict[str, str], version: int) -> str:
+    where = f"catalog {name!r}"
+    if not _CATALOG_NAME.match(name):
+        raise RenderError(
+            f"{where}: catalog names are lowercase letters, digits and _, starting with a letter"
+        )
+    if "connector.name" not in properties:
+        raise RenderError(f"{where}: connector.name is required")
+    for key in properties:
+        _check_accepted(key, version, where)
+    ordered = {"connector.name": properties["connector.name"]}
+    ordered.update({k: str(properties[k]) for k in sorted(properties) if k != "connector.name"})
+    return _properties(ordered, where)
+
+
+# --- writing -------------------------------------------------------------------------------------
+def digest(files: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return h.hexdigest()
+
+
+def write_atomically(files: dict[str, str], etc_dir: Path) -> None:
+    """Make etc_dir hold exactly `files`, all at once, or leave it as it was.
+
+    Each render is written into its own generation directory beside etc_dir, named after the
+    content's digest, and etc_dir is a symlink that is swapped with one rename(2). Trino therefore
+    sees either the old complete config or the new complete one, never a mix; rendering the same
+    content twice touches nothing. A real directory found at etc_dir (an image default) is moved
+    aside once, to <etc_dir>.pre-render.
+    """
+    etc_dir = Path(etc_dir)
+    for rel in files:
+        if rel.startswith("/") or ".." in Path(rel).parts:
+            raise RenderError(f"refusing to write {rel!r} outside {etc_dir}")
+    parent = etc_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tag = digest(files)[:16]
+    generation = parent / f".{etc_dir.name}.{tag}"
+    if etc_dir.is_symlink() and os.readlink(etc_dir) == generation.name and is_complete(etc_dir):
+        return
+    if not (generation / RENDERED_MARKER).exists():
+        staging = Path(tempfile.mkdtemp(prefix=f".{etc_dir.name}.staging-", dir=parent))
+        try:
+            for rel, content in files.items():
+                target = staging / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _write_file(target, content)
+            _write_file(staging / RENDERED_MARKER, digest(files) + "\n")
+            if generation.exists():
+                shutil.rmtree(generation)  # an earlier crash left it without its marker
+            os.rename(staging, generation)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _fsync_dir(parent)
+    if etc_dir.exists() and not etc_dir.is_symlink():
+        backup = parent / f"{etc_dir.name}.pre-render"
+        if backup.exists():
+            shutil.rmtree(backup)
+        os.rename(etc_dir, backup)
+    link = parent / f".{etc_dir.name}.link-{os.getpid()}"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(generation.name, link)
+    os.rename(link, etc_dir)
+    _fsync_dir(parent)
+    _remove_old_generations(parent, etc_dir.name, keep=generation.name)
+
+
+def is_complete(etc_dir: Path) -> bool:
+    """True when etc_dir is a finished render (its marker matches its content)."""
+    marker = Path(etc_dir) / RENDERED_MARKER
+    if not marker.is_file():
+        return False
+    root = Path(etc_dir).resolve()
+    files = {
+        str(p.relative_to(root)): p.read_text()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != RENDERED_MARKER
+    }
+    return marker.read_text().strip() == digest(files)
+
+
+def _write_file(path: Path, content: str) -> None:
+    # 0640: readable by the trino group, never by everyone (shared secret, keystore, passwords).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_old_generations(parent: Path, name: str, keep: str) -> None:
+    for entry in parent.iterdir():
+        if entry.name.startswith(f".{name}.") and entry.name != keep and entry.is_dir():
+            if entry.name.startswith(f".{name}.staging-"):
+                continue  # another writer may be busy with it
+            shutil.rmtree(entry, ignore_errors=True)

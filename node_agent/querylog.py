@@ -24,7 +24,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from node_agent import contract
 from node_agent.es_index import BulkOutcome, bulk_index, make_client, put_template
@@ -294,6 +301,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--spool-max-bytes", type=int, default=QuerylogConfig.spool_max_bytes)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    disable_created_metrics()
 
     settings = contract.NodeSettings.from_json(args.settings.read_text()) if args.settings else None
     es = settings.elasticsearch if settings else None

@@ -51,14 +51,17 @@ class TrinoAdmin:
         password: str | None = None,
         ca_bundle: str | None = None,
         timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`ssl_context` overrides `ca_bundle`: the node agent pins its own cluster certificate
+        when it talks to its local Trino on 127.0.0.1, where no host name check can match."""
         self.base_url = base_url.rstrip("/")
         self.user = user
         self.password = password
         self.timeout = timeout
-        context = None
-        if self.base_url.startswith("https://"):
-            context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else None
+        context = ssl_context
+        if context is None and self.base_url.startswith("https://") and ca_bundle:
+            context = ssl.create_default_context(cafile=ca_bundle)
         self._cookies = http.cookiejar.CookieJar()
         self._opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=context),

@@ -1,0 +1,207 @@
+"""TrinoCluster: the whole cluster, wired from its parts in the order a boot needs them.
+
+Address, logs and secrets first; then the roles that may read them; then the node settings
+that name them; then the instances that read those settings at boot; then the policies and
+alarms that watch the instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import TYPE_PREFIX, child
+from components.coordinators import (
+    COORDINATOR_GRACE_SECONDS,
+    CoordinatorPair,
+    CoordinatorPairArgs,
+    coordinator_asg_name,
+)
+from components.identity import ClusterIdentity, ClusterIdentityArgs
+from components.image import find_ami
+from components.launch import NodeLaunchTemplateArgs
+from components.log_groups import ClusterLogging, ClusterLoggingArgs
+from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
+from components.network import ClusterNetwork, ClusterNetworkArgs
+from components.policies import Scope, partition_of
+from components.scaling import ScalingPolicies, ScalingPoliciesArgs
+from components.secrets import ClusterSecrets, ClusterSecretsArgs
+from components.settings import ClusterSettings
+from components.settings_parameter import (
+    ClusterNodeSettings,
+    ClusterNodeSettingsArgs,
+    settings_parameter_name,
+)
+from components.workers import WorkerFleet, WorkerFleetArgs, drain_hook_name, worker_asg_name
+from node_agent.contract import TRINO_HTTP_PORT, FunctionEnv, Role
+
+# One failover invocation probes for most of its scheduled minute, then hands over to the next.
+PROBE_WINDOW_SECONDS = 55
+PROBE_TIMEOUT_SECONDS = 3
+
+
+@dataclass(frozen=True)
+class TrinoClusterArgs:
+    settings: ClusterSettings
+
+
+class TrinoCluster(pulumi.ComponentResource):
+    coordinator_address: pulumi.Output[str]
+    coordinator_url: pulumi.Output[str]
+    coordinator_group_name: pulumi.Output[str]
+    worker_group_name: pulumi.Output[str]
+    log_groups: dict[str, pulumi.Output[str]]
+    dashboard_url: str
+    settings_parameter_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TrinoClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_PREFIX + "TrinoCluster", name, None, opts)
+        s = args.settings
+        network = ClusterNetwork(f"{name}-network", ClusterNetworkArgs(s), opts=child(self))
+        logs = ClusterLogging(f"{name}-logs", ClusterLoggingArgs(s), opts=child(self))
+        secrets = ClusterSecrets(f"{name}-secrets", ClusterSecretsArgs(s), opts=child(self))
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        scope = caller.account_id.apply(
+            lambda account: Scope(partition_of(s.region), s.region, account, s.name)
+        )
+        parameter_name = settings_parameter_name(s.name)
+        es_password = secrets.elasticsearch_password_arn or (
+            s.elasticsearch.password_secret_arn if s.elasticsearch else None
+        )
+        coordinator_secrets = [
+            secrets.shared_secret_arn,
+            secrets.management_password_arn,
+            es_password,
+            s.security.certificate_secret_arn,
+            s.security.password_file_secret_arn,
+        ]
+        identity = ClusterIdentity(
+            f"{name}-identity",
+            ClusterIdentityArgs(
+                settings=s,
+                scope=scope,
+                parameter_name=parameter_name,
+                node_log_groups=list(logs.node_groups.values()),
+                function_log_groups=logs.function_groups,
+                coordinator_secret_arns=[a for a in coordinator_secrets if a is not None],
+                worker_secret_arns=[secrets.shared_secret_arn],
+                # The functions probe over the members-only HTTP port, so they need no password.
+                function_secret_arns=[],
+                coordinator_eni_id=network.coordinator_address.id,
+                coordinator_asg_name=coordinator_asg_name(s.name),
+                worker_asg_name=worker_asg_name(s.name),
+            ),
+            opts=child(self),
+        )
+        node_settings = ClusterNodeSettings(
+            f"{name}-node-settings",
+            ClusterNodeSettingsArgs(
+                settings=s,
+                coordinator_address=network.coordinator_address.private_ip,
+                shared_secret_arn=secrets.shared_secret_arn,
+                management_password_arn=secrets.management_password_arn,
+                elasticsearch_password_arn=secrets.elasticsearch_password_arn,
+                log_groups=logs.node_groups,
+                lifecycle_hook_name=drain_hook_name(s.name),
+            ),
+            opts=child(self),
+        )
+        ami = find_ami(s, self)
+        boot = [node_settings.parameter, *secrets.versions]
+        environment = {
+            FunctionEnv.CLUSTER.value: s.name,
+            FunctionEnv.COORDINATOR_ENI_ID.value: network.coordinator_address.id,
+            FunctionEnv.COORDINATOR_ASG_NAME.value: coordinator_asg_name(s.name),
+            FunctionEnv.WORKER_ASG_NAME.value: worker_asg_name(s.name),
+            FunctionEnv.TRINO_SCHEME.value: "http",
+            FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT),
+            FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(PROBE_TIMEOUT_SECONDS),
+        }
+
+        def launch(
+            role: Role, instance_type: str, profile: aws.iam.InstanceProfile
+        ) -> NodeLaunchTemplateArgs:
+            return NodeLaunchTemplateArgs(
+                settings=s,
+                role=role,
+                instance_type=instance_type,
+                ami_id=ami.id,
+                root_device_name=ami.root_device_name,
+                instance_profile_arn=profile.arn,
+                security_group_ids=[network.nodes.id],
+                parameter_name=parameter_name,
+            )
+
+        coordinators = CoordinatorPair(
+            f"{name}-coordinators",
+            CoordinatorPairArgs(
+                settings=s,
+                launch=launch(Role.COORDINATOR, s.coordinator.instance_type, identity.coordinator_profile),
+                subnet_id=s.network.coordinator_subnet_id,
+                failover_role_arn=identity.failover_role.arn,
+                failover_log_group=logs.function_groups["failover"],
+                functions_security_group_id=network.functions.id,
+                function_environment={
+                    **environment,
+                    FunctionEnv.FAILED_PROBES.value: str(s.health.failover_failed_probes),
+                    FunctionEnv.PROBE_INTERVAL_SECONDS.value: str(s.health.failover_probe_interval_seconds),
+                    FunctionEnv.PROBE_WINDOW_SECONDS.value: str(PROBE_WINDOW_SECONDS),
+                    FunctionEnv.GRACE_PERIOD_SECONDS.value: str(COORDINATOR_GRACE_SECONDS),
+                },
+                boot_dependencies=boot,
+            ),
+            opts=child(self),
+        )
+        workers = WorkerFleet(
+            f"{name}-workers",
+            WorkerFleetArgs(
+                settings=s,
+                launch=launch(Role.WORKER, s.workers.instance_types[0], identity.worker_profile),
+                health_role_arn=identity.worker_health_role.arn,
+                health_log_group=logs.function_groups["worker-health"],
+                functions_security_group_id=network.functions.id,
+                function_environment={
+                    **environment,
+                    FunctionEnv.GRACE_PERIOD_SECONDS.value: str(s.health.worker_grace_seconds),
+                    FunctionEnv.MAX_UNHEALTHY_FRACTION.value: f"{s.health.worker_max_unhealthy_fraction:g}",
+                },
+                boot_dependencies=boot,
+            ),
+            opts=child(self),
+        )
+        ScalingPolicies(
+            f"{name}-scaling", ScalingPoliciesArgs(s, worker_group_name=workers.group.name), opts=child(self)
+        )
+        monitoring = ClusterMonitoring(
+            f"{name}-monitoring",
+            ClusterMonitoringArgs(
+                s,
+                worker_group_name=worker_asg_name(s.name),
+                coordinator_group_name=coordinator_asg_name(s.name),
+            ),
+            opts=child(self),
+        )
+        scheme, port = s.security.client_scheme, s.security.client_port
+        self.coordinator_address = network.coordinator_address.private_ip
+        self.coordinator_url = self.coordinator_address.apply(lambda ip: f"{scheme}://{ip}:{port}")
+        self.coordinator_group_name = coordinators.group.name
+        self.worker_group_name = workers.group.name
+        self.log_groups = {
+            **logs.node_groups,
+            **{f"function:{k}": v for k, v in logs.function_groups.items()},
+        }
+        self.dashboard_url = monitoring.dashboard_url
+        self.settings_parameter_name = node_settings.parameter.name
+        self.register_outputs(
+            {
+                "coordinatorAddress": self.coordinator_address,
+                "coordinatorUrl": self.coordinator_url,
+                "coordinatorGroupName": self.coordinator_group_name,
+                "workerGroupName": self.worker_group_name,
+                "logGroups": self.log_groups,
+                "dashboardUrl": self.dashboard_url,
+                "nodeSettingsParameter": self.settings_parameter_name,
+            }
+        )

@@ -1,0 +1,95 @@
+"""The coordinator pair: one launch template, an Auto Scaling group of 1 or 2 in the address's
+subnet, and the failover function that keeps the fixed address on a healthy coordinator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import TYPE_PREFIX, child
+from components.functions import ClusterFunction, ClusterFunctionArgs
+from components.launch import NodeLaunchTemplateArgs, asg_tags, node_launch_template
+from components.settings import ClusterSettings
+from node_agent.contract import Role
+
+# A coordinator needs this long to boot, render its config and pass its ready gate; until then
+# neither the Auto Scaling health check nor the failover function judges it.
+COORDINATOR_GRACE_SECONDS = 600
+# EC2 states after which an instance can no longer hold the address.
+LEAVING_STATES = ["stopping", "stopped", "shutting-down", "terminated"]
+
+
+def coordinator_asg_name(cluster: str) -> str:
+    return f"{cluster}-coordinators"
+
+
+@dataclass(frozen=True)
+class CoordinatorPairArgs:
+    settings: ClusterSettings
+    launch: NodeLaunchTemplateArgs
+    subnet_id: str
+    failover_role_arn: pulumi.Input[str]
+    failover_log_group: pulumi.Input[str]
+    functions_security_group_id: pulumi.Input[str]
+    function_environment: Mapping[str, pulumi.Input[str]]
+    boot_dependencies: Sequence[pulumi.Resource]
+
+
+class CoordinatorPair(pulumi.ComponentResource):
+    group: aws.autoscaling.Group
+    failover: ClusterFunction
+
+    def __init__(
+        self, name: str, args: CoordinatorPairArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_PREFIX + "CoordinatorPair", name, None, opts)
+        s = args.settings
+        template = node_launch_template(f"{name}-template", args.launch, self)
+        group_name = coordinator_asg_name(s.name)
+        self.group = aws.autoscaling.Group(
+            name,
+            name=group_name,
+            min_size=s.coordinator.count,
+            max_size=s.coordinator.count,
+            desired_capacity=s.coordinator.count,
+            vpc_zone_identifiers=[args.subnet_id],
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            # EC2 checks only: the failover function marks a coordinator that stops answering
+            # unhealthy once the address has moved, so the group replaces it.
+            health_check_type="EC2",
+            health_check_grace_period=COORDINATOR_GRACE_SECONDS,
+            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity"],
+            tags=asg_tags(s.tags, Role.COORDINATOR, group_name),
+            # Nodes read their settings and secrets at boot: both must exist before the first one.
+            opts=child(self, depends_on=args.boot_dependencies),
+        )
+        self.failover = ClusterFunction(
+            f"{name}-failover",
+            ClusterFunctionArgs(
+                function="failover",
+                description=f"Keeps the {s.name} coordinator address on a healthy coordinator",
+                role_arn=args.failover_role_arn,
+                log_group_name=args.failover_log_group,
+                subnet_ids=s.network.worker_subnet_ids,
+                security_group_ids=[args.functions_security_group_id],
+                environment=args.function_environment,
+                # One invocation probes for most of a minute, then the next scheduled run takes over.
+                timeout_seconds=90,
+                tags=s.tags,
+                event_patterns={
+                    # EventBridge cannot filter EC2 state changes by tag; the function ignores
+                    # instances that are not this cluster's coordinators.
+                    "state-change": {
+                        "source": ["aws.ec2"],
+                        "detail-type": ["EC2 Instance State-change Notification"],
+                        "detail": {"state": LEAVING_STATES},
+                    }
+                },
+            ),
+            # It looks the group up by name on every run; before the group exists it could only fail.
+            opts=child(self, depends_on=[self.group]),
+        )
+        self.register_outputs({"groupName": self.group.name, "failoverFunction": self.failover.function.name})

@@ -1,0 +1,71 @@
+"""CloudWatch log groups for the nodes' files and the functions, each with its own retention.
+
+Nodes of both roles ship a file kind to the same group (one stream per instance, named after
+it), so the node settings can name one group per file kind. Lambda's default group would keep
+logs forever; the functions are pointed at groups created here instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import TYPE_PREFIX, child
+from components.settings import ClusterSettings
+from node_agent.contract import LogFile
+
+# LogFile member -> (retention kind in the stack config, group name suffix)
+NODE_LOGS = {
+    LogFile.SERVER: ("server", "server"),
+    LogFile.HTTP_REQUEST: ("httpRequest", "http-request"),
+    LogFile.AGENT: ("agent", "agent"),
+    LogFile.SYSLOG: ("syslog", "syslog"),
+}
+FUNCTIONS = ("failover", "worker-health")
+
+
+def log_group_prefix(cluster: str) -> str:
+    return f"/presto-on-aws/{cluster}"
+
+
+@dataclass(frozen=True)
+class ClusterLoggingArgs:
+    settings: ClusterSettings
+
+
+class ClusterLogging(pulumi.ComponentResource):
+    """Names are fixed (not auto-named): the agent's CloudWatch configuration and the dashboards
+    refer to them by name. Consumers take the `name` outputs, so they wait for the groups."""
+
+    node_groups: dict[str, pulumi.Output[str]]  # LogFile name -> group name (NodeSettings.log_groups)
+    function_groups: dict[str, pulumi.Output[str]]  # function -> group name
+
+    def __init__(
+        self, name: str, args: ClusterLoggingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_PREFIX + "ClusterLogging", name, None, opts)
+        s = args.settings
+        prefix = log_group_prefix(s.name)
+        self.node_groups = {}
+        for log_file, (kind, suffix) in NODE_LOGS.items():
+            group = aws.cloudwatch.LogGroup(
+                f"{name}-{suffix}",
+                name=f"{prefix}/{suffix}",
+                retention_in_days=s.log_retention_days[kind],
+                tags={**s.tags, "Name": f"{prefix}/{suffix}"},
+                opts=child(self),
+            )
+            self.node_groups[log_file.name] = group.name
+        self.function_groups = {}
+        for function in FUNCTIONS:
+            group = aws.cloudwatch.LogGroup(
+                f"{name}-{function}",
+                name=f"{prefix}/functions/{function}",
+                retention_in_days=s.log_retention_days["functions"],
+                tags={**s.tags, "Name": f"{prefix}/functions/{function}"},
+                opts=child(self),
+            )
+            self.function_groups[function] = group.name
+        self.register_outputs({"nodeLogGroups": self.node_groups, "functionLogGroups": self.function_groups})

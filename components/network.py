@@ -1,0 +1,144 @@
+"""Security groups and the coordinator's fixed address.
+
+The fixed address (an ENI with one private IP) lives here rather than in CoordinatorPair because
+the node settings name it, and the coordinators must not launch before their settings exist: the
+address comes first, then the settings, then the instances that read them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import TYPE_PREFIX, child, tagged
+from components.settings import ClusterSettings
+from node_agent.contract import AGENT_METRICS_PORT, TAG_ROLE, TRINO_HTTP_PORT, Role
+
+ANYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class ClusterNetworkArgs:
+    settings: ClusterSettings
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class ClusterNetwork(pulumi.ComponentResource):
+    """Trino's ports open only between members, to the functions and to the configured clients."""
+
+    nodes: aws.ec2.SecurityGroup
+    functions: aws.ec2.SecurityGroup
+    coordinator_address: aws.ec2.NetworkInterface
+
+    def __init__(
+        self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_PREFIX + "ClusterNetwork", name, None, opts)
+        s = args.settings
+        self._name = name
+        self._tags = s.tags
+        self.nodes = aws.ec2.SecurityGroup(
+            f"{name}-nodes",
+            vpc_id=s.network.vpc_id,
+            description=f"Trino nodes of {s.name}",
+            tags=tagged(s.tags, f"{s.name}-nodes"),
+            opts=child(self),
+        )
+        self.functions = aws.ec2.SecurityGroup(
+            f"{name}-functions",
+            vpc_id=s.network.vpc_id,
+            description=f"Failover and worker-health functions of {s.name}",
+            tags=tagged(s.tags, f"{s.name}-functions"),
+            opts=child(self),
+        )
+        # Members talk to each other (and the agents to their own node) on the HTTP port; the
+        # shared secret authenticates that traffic, and this group keeps it inside the cluster.
+        self._ingress("members", TRINO_HTTP_PORT, group=self.nodes.id, what="Trino between members")
+        self._ingress("functions", TRINO_HTTP_PORT, group=self.functions.id, what="probes from the functions")
+        client_port = s.security.client_port
+        for cidr in s.network.client_cidrs:
+            self._ingress(f"clients-{_slug(cidr)}", client_port, cidr=cidr, what="Trino clients")
+        for group in s.network.client_security_group_ids:
+            self._ingress(f"clients-{group}", client_port, group=group, what="Trino clients")
+        for cidr in s.network.metrics_cidrs:
+            self._ingress(f"metrics-{_slug(cidr)}", AGENT_METRICS_PORT, cidr=cidr, what="Prometheus")
+        for group in s.network.metrics_security_group_ids:
+            self._ingress(f"metrics-{group}", AGENT_METRICS_PORT, group=group, what="Prometheus")
+        # Nodes reach AWS APIs, S3, the metastore and Elasticsearch, whose ports vary by user.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-nodes-egress",
+            security_group_id=self.nodes.id,
+            ip_protocol="-1",
+            cidr_ipv4=ANYWHERE,
+            description="AWS APIs, S3, metastore, Elasticsearch",
+            tags=tagged(s.tags, f"{s.name}-nodes-egress"),
+            opts=child(self),
+        )
+        # The functions need only AWS APIs (HTTPS) and Trino's HTTP port on the nodes.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-functions-egress-aws",
+            security_group_id=self.functions.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=ANYWHERE,
+            description="AWS APIs",
+            tags=tagged(s.tags, f"{s.name}-functions-egress-aws"),
+            opts=child(self),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-functions-egress-trino",
+            security_group_id=self.functions.id,
+            ip_protocol="tcp",
+            from_port=TRINO_HTTP_PORT,
+            to_port=TRINO_HTTP_PORT,
+            referenced_security_group_id=self.nodes.id,
+            description="Trino on the nodes",
+            tags=tagged(s.tags, f"{s.name}-functions-egress-trino"),
+            opts=child(self),
+        )
+        private_ips = [s.network.coordinator_private_ip] if s.network.coordinator_private_ip else None
+        self.coordinator_address = aws.ec2.NetworkInterface(
+            f"{name}-coordinator-address",
+            subnet_id=s.network.coordinator_subnet_id,
+            private_ips=private_ips,
+            security_groups=[self.nodes.id, *s.network.extra_security_group_ids],
+            description=f"Fixed address of the active {s.name} coordinator (moved on failover)",
+            tags=tagged(s.tags, f"{s.name}-coordinator-address", **{TAG_ROLE: Role.COORDINATOR.value}),
+            opts=child(self),
+        )
+        self.register_outputs(
+            {
+                "nodesSecurityGroupId": self.nodes.id,
+                "functionsSecurityGroupId": self.functions.id,
+                "coordinatorAddress": self.coordinator_address.private_ip,
+            }
+        )
+
+    def _ingress(
+        self,
+        label: str,
+        port: int,
+        *,
+        what: str,
+        cidr: str | None = None,
+        group: pulumi.Input[str] | None = None,
+    ) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-in-{label}-{port}",
+            security_group_id=self.nodes.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            cidr_ipv4=cidr,
+            referenced_security_group_id=group,
+            description=f"{what} on {port}",
+            tags=tagged(self._tags, f"{self._name}-in-{label}-{port}"),
+            opts=child(self),
+        )

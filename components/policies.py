@@ -1,0 +1,313 @@
+"""IAM policy documents, one per job, as pure functions of the cluster's names and ARNs.
+
+Pure so that tests read the exact JSON each role gets. Every action is listed in IAM_ACTIONS,
+which the tests check against AWS's own names (the original template shipped
+`ec2:AttachNetworkInterfaces`, which does not exist). A statement uses `Resource: "*"` only for
+the actions in WILDCARD_ONLY, which have no resource types in IAM; everything else is scoped to
+the cluster's own ARNs or to its cluster tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from node_agent.contract import CLOUDWATCH_NAMESPACE, TAG_CLUSTER, TAG_HEALTH_MISSES
+
+# Every action this program grants, each one checked by hand against the AWS Service
+# Authorization Reference. Adding an action means adding it here (and a test will say so).
+IAM_ACTIONS = frozenset(
+    {
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+        "autoscaling:SetInstanceHealth",
+        "cloudwatch:PutMetricData",
+        "ec2:AttachNetworkInterface",
+        "ec2:CreateTags",
+        "ec2:DeleteTags",
+        "ec2:DescribeInstances",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DetachNetworkInterface",
+        "glue:BatchCreatePartition",
+        "glue:BatchDeletePartition",
+        "glue:BatchGetPartition",
+        "glue:CreatePartition",
+        "glue:CreateTable",
+        "glue:DeletePartition",
+        "glue:DeleteTable",
+        "glue:GetDatabase",
+        "glue:GetDatabases",
+        "glue:GetPartition",
+        "glue:GetPartitions",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:UpdatePartition",
+        "glue:UpdateTable",
+        "kms:Decrypt",
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetBucketLocation",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "s3:ListMultipartUploadParts",
+        "s3:PutObject",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "sts:AssumeRole",
+    }
+)
+
+# Actions IAM cannot scope to a resource ARN (no resource types in the Service Authorization
+# Reference); a statement with these must say "*". PutMetricData is narrowed by namespace instead.
+WILDCARD_ONLY = frozenset(
+    {
+        "autoscaling:DescribeAutoScalingGroups",
+        "cloudwatch:PutMetricData",
+        "ec2:DescribeInstances",
+        "ec2:DescribeNetworkInterfaces",
+    }
+)
+
+# AWS-managed policies attached besides the inline ones, and why each is needed.
+SSM_MANAGED_INSTANCE = "policy/AmazonSSMManagedInstanceCore"  # Session Manager instead of SSH
+LAMBDA_VPC_ACCESS = "policy/service-role/AWSLambdaVPCAccessExecutionRole"  # ENIs of a VPC function
+
+Statement = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where ARNs point: partition, region, account and the cluster whose resources they name."""
+
+    partition: str
+    region: str
+    account: str
+    cluster: str
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region, account = (self.region, self.account) if regional else ("", "")
+        return f"arn:{self.partition}:{service}:{region}:{account}:{resource}"
+
+    def managed_policy(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::aws:{name}"
+
+    def log_group(self, name: str) -> str:
+        return self.arn("logs", f"log-group:{name}:*")
+
+    def asg(self, name: str) -> str:
+        return self.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}")
+
+    def parameter(self, name: str) -> str:
+        return self.arn("ssm", "parameter/" + name.lstrip("/"))
+
+    def cluster_tag(self) -> dict[str, dict[str, str]]:
+        return {"StringEquals": {f"aws:ResourceTag/{TAG_CLUSTER}": self.cluster}}
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def document(*statements: Statement) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [s for s in statements if s]}
+
+
+def assume_role(service: str) -> dict[str, Any]:
+    return document(
+        {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
+
+
+def _allow(sid: str, actions: Sequence[str], resources: Sequence[str] | str, **extra: Any) -> Statement:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources, **extra}
+
+
+def _metrics() -> Statement:
+    return _allow(
+        "PublishClusterMetrics",
+        ["cloudwatch:PutMetricData"],
+        "*",
+        Condition={"StringEquals": {"cloudwatch:namespace": CLOUDWATCH_NAMESPACE}},
+    )
+
+
+def _logs(sid: str, scope: Scope, groups: Sequence[str]) -> Statement:
+    actions = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    return _allow(sid, actions, [scope.log_group(g) for g in sorted(groups)])
+
+
+def _secrets(scope: Scope, secret_arns: Sequence[str], kms_key_arn: str | None) -> list[Statement]:
+    arns = sorted({a for a in secret_arns if a})
+    if not arns:
+        return []
+    statements = [_allow("ReadClusterSecrets", ["secretsmanager:GetSecretValue"], arns)]
+    if kms_key_arn:
+        via = {"StringEquals": {"kms:ViaService": f"secretsmanager.{scope.region}.amazonaws.com"}}
+        statements.append(_allow("DecryptClusterSecrets", ["kms:Decrypt"], [kms_key_arn], Condition=via))
+    return statements
+
+
+def _buckets(scope: Scope, buckets: Sequence[str]) -> list[Statement]:
+    names = sorted(set(buckets))
+    if not names:
+        return []
+    bucket_arns = [f"arn:{scope.partition}:s3:::{b}" for b in names]
+    return [
+        _allow(
+            "ListDataBuckets",
+            ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+            bucket_arns,
+        ),
+        _allow(
+            "ReadWriteDataObjects",
+            [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            [arn + "/*" for arn in bucket_arns],
+        ),
+    ]
+
+
+def _glue(scope: Scope) -> Statement:
+    actions = [
+        "glue:GetDatabase",
+        "glue:GetDatabases",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+        "glue:GetPartition",
+        "glue:GetPartitions",
+        "glue:BatchGetPartition",
+        "glue:CreatePartition",
+        "glue:BatchCreatePartition",
+        "glue:UpdatePartition",
+        "glue:DeletePartition",
+        "glue:BatchDeletePartition",
+    ]
+    resources = [scope.arn("glue", r) for r in ("catalog", "database/*", "table/*/*")]
+    return _allow("GlueMetastore", actions, resources)
+
+
+@dataclass(frozen=True)
+class NodeGrants:
+    """What a node role may touch, beyond its role-specific actions."""
+
+    parameter_name: str
+    log_groups: Sequence[str]
+    secret_arns: Sequence[str]
+    buckets: Sequence[str] = ()
+    kms_key_arn: str | None = None
+
+
+def coordinator_policy(scope: Scope, grants: NodeGrants, *, glue: bool) -> dict[str, Any]:
+    """Boot (settings, secrets), ship logs, publish the cluster metrics, plan queries (Glue, S3)."""
+    return document(
+        _allow("ReadNodeSettings", ["ssm:GetParameter"], [scope.parameter(grants.parameter_name)]),
+        *_secrets(scope, grants.secret_arns, grants.kms_key_arn),
+        _logs("ShipNodeLogs", scope, grants.log_groups),
+        _metrics(),
+        *([_glue(scope)] if glue else []),
+        *_buckets(scope, grants.buckets),
+    )
+
+
+def worker_policy(scope: Scope, grants: NodeGrants, *, worker_asg: str) -> dict[str, Any]:
+    """The coordinator's boot and log grants, plus holding its own termination while it drains."""
+    return document(
+        _allow("ReadNodeSettings", ["ssm:GetParameter"], [scope.parameter(grants.parameter_name)]),
+        *_secrets(scope, grants.secret_arns, grants.kms_key_arn),
+        _logs("ShipNodeLogs", scope, grants.log_groups),
+        _metrics(),
+        _allow(
+            "DrainBeforeTermination",
+            ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+            [scope.asg(worker_asg)],
+        ),
+        *_buckets(scope, grants.buckets),
+    )
+
+
+def failover_policy(
+    scope: Scope,
+    *,
+    eni_id: str,
+    coordinator_asg: str,
+    log_group: str,
+    secret_arns: Sequence[str] = (),
+    kms_key_arn: str | None = None,
+) -> dict[str, Any]:
+    """Move the coordinator address between the cluster's own instances; replace a dead coordinator."""
+    return document(
+        _allow(
+            "Observe",
+            [
+                "autoscaling:DescribeAutoScalingGroups",
+                "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
+            ],
+            "*",
+        ),
+        _allow(
+            "MoveCoordinatorAddress",
+            ["ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface"],
+            [scope.arn("ec2", f"network-interface/{eni_id}"), scope.arn("ec2", "instance/*")],
+            Condition=scope.cluster_tag(),
+        ),
+        _allow("ReplaceFailedCoordinator", ["autoscaling:SetInstanceHealth"], [scope.asg(coordinator_asg)]),
+        _metrics(),
+        _logs("WriteFunctionLogs", scope, [log_group]),
+        *_secrets(scope, secret_arns, kms_key_arn),
+    )
+
+
+def worker_health_policy(
+    scope: Scope,
+    *,
+    worker_asg: str,
+    log_group: str,
+    secret_arns: Sequence[str] = (),
+    kms_key_arn: str | None = None,
+) -> dict[str, Any]:
+    """Find workers the coordinator does not see and mark them unhealthy in their own group only."""
+    return document(
+        _allow(
+            "Observe",
+            [
+                "autoscaling:DescribeAutoScalingGroups",
+                "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
+            ],
+            "*",
+        ),
+        _allow("ReplaceUnhealthyWorker", ["autoscaling:SetInstanceHealth"], [scope.asg(worker_asg)]),
+        # Its memory between runs is one tag on each worker; it may write that tag and no other,
+        # and only on this cluster's instances.
+        _allow(
+            "CountMissedChecks",
+            ["ec2:CreateTags", "ec2:DeleteTags"],
+            [scope.arn("ec2", "instance/*")],
+            Condition={
+                **scope.cluster_tag(),
+                "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_HEALTH_MISSES]},
+            },
+        ),
+        _metrics(),
+        _logs("WriteFunctionLogs", scope, [log_group]),
+        *_secrets(scope, secret_arns, kms_key_arn),
+    )

@@ -1,0 +1,111 @@
+"""Worker scaling on Trino's own signals, replacing the original ±1 CPU alarms.
+
+Target tracking keeps the workers' average CPU near the target (AWS has that metric itself and
+scales both ways). Queued queries and cluster memory reservation, published by the coordinator's
+agent, add workers in steps when they stay high. Every scale-in, whichever policy asks for it,
+goes through the worker group's drain hook, so no running query is killed by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import TYPE_PREFIX, child, tagged
+from components.settings import ClusterSettings
+from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
+
+SIGNAL_PERIOD_SECONDS = 60
+SIGNAL_EVALUATIONS = 2  # two minutes above the threshold before adding workers
+
+
+def step_adjustments(step: int, double_above: float) -> list[dict[str, object]]:
+    """One step just above the alarm threshold, two steps `double_above` further (bounds are
+    relative to the threshold); a single open-ended step when there is no room for a second."""
+    if double_above <= 0:
+        return [{"metric_interval_lower_bound": "0", "scaling_adjustment": step}]
+    return [
+        {
+            "metric_interval_lower_bound": "0",
+            "metric_interval_upper_bound": f"{double_above:g}",
+            "scaling_adjustment": step,
+        },
+        {"metric_interval_lower_bound": f"{double_above:g}", "scaling_adjustment": 2 * step},
+    ]
+
+
+@dataclass(frozen=True)
+class ScalingPoliciesArgs:
+    settings: ClusterSettings
+    worker_group_name: pulumi.Input[str]
+
+
+class ScalingPolicies(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: ScalingPoliciesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_PREFIX + "ScalingPolicies", name, None, opts)
+        s = args.settings
+        self._name = name
+        self._args = args
+        cpu = aws.autoscaling.Policy(
+            f"{name}-cpu",
+            autoscaling_group_name=args.worker_group_name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
+                "target_value": float(s.scaling.cpu_target_percent),
+            },
+            opts=child(self),
+        )
+        queued_threshold = float(s.scaling.queued_queries_threshold)
+        # Twice the threshold of queued queries earns a double step.
+        queued = self._step_out(
+            "queued-queries", Metric.QUEUED_QUERIES, queued_threshold, queued_threshold, "Maximum"
+        )
+        memory_threshold = float(s.scaling.memory_reserved_percent)
+        # Halfway from the threshold to a full cluster earns a double step.
+        memory = self._step_out(
+            "memory-reserved",
+            Metric.CLUSTER_MEMORY_RESERVED_PERCENT,
+            memory_threshold,
+            (100.0 - memory_threshold) / 2,
+            "Average",
+        )
+        self.register_outputs(
+            {"cpuPolicy": cpu.name, "queuedPolicy": queued.name, "memoryPolicy": memory.name}
+        )
+
+    def _step_out(
+        self, label: str, metric: Metric, threshold: float, double_above: float, statistic: str
+    ) -> aws.autoscaling.Policy:
+        s = self._args.settings
+        step = s.scaling.step_workers
+        policy = aws.autoscaling.Policy(
+            f"{self._name}-{label}",
+            autoscaling_group_name=self._args.worker_group_name,
+            policy_type="StepScaling",
+            adjustment_type="ChangeInCapacity",
+            metric_aggregation_type=statistic,
+            step_adjustments=step_adjustments(step, double_above),
+            opts=child(self),
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{label}",
+            alarm_description=f"{s.name}: {metric.value} above {threshold:g}, adding workers",
+            namespace=CLOUDWATCH_NAMESPACE,
+            metric_name=metric.value,
+            dimensions={DIMENSION_CLUSTER: s.name},
+            statistic=statistic,
+            period=SIGNAL_PERIOD_SECONDS,
+            evaluation_periods=SIGNAL_EVALUATIONS,
+            threshold=threshold,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[policy.arn],
+            tags=tagged(s.tags, f"{s.name}-scale-out-{label}"),
+            opts=child(self),
+        )
+        return policy

@@ -1,0 +1,114 @@
+"""The worker fleet: launch template, an Auto Scaling group whose every termination waits on the
+drain lifecycle hook, optional spot capacity with rebalancing, and the worker-health function."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import TYPE_PREFIX, child
+from components.functions import ClusterFunction, ClusterFunctionArgs
+from components.launch import NodeLaunchTemplateArgs, asg_tags, node_launch_template
+from components.settings import ClusterSettings
+from node_agent.contract import Role
+
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+SPOT_ALLOCATION = "price-capacity-optimized"  # fewest interruptions for the price
+
+
+def worker_asg_name(cluster: str) -> str:
+    return f"{cluster}-workers"
+
+
+def drain_hook_name(cluster: str) -> str:
+    return f"{cluster}-drain"
+
+
+@dataclass(frozen=True)
+class WorkerFleetArgs:
+    settings: ClusterSettings
+    launch: NodeLaunchTemplateArgs
+    health_role_arn: pulumi.Input[str]
+    health_log_group: pulumi.Input[str]
+    functions_security_group_id: pulumi.Input[str]
+    function_environment: Mapping[str, pulumi.Input[str]]
+    boot_dependencies: Sequence[pulumi.Resource]
+
+
+class WorkerFleet(pulumi.ComponentResource):
+    group: aws.autoscaling.Group
+    health: ClusterFunction
+
+    def __init__(self, name: str, args: WorkerFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_PREFIX + "WorkerFleet", name, None, opts)
+        s = args.settings
+        w = s.workers
+        template = node_launch_template(f"{name}-template", args.launch, self)
+        spec = {"launch_template_id": template.id, "version": template.latest_version.apply(str)}
+        placement: dict[str, object]
+        if w.mixed:
+            placement = {
+                "mixed_instances_policy": {
+                    "launch_template": {
+                        "launch_template_specification": spec,
+                        "overrides": [{"instance_type": t} for t in w.instance_types],
+                    },
+                    "instances_distribution": {
+                        "on_demand_base_capacity": w.on_demand_base_capacity,
+                        "on_demand_percentage_above_base_capacity": 100 - w.spot_percentage,
+                        "spot_allocation_strategy": SPOT_ALLOCATION,
+                    },
+                }
+            }
+        else:
+            placement = {"launch_template": {"id": template.id, "version": spec["version"]}}
+        group_name = worker_asg_name(s.name)
+        self.group = aws.autoscaling.Group(
+            name,
+            name=group_name,
+            min_size=w.min_size,
+            max_size=w.max_size,
+            desired_capacity=w.desired_capacity,
+            vpc_zone_identifiers=list(s.network.worker_subnet_ids),
+            **placement,
+            # Spot: start a replacement on a rebalance recommendation, before the 2-minute notice.
+            capacity_rebalance=w.spot_percentage > 0,
+            health_check_type="EC2",
+            health_check_grace_period=s.health.worker_grace_seconds,
+            default_instance_warmup=s.scaling.warmup_seconds,
+            # Declared on the group, not as a separate LifecycleHook resource, so the very first
+            # instances are already covered: every termination waits for the worker to drain.
+            initial_lifecycle_hooks=[
+                {
+                    "name": drain_hook_name(s.name),
+                    "lifecycle_transition": TERMINATING,
+                    "heartbeat_timeout": s.lifecycle.heartbeat_timeout_seconds,
+                    "default_result": "CONTINUE",
+                }
+            ],
+            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
+            tags=asg_tags(s.tags, Role.WORKER, group_name),
+            # desiredCapacity belongs to the scaling policies after creation: an update must not
+            # reset it (and terminate workers) to the configured starting size.
+            opts=child(self, depends_on=args.boot_dependencies, ignore_changes=["desiredCapacity"]),
+        )
+        self.health = ClusterFunction(
+            f"{name}-health",
+            ClusterFunctionArgs(
+                function="worker_health",
+                description=f"Replaces {s.name} workers that run but are not active Trino nodes",
+                role_arn=args.health_role_arn,
+                log_group_name=args.health_log_group,
+                subnet_ids=s.network.worker_subnet_ids,
+                security_group_ids=[args.functions_security_group_id],
+                environment=args.function_environment,
+                timeout_seconds=60,
+                tags=s.tags,
+            ),
+            # It looks the group up by name on every run; before the group exists it could only fail.
+            opts=child(self, depends_on=[self.group]),
+        )
+        self.register_outputs({"groupName": self.group.name, "healthFunction": self.health.function.name})

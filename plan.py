@@ -1,0 +1,358 @@
+"""`make plan STACK=<name>`: what `pulumi up` would create, printed on a machine without AWS.
+
+It runs the real program function (components/program.py, the one `pulumi up` runs) under
+Pulumi's mocks, with the stack's config loaded the way the CLI would load it, records every
+resource the program declares (type, name, parent, inputs, dependencies) and prints the
+component tree, a count by type and the security posture read from that same graph.
+A bad stack file prints its list of problems and exits 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+
+from components.config_keys import PROJECT
+from components.packaging import PackagingError
+from components.program import program
+from components.settings import ClusterSettings, ConfigError, parse, read_stack_file
+
+MOCK_ACCOUNT = "123456789012"
+MOCK_AMI = "ami-0123456789abcdef0"
+MOCK_COORDINATOR_IP = "10.0.1.10"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One resource as the program declared it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: Mapping[str, Any]
+    dependencies: tuple[str, ...] = ()
+
+    @property
+    def is_component(self) -> bool:
+        return not self.custom
+
+
+@dataclass
+class Plan:
+    stack: str
+    settings: ClusterSettings
+    resources: list[Recorded] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Recorded:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def children(self, parent: Recorded) -> list[Recorded]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def counts(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources if r.custom)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers like AWS would in shape (ids, ARNs, an ENI address, an AMI) and invents nothing else."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
+        state.setdefault("name", args.name)
+        state["arn"] = f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.name}"
+        if args.typ == "aws:ec2/networkInterface:NetworkInterface":
+            state["privateIp"] = (args.inputs.get("privateIps") or [MOCK_COORDINATOR_IP])[0]
+        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 1
+        if args.typ == "aws:secretsmanager/secret:Secret":
+            state["arn"] = f"arn:aws:secretsmanager:{self.region}:{MOCK_ACCOUNT}:secret:{args.name}-AbCdEf"
+        return f"{args.name}-id", state
+
+    def call(self, args: MockCallArgs) -> tuple[dict, list]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": MOCK_ACCOUNT,
+                "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/plan",
+                "userId": "plan",
+                "id": MOCK_ACCOUNT,
+            }, []
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": MOCK_AMI, "imageId": MOCK_AMI, "rootDeviceName": "/dev/xvda"}, []
+        return {}, []
+
+
+class RecordingMonitor(MockMonitor):
+    """The mocks' monitor, keeping each registration's parent and dependencies as well."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Recorded] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != STACK_TYPE:
+            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            record = Recorded(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                inputs=inputs,
+                dependencies=tuple(request.dependencies),
+            )
+            with self._lock:
+                self.recorded.append(record)
+        return response
+
+
+def run_program(
+    stack: str,
+    overrides: Mapping[str, object] | None = None,
+    *,
+    preview: bool = False,
+    entry: Callable[[], None] = program,
+) -> Plan:
+    """Run the program for a stack file (plus overrides) under mocks; raises ConfigError first."""
+    raw, secret_keys = read_stack_file(stack, overrides)
+    settings = parse(stack, raw, secret_keys)
+    mocks = RecordingMocks(settings.region)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(raw, sorted(secret_keys))
+    plan = Plan(stack=stack, settings=settings)
+
+    def body() -> None:
+        entry()
+
+    pulumi.runtime.test(body)()
+    plan.resources = list(monitor.recorded)
+    return plan
+
+
+# --- printing --------------------------------------------------------------------------------
+
+
+def _get(inputs: Mapping[str, Any], path: str) -> Any:
+    value: Any = inputs
+    for part in path.split("."):
+        if isinstance(value, list):
+            value = value[int(part)] if part.isdigit() and int(part) < len(value) else None
+        elif isinstance(value, Mapping):
+            value = value.get(part)
+        else:
+            return None
+    return value
+
+
+KEY_PROPERTIES: dict[str, Sequence[str]] = {
+    "aws:ec2/launchTemplate:LaunchTemplate": (
+        "instanceType",
+        "metadataOptions.httpTokens",
+        "metadataOptions.httpPutResponseHopLimit",
+        "blockDeviceMappings.0.ebs.volumeType",
+        "blockDeviceMappings.0.ebs.volumeSize",
+        "blockDeviceMappings.0.ebs.encrypted",
+        "networkInterfaces.0.associatePublicIpAddress",
+    ),
+    "aws:autoscaling/group:Group": (
+        "name",
+        "minSize",
+        "maxSize",
+        "desiredCapacity",
+        "capacityRebalance",
+        "healthCheckGracePeriod",
+        "initialLifecycleHooks.0.heartbeatTimeout",
+        "initialLifecycleHooks.0.defaultResult",
+        "mixedInstancesPolicy.instancesDistribution.onDemandBaseCapacity",
+        "mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity",
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("fromPort", "cidrIpv4", "description"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("ipProtocol", "fromPort", "cidrIpv4"),
+    "aws:ec2/networkInterface:NetworkInterface": ("subnetId", "privateIps"),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:lambda/function:Function": ("runtime", "handler", "timeout", "reservedConcurrentExecutions"),
+    "aws:cloudwatch/eventRule:EventRule": ("scheduleExpression",),
+    "aws:autoscaling/policy:Policy": (
+        "policyType",
+        "targetTrackingConfiguration.targetValue",
+        "stepAdjustments.0.scalingAdjustment",
+        "stepAdjustments.1.scalingAdjustment",
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "statistic", "comparisonOperator", "threshold"),
+    "aws:ssm/parameter:Parameter": ("name", "type", "tier"),
+    "aws:secretsmanager/secret:Secret": ("namePrefix",),
+    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
+}
+
+
+def _describe(resource: Recorded) -> str:
+    parts = []
+    for path in KEY_PROPERTIES.get(resource.type, ()):
+        value = _get(resource.inputs, path)
+        if value is not None and value != "":
+            parts.append(f"{path.split('.')[-1]}={_short(value)}")
+    if resource.type == "aws:cloudwatch/eventRule:EventRule" and resource.inputs.get("eventPattern"):
+        parts.append(
+            "pattern=" + ",".join(json.loads(resource.inputs["eventPattern"]).get("detail-type", []))
+        )
+    if resource.type == "aws:iam/rolePolicy:RolePolicy" and isinstance(resource.inputs.get("policy"), str):
+        statements = json.loads(resource.inputs["policy"])["Statement"]
+        parts.append(f"statements={len(statements)} actions={sum(len(s['Action']) for s in statements)}")
+    if resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
+        parts.append(f"role={_tag(resource, 'presto-on-aws:role')}")
+    return "  ".join(parts)
+
+
+def _tag(resource: Recorded, key: str) -> str:
+    tags = resource.inputs.get("tags") or {}
+    return str(tags.get(key, "")) if isinstance(tags, Mapping) else ""
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # the mocks hand every number back as a float
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def tree_lines(plan: Plan) -> list[str]:
+    by_parent: dict[str, list[Recorded]] = {}
+    for resource in plan.resources:
+        by_parent.setdefault(resource.parent, []).append(resource)
+    urns = {r.urn for r in plan.resources}
+    roots = [r for r in plan.resources if r.parent not in urns]
+    lines: list[str] = []
+
+    def walk(resource: Recorded, depth: int) -> None:
+        kind = resource.type.replace(PROJECT + ":index:", "") if resource.is_component else resource.type
+        detail = _describe(resource)
+        lines.append(
+            f"{'  ' * depth}{'+' if resource.custom else '#'} {kind}  {resource.name}  {detail}".rstrip()
+        )
+        ordered = sorted(by_parent.get(resource.urn, []), key=lambda r: (r.custom, r.type, r.name))
+        for child_resource in ordered:
+            walk(child_resource, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    return lines
+
+
+def security_posture(plan: Plan) -> list[str]:
+    """Read from the declared graph, not from the settings: what would really be created."""
+    s = plan.settings
+    templates = plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    imds = all(_get(t.inputs, "metadataOptions.httpTokens") == "required" for t in templates)
+    encrypted = all(
+        str(_get(m, "ebs.encrypted")).lower() == "true"
+        for t in templates
+        for m in t.inputs["blockDeviceMappings"]
+    )
+    public_ip = any(
+        str(_get(t.inputs, "networkInterfaces.0.associatePublicIpAddress")).lower() != "false"
+        for t in templates
+    )
+    ingress = plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    open_world = [r.name for r in ingress if r.inputs.get("cidrIpv4") in ("0.0.0.0/0",)]
+    client_sources = [
+        r.inputs.get("cidrIpv4") or r.inputs.get("referencedSecurityGroupId")
+        for r in ingress
+        if r.inputs.get("fromPort") == s.security.client_port and "clients" in r.name
+    ]
+    es = s.elasticsearch
+    secrets_created = len(plan.of_type("aws:secretsmanager/secret:Secret"))
+    return [
+        f"client endpoint:    {s.security.client_scheme} on port {s.security.client_port}"
+        + (" (TLS by Trino itself, certificate from Secrets Manager)" if s.security.tls else " (no TLS)"),
+        f"authentication:     {s.security.authentication}",
+        f"clients allowed:    {', '.join(map(str, client_sources)) or 'none (add clientCidrs)'}",
+        "internal traffic:   HTTP 8080 between members and the functions only, with the shared secret",
+        f"secrets created:    {secrets_created} (values never in user data)",
+        f"IMDSv2 required:    {'yes' if imds else 'NO'} on {len(templates)} launch templates",
+        f"root volumes:       {'encrypted' if encrypted else 'NOT ENCRYPTED'}",
+        f"public IPs:         {'YES' if public_ip else 'none'}",
+        f"0.0.0.0/0 ingress:  {', '.join(open_world) or 'none'}",
+        "query log:          "
+        + (
+            "off"
+            if es is None
+            else f"{es.url.split('://')[0]} to {es.url}" + (" with password" if es.username else "")
+        ),
+    ]
+
+
+def render(plan: Plan) -> str:
+    counts = plan.counts()
+    components = sum(1 for r in plan.resources if r.is_component)
+    lines = [f"Plan for stack {plan.stack!r} (Pulumi mocks: the real program, no AWS calls)", ""]
+    lines += tree_lines(plan)
+    lines += ["", "Summary (resources by type):"]
+    lines += [f"  {count:4d}  {type_}" for type_, count in sorted(counts.items())]
+    lines += [f"  {sum(counts.values()):4d}  resources in total, in {components} components", ""]
+    lines += ["Security posture:"] + [f"  {line}" for line in security_posture(plan)]
+    return "\n".join(lines)
+
+
+def _override(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--set wants key=value, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_override,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key (JSON values allowed)",
+    )
+    options = parser.parse_args(argv)
+    try:
+        plan = run_program(options.stack, dict(options.overrides))
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    except PackagingError as error:
+        print(f"cannot package a function: {error}", file=sys.stderr)
+        return 2
+    print(render(plan))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

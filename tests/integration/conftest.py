@@ -1,0 +1,83 @@
+"""Fixtures for the real-component integration suite (see harness/ for how each part runs).
+
+Session-scoped servers are started on first use and stopped at the end of the run, also when a
+test fails (fixture finalizers, with an atexit hook in harness.processes as the last resort).
+Every server listens on 127.0.0.1 on a port picked at runtime.
+
+- trino_cluster: a ready coordinator + 2 workers (TPC-H works, both workers active).
+- trino_factory: start more clusters or nodes with custom settings; all stopped at the end.
+- elasticsearch: one single-node server; `.stop()` / `.start()` keep its port and data.
+- prometheus_factory: `start(targets, scrape_interval="1s")` -> Prometheus with `.query(promql)`.
+- moto_server: moto in server mode; `aws_cluster` resets it and creates the cluster's resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.elasticsearch import Elasticsearch
+from harness.moto import ClusterResources, MotoServer
+from harness.prometheus import PrometheusFactory
+from harness.trino import TrinoCluster, TrinoFactory
+
+
+@pytest.fixture(scope="session")
+def harness_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("harness")
+
+
+@pytest.fixture(scope="session")
+def trino_factory(harness_dir: Path) -> Iterator[TrinoFactory]:
+    factory = TrinoFactory(harness_dir / "trino")
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def trino_cluster(trino_factory: TrinoFactory) -> Iterator[TrinoCluster]:
+    """The shared cluster. Tests that stop or drain a node must add_worker() and drain that one."""
+    cluster = trino_factory.start_cluster(workers=2)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def elasticsearch(harness_dir: Path) -> Iterator[Elasticsearch]:
+    server = Elasticsearch(harness_dir / "elasticsearch")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def prometheus_factory(harness_dir: Path) -> Iterator[PrometheusFactory]:
+    factory = PrometheusFactory(harness_dir / "prometheus")
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def moto_server(harness_dir: Path) -> Iterator[MotoServer]:
+    server = MotoServer(harness_dir / "moto")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_cluster(moto_server: MotoServer) -> ClusterResources:
+    """A clean moto with the cluster's resources (VPC, subnets, coordinator ENI, groups, hook)."""
+    moto_server.reset()
+    return moto_server.create_cluster_resources()

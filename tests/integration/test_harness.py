@@ -1,0 +1,259 @@
+"""The harness itself: each real component comes up, does its basic job, and goes away."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from harness import downloads
+from harness.elasticsearch import Elasticsearch
+from harness.moto import ClusterResources, MotoServer
+from harness.ports import free_port
+from harness.processes import ManagedProcess
+from harness.prometheus import PrometheusFactory
+from harness.trino import TrinoCluster, TrinoFactory, TrinoStartError, default_settings
+from node_agent.contract import TAG_CLUSTER
+from node_agent.trino import QueryResult, TrinoError
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# --- Trino -------------------------------------------------------------------------------------
+def _tasks_by_node(cluster: TrinoCluster, query_id: str) -> set[str]:
+    result = cluster.query(f"SELECT DISTINCT node_id FROM system.runtime.tasks WHERE query_id = '{query_id}'")
+    return {str(row[0]) for row in result.rows}
+
+
+def test_tpch_query_runs_on_both_workers(trino_cluster: TrinoCluster) -> None:
+    result = trino_cluster.query("SELECT orderstatus, count(*) FROM tpch.tiny.orders GROUP BY orderstatus")
+
+    assert sum(row[1] for row in result.rows) == 15_000
+    worker_ids = {w.node_id for w in trino_cluster.workers if w.running()}
+    assert worker_ids <= _tasks_by_node(trino_cluster, result.query_id)
+    assert trino_cluster.coordinator.node_id not in _tasks_by_node(trino_cluster, result.query_id)
+
+
+def test_worker_told_shutting_down_finishes_running_query_then_exits_zero(
+    trino_cluster: TrinoCluster,
+) -> None:
+    leaving = trino_cluster.add_worker()
+    outcome: dict[str, QueryResult | BaseException] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = trino_cluster.query(
+                "SELECT count(*), sum(quantity) FROM tpch.sf1.lineitem", deadline_seconds=300
+            )
+        except BaseException as exc:  # handed to the test thread below
+            outcome["error"] = exc
+
+    query = threading.Thread(target=run)
+    query.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _running_tasks_on(trino_cluster, leaving.node_id):
+        time.sleep(0.2)
+    assert _running_tasks_on(trino_cluster, leaving.node_id), "the query never got a task on the new worker"
+
+    leaving.admin().shutdown()
+    exit_code = leaving.wait_exit(timeout=180)
+    query.join(timeout=300)
+
+    assert exit_code == 0
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert isinstance(result, QueryResult) and result.rows[0][0] == 6_001_215
+    assert leaving.node_id not in trino_cluster.active_worker_ids()
+    trino_cluster.workers.remove(leaving)
+
+
+def _running_tasks_on(cluster: TrinoCluster, node_id: str) -> bool:
+    result = cluster.query(
+        "SELECT count(*) FROM system.runtime.tasks t JOIN system.runtime.queries q USING (query_id) "
+        f"WHERE t.node_id = '{node_id}' AND t.state = 'RUNNING' AND q.query LIKE '%tpch.sf1.lineitem%'"
+    )
+    return bool(result.rows[0][0])
+
+
+def test_only_the_management_user_may_shut_a_worker_down(trino_cluster: TrinoCluster) -> None:
+    worker = trino_cluster.workers[0]
+
+    with pytest.raises(TrinoError) as denied:
+        worker.admin(user="analyst").shutdown()
+
+    assert denied.value.status == 403
+    assert worker.admin().state() == "ACTIVE"
+
+
+def test_a_rejected_override_fails_with_trinos_own_error(trino_factory: TrinoFactory) -> None:
+    settings = default_settings(config_overrides={"query.max-memory": "lots"})
+
+    with pytest.raises(TrinoStartError) as failed:
+        trino_factory.start_cluster(workers=0, settings=settings, include_coordinator=True, timeout=120)
+
+    assert "query.max-memory" in str(failed.value)
+    assert "exited with code" in str(failed.value)
+
+
+# --- Elasticsearch -----------------------------------------------------------------------------
+def test_elasticsearch_accepts_a_bulk_request(elasticsearch: Elasticsearch) -> None:
+    client = elasticsearch.client()
+    operations: list[dict[str, object]] = []
+    for number in range(3):
+        operations += [{"index": {"_index": "harness-bulk", "_id": f"q{number}"}}, {"number": number}]
+
+    answer = client.bulk(operations=operations, refresh=True)
+
+    assert answer["errors"] is False
+    assert client.count(index="harness-bulk")["count"] == 3
+
+
+def test_elasticsearch_keeps_its_port_and_data_across_a_restart(elasticsearch: Elasticsearch) -> None:
+    client = elasticsearch.client()
+    client.index(index="harness-restart", id="kept", document={"kept": True}, refresh=True)
+    url = elasticsearch.url
+
+    elasticsearch.stop()
+    assert not elasticsearch.running()
+    elasticsearch.start()
+
+    assert elasticsearch.url == url
+    assert elasticsearch.client().get(index="harness-restart", id="kept")["_source"] == {"kept": True}
+
+
+# --- Prometheus --------------------------------------------------------------------------------
+def test_prometheus_scrapes_a_target(prometheus_factory: PrometheusFactory) -> None:
+    registry = CollectorRegistry()
+    Gauge("harness_probe_value", "A value only this test serves", registry=registry).set(42)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        prometheus = prometheus_factory.start([f"127.0.0.1:{port}"], scrape_interval="1s")
+
+        samples = prometheus.wait_for("harness_probe_value", timeout=30)
+
+        assert float(samples[0]["value"][1]) == 42.0
+        assert samples[0]["metric"]["instance"] == f"127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+# --- moto --------------------------------------------------------------------------------------
+def test_moto_holds_the_clusters_groups_with_the_drain_hook(
+    moto_server: MotoServer, aws_cluster: ClusterResources
+) -> None:
+    autoscaling = moto_server.boto3_client("autoscaling")
+
+    hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=aws_cluster.worker_asg_name)
+    groups = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[aws_cluster.coordinator_asg_name, aws_cluster.worker_asg_name]
+    )["AutoScalingGroups"]
+
+    (hook,) = hooks["LifecycleHooks"]
+    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert hook["DefaultResult"] == "CONTINUE"
+    assert {len(g["Instances"]) for g in groups} == {2}
+    for group in groups:
+        assert {(t["Key"], t["Value"], t["PropagateAtLaunch"]) for t in group["Tags"]} >= {
+            (TAG_CLUSTER, "harness", True)
+        }
+
+
+def test_moto_holds_the_coordinator_eni_and_imdsv2_launch_templates(
+    moto_server: MotoServer, aws_cluster: ClusterResources
+) -> None:
+    ec2 = moto_server.boto3_client("ec2")
+
+    (eni,) = ec2.describe_network_interfaces(NetworkInterfaceIds=[aws_cluster.coordinator_eni_id])[
+        "NetworkInterfaces"
+    ]
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=aws_cluster.worker_launch_template_id)
+
+    assert eni["PrivateIpAddress"] == aws_cluster.coordinator_address
+    assert {"Key": TAG_CLUSTER, "Value": "harness"} in eni["TagSet"]
+    data = versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+
+
+# --- downloads and processes -------------------------------------------------------------------
+def test_trino_install_holds_only_the_plugins_the_harness_uses() -> None:
+    install = downloads.trino_install(476)
+
+    assert sorted(p.name for p in (install / "plugin").iterdir()) == sorted(downloads.TRINO_PLUGINS)
+    assert (install / "bin" / "launcher").is_file()
+    assert (install / ".sha256").read_text().strip() == downloads.PINNED_SHA256[
+        "io.trino:trino-server:476:tar.gz"
+    ]
+
+
+def test_a_download_without_network_fails_fast_naming_the_artifact(tmp_path: Path) -> None:
+    unreachable = tmp_path / "settings.xml"
+    unreachable.write_text(
+        "<settings><mirrors><mirror><id>unreachable</id><mirrorOf>*</mirrorOf>"
+        f"<url>http://127.0.0.1:{free_port()}/maven2</url></mirror></mirrors></settings>"
+    )
+    missing = downloads.MavenArtifact("io.trino", "trino-server", "475", "tar.gz")
+    started = time.monotonic()
+
+    with pytest.raises(downloads.DownloadError) as failed:
+        downloads.fetch(missing, settings=unreachable)
+
+    assert time.monotonic() - started < 60
+    assert "io.trino:trino-server:475:tar.gz" in str(failed.value)
+    assert "Without network" in str(failed.value)
+
+
+def test_stopping_a_process_also_stops_what_it_forked(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    parent = ManagedProcess(
+        "forking shell", ["sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"], log_path=tmp_path / "log"
+    )
+    child = _wait_for_pid(pid_file)
+
+    parent.stop(timeout=5)
+
+    assert _gone(child)
+
+
+def test_processes_left_running_are_stopped_when_the_run_exits(tmp_path: Path) -> None:
+    pid_file = tmp_path / "server.pid"
+    script = (
+        "from pathlib import Path; from harness.processes import ManagedProcess\n"
+        f"p = ManagedProcess('left running', ['sleep', '300'], log_path=Path({str(tmp_path / 'log')!r}))\n"
+        f"Path({str(pid_file)!r}).write_text(str(p.pid))\n"
+    )
+
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, timeout=60)
+
+    assert _gone(int(pid_file.read_text()))
+
+
+def _wait_for_pid(path: Path) -> int:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if path.is_file() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"no pid in {path}")
+
+
+def _gone(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # exited, waiting for its parent (init) to reap it
+            return True
+        time.sleep(0.05)
+    return False

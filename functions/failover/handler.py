@@ -1,0 +1,115 @@
+"""Lambda entry point of the coordinator failover function.
+
+Started every minute by a schedule, and at once by EC2 state changes and coordinator-group
+events, so a stopped or terminated coordinator is acted on without waiting for the next minute.
+EC2 state-change rules cannot filter by tag, so events about instances that are not this
+cluster's coordinators arrive too: they are logged and ignored.
+
+The zip holds this folder's modules at its root next to the node_agent package, hence the
+top-level imports of failover_watch and failover_aws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from failover_aws import observe
+from failover_rules import Probe
+from failover_watch import FUNCTION, FailoverConfig, FailoverWatch, probe_coordinator
+
+from node_agent.lambda_support import (
+    AWS_CLIENT_CONFIG,
+    AWS_ERRORS,
+    ConfigError,
+    TriggerKind,
+    TrinoClients,
+    aws_error_fields,
+    classify_event,
+    env_reader,
+    log_line,
+    remaining_seconds,
+)
+
+_RUN_ON = (TriggerKind.SCHEDULE, TriggerKind.EC2_STATE_CHANGE, TriggerKind.AUTOSCALING, TriggerKind.MANUAL)
+_NO_CONTEXT_SECONDS = 90.0  # remaining time assumed when run outside Lambda (a shell, a test)
+
+
+def handler(
+    event: object,
+    context: object,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clients: Mapping[str, Any] | None = None,
+    trino: TrinoClients | None = None,
+) -> dict[str, Any]:
+    """Returns a summary; never raises for a bad event or an AWS refusal (both are logged).
+
+    `environ`, `clients` and `trino` are seams for tests; Lambda passes only event and context.
+    """
+    trigger = classify_event(event)
+    if trigger.kind not in _RUN_ON:
+        log_line(FUNCTION, "ignored_event", trigger=trigger.kind.value, reason=trigger.detail)
+        return {"outcome": "ignored", "reason": trigger.detail}
+    try:
+        config = FailoverConfig.from_env(env_reader(environ))
+    except ConfigError as exc:
+        log_line(FUNCTION, "misconfigured", reason=str(exc))
+        return {"outcome": "misconfigured", "reason": str(exc)}
+    aws = dict(clients) if clients else {}
+    for service in ("ec2", "autoscaling", "cloudwatch", "secretsmanager"):
+        if service not in aws:
+            aws[service] = boto3.client(service, config=AWS_CLIENT_CONFIG)
+    trino_clients = trino or TrinoClients(config.trino, secrets_client=aws["secretsmanager"])
+    label = f"{trigger.kind.value}: {trigger.detail}" if trigger.detail else trigger.kind.value
+
+    def probe(_instance_id: str, address: str) -> Probe:
+        return probe_coordinator(trino_clients.admin(address))
+
+    try:
+        if trigger.kind is TriggerKind.EC2_STATE_CHANGE and not _is_ours(aws, config, trigger.instance_id):
+            log_line(
+                FUNCTION,
+                "ignored_event",
+                cluster=config.cluster,
+                trigger=label,
+                reason=f"instance {trigger.instance_id} is not a coordinator of this cluster",
+            )
+            return {"outcome": "ignored", "reason": "not a coordinator of this cluster"}
+        watch = FailoverWatch(
+            config,
+            ec2=aws["ec2"],
+            autoscaling=aws["autoscaling"],
+            cloudwatch=aws["cloudwatch"],
+            probe=probe,
+            remaining_seconds=lambda: remaining_seconds(context, _NO_CONTEXT_SECONDS),
+            trigger=label,
+        )
+        result = watch.run()
+    except AWS_ERRORS as exc:
+        fields = aws_error_fields(exc)
+        log_line(
+            FUNCTION,
+            "aws_error",
+            cluster=config.cluster,
+            trigger=label,
+            reason="stopped without acting; the next invocation looks again",
+            **fields,
+        )
+        return {"outcome": "aws_error", **fields}
+    except LookupError as exc:
+        log_line(FUNCTION, "misconfigured", cluster=config.cluster, trigger=label, reason=str(exc))
+        return {"outcome": "misconfigured", "reason": str(exc)}
+    return {
+        "outcome": result.outcome,
+        "decision": result.decision,
+        "rounds": result.rounds,
+        "holder": result.holder,
+        "target": result.target,
+    }
+
+
+def _is_ours(aws: Mapping[str, Any], config: FailoverConfig, instance_id: str | None) -> bool:
+    observation = observe(aws["ec2"], aws["autoscaling"], config.eni_id, config.group_name)
+    return instance_id in observation.coordinators

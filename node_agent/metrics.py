@@ -602,3 +602,9 @@ def _secret(arn: str, region: str | None) -> str:
     return str(
         boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)["SecretString"]
     )
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

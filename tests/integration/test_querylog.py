@@ -1,0 +1,228 @@
+"""The query log end to end: real Trino 476 posting to the agent, real Elasticsearch behind it.
+
+The agent runs as its own process (`python -m node_agent.querylog`), so "restart" here is a
+SIGKILL and a new process on the same spool, the harshest way an agent stops.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.ports import free_port
+from node_agent.contract import QUERYLOG_PATH
+from node_agent.trino import TrinoError
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+OK_QUERIES = [
+    ("SELECT count(*) FROM tpch.tiny.orders", 15000),
+    ("SELECT count(*) FROM tpch.tiny.nation", 25),
+    ("SELECT count(*) FROM tpch.tiny.region", 5),
+    ("SELECT count(*) FROM tpch.tiny.customer", 1500),
+]
+FAILING_QUERIES = [
+    ("SELECT * FROM tpch.tiny.no_such_table", "TABLE_NOT_FOUND"),
+    ("SELECT 1 / 0", "DIVISION_BY_ZERO"),
+    ("SELEC 1", "SYNTAX_ERROR"),
+]
+
+
+class QuerylogProcess:
+    """`node-agent querylog` as a child process on a fixed port and spool directory."""
+
+    def __init__(self, port: int, spool_dir: Path, es_url: str, prefix: str, log_path: Path) -> None:
+        self.port, self.spool_dir, self.es_url, self.prefix, self.log_path = (
+            port,
+            spool_dir,
+            es_url,
+            prefix,
+            log_path,
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "node_agent.querylog",
+            f"--port={self.port}",
+            f"--spool-dir={self.spool_dir}",
+            f"--es-url={self.es_url}",
+            f"--index-prefix={self.prefix}",
+        ]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"querylog agent exited: {self.log_path.read_text()[-2000:]}"
+                    ) from None
+                time.sleep(0.1)
+        raise RuntimeError(f"querylog agent did not listen: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def metric(self, name: str) -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        raise AssertionError(f"{name} not on the query-log agent's metrics page")
+
+
+@pytest.fixture(scope="module")
+def querylog_setup(
+    trino_factory: Any, elasticsearch: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    base = tmp_path_factory.mktemp("querylog")
+    agent = QuerylogProcess(
+        free_port(),
+        base / "spool",
+        elasticsearch.url,
+        f"it-queries-{uuid.uuid4().hex[:8]}",
+        base / "agent.log",
+    )
+    agent.start()
+    cluster = trino_factory.start_cluster(workers=0, include_coordinator=True, querylog_port=agent.port)
+    try:
+        yield cluster, agent
+    finally:
+        agent.stop()
+        cluster.stop()
+
+
+def run_mixed(cluster: Any, user: str) -> dict[str, str]:
+    """Run every OK and failing query as `user`; query id -> the state the client saw."""
+    seen: dict[str, str] = {}
+    for sql, expected in OK_QUERIES:
+        result = cluster.query(sql, user=user)
+        assert result.rows == [[expected]]
+        seen[result.query_id] = "FINISHED"
+    for sql, _ in FAILING_QUERIES:
+        with pytest.raises(TrinoError) as failure:
+            cluster.query(sql, user=user)
+        match = re.search(r"query (\S+) failed", str(failure.value))
+        assert match, str(failure.value)
+        seen[match.group(1)] = "FAILED"
+    return seen
+
+
+def documents(es: Any, prefix: str, user: str) -> list[dict[str, Any]]:
+    client = es.client()
+    client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    found = client.search(
+        index=f"{prefix}-*",
+        query={"term": {"user": user}},
+        size=1000,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    return [{"_id": hit["_id"], **hit["_source"]} for hit in found["hits"]["hits"]]
+
+
+def wait_for_documents(
+    es: Any, prefix: str, user: str, count: int, timeout: float = 90.0
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    docs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        docs = documents(es, prefix, user)
+        if len(docs) >= count:
+            time.sleep(2)  # anything extra (a duplicate) would have arrived with the rest
+            return documents(es, prefix, user)
+        time.sleep(0.5)
+    raise AssertionError(f"{len(docs)} of {count} documents for {user} after {timeout}s")
+
+
+def test_every_query_becomes_exactly_one_document_with_its_state_and_stats(
+    querylog_setup: Any, elasticsearch: Any
+) -> None:
+    cluster, agent = querylog_setup
+    user = f"it-{uuid.uuid4().hex[:8]}"
+    seen = run_mixed(cluster, user)
+
+    docs = wait_for_documents(elasticsearch, agent.prefix, user, len(seen))
+    assert len(docs) == len(seen) == len(OK_QUERIES) + len(FAILING_QUERIES)
+    assert {d["query_id"]: d["state"] for d in docs} == seen
+    assert all(d["_id"] == d["query_id"] for d in docs)
+    by_query = {d["query"]: d for d in docs}
+    orders = by_query["SELECT count(*) FROM tpch.tiny.orders"]
+    assert orders["processed_input_rows"] == 15000
+    assert orders["input_catalogs"] == ["tpch"]
+    assert orders["wall_time_seconds"] > 0
+    assert "error_name" not in orders
+    assert by_query["SELECT 1 / 0"]["error_name"] == "DIVISION_BY_ZERO"
+    assert by_query["SELECT * FROM tpch.tiny.no_such_table"]["error_type"] == "USER_ERROR"
+
+
+def test_nothing_is_lost_or_duplicated_across_an_elasticsearch_outage_and_an_agent_crash(
+    querylog_setup: Any, elasticsearch: Any
+) -> None:
+    cluster, agent = querylog_setup
+    user = f"it-{uuid.uuid4().hex[:8]}"
+    before = run_mixed(cluster, user)
+    wait_for_documents(elasticsearch, agent.prefix, user, len(before))
+
+    elasticsearch.stop()
+    try:
+        during = run_mixed(cluster, user)
+        deadline = time.monotonic() + 60
+        while agent.metric("trino_querylog_spool_events") < len(during) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert agent.metric("trino_querylog_spool_events") == len(during)
+        agent.kill()
+        agent.start()
+    finally:
+        elasticsearch.start()
+
+    docs = wait_for_documents(elasticsearch, agent.prefix, user, len(before) + len(during), timeout=180)
+    assert len(docs) == len(before) + len(during)
+    assert {d["query_id"]: d["state"] for d in docs} == {**before, **during}
+
+
+def test_a_malformed_post_is_refused_and_the_agent_keeps_accepting(
+    querylog_setup: Any, elasticsearch: Any
+) -> None:
+    cluster, agent = querylog_setup
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{agent.port}{QUERYLOG_PATH}", data=b'{"metadata": 1}', method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+
+    user = f"it-{uuid.uuid4().hex[:8]}"
+    result = cluster.query("SELECT count(*) FROM tpch.tiny.supplier", user=user)
+    docs = wait_for_documents(elasticsearch, agent.prefix, user, 1)
+    assert [d["query_id"] for d in docs] == [result.query_id]

@@ -22,6 +22,7 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
+from components.cluster import TrinoCluster
 from components.config_keys import PROJECT
 from components.packaging import PackagingError
 from components.program import program
@@ -31,6 +32,34 @@ MOCK_ACCOUNT = "123456789012"
 MOCK_AMI = "ami-0123456789abcdef0"
 MOCK_COORDINATOR_IP = "10.0.1.10"
 STACK_TYPE = "pulumi:pulumi:Stack"
+# How Pulumi's wire protocol marks a secret value inside a property map (stable across SDKs).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass(frozen=True)
+class SecretInput:
+    """An input the program marked secret; printing it never shows the value."""
+
+    value: Any = field(repr=False)
+
+    def __str__(self) -> str:
+        return "[secret]"
+
+
+def unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return SecretInput(unwrap_secrets(value.get("value")))
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def reveal(value: Any) -> Any:
+    """The plain value, whether or not the program marked it secret."""
+    return value.value if isinstance(value, SecretInput) else value
 
 
 @dataclass(frozen=True)
@@ -44,6 +73,7 @@ class Recorded:
     custom: bool
     inputs: Mapping[str, Any]
     dependencies: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def is_component(self) -> bool:
@@ -55,15 +85,16 @@ class Plan:
     stack: str
     settings: ClusterSettings
     resources: list[Recorded] = field(default_factory=list)
+    calls: list[MockCallArgs] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
 
-    def named(self, name: str) -> Recorded:
-        matches = [r for r in self.resources if r.name == name]
+    def named(self, name: str, type_: str | None = None) -> Recorded:
+        matches = [r for r in self.resources if r.name == name and type_ in (None, r.type)]
         if len(matches) != 1:
-            raise KeyError(f"{len(matches)} resources named {name!r}")
+            raise KeyError(f"{len(matches)} resources named {name!r} (type {type_ or 'any'})")
         return matches[0]
 
     def children(self, parent: Recorded) -> list[Recorded]:
@@ -78,6 +109,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self, region: str) -> None:
         self.region = region
+        self.calls: list[MockCallArgs] = []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
@@ -93,6 +125,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict, list]:
+        self.calls.append(args)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": MOCK_ACCOUNT,
@@ -116,7 +149,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != STACK_TYPE:
-            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            inputs = unwrap_secrets(rpc.deserialize_properties(request.object, keep_unknowns=True))
             record = Recorded(
                 urn=response.urn,
                 type=request.type,
@@ -125,6 +158,7 @@ class RecordingMonitor(MockMonitor):
                 custom=bool(request.custom),
                 inputs=inputs,
                 dependencies=tuple(request.dependencies),
+                ignore_changes=tuple(request.ignoreChanges),
             )
             with self._lock:
                 self.recorded.append(record)
@@ -136,7 +170,7 @@ def run_program(
     overrides: Mapping[str, object] | None = None,
     *,
     preview: bool = False,
-    entry: Callable[[], None] = program,
+    entry: Callable[[], TrinoCluster] = program,
 ) -> Plan:
     """Run the program for a stack file (plus overrides) under mocks; raises ConfigError first."""
     raw, secret_keys = read_stack_file(stack, overrides)
@@ -147,11 +181,22 @@ def run_program(
     pulumi.runtime.set_all_config(raw, sorted(secret_keys))
     plan = Plan(stack=stack, settings=settings)
 
-    def body() -> None:
-        entry()
+    def body() -> pulumi.Output[None]:
+        cluster = entry()
+        exports = {
+            "coordinatorAddress": cluster.coordinator_address,
+            "coordinatorUrl": cluster.coordinator_url,
+            "coordinatorGroupName": cluster.coordinator_group_name,
+            "workerGroupName": cluster.worker_group_name,
+            "logGroups": cluster.log_groups,
+            "dashboardUrl": cluster.dashboard_url,
+            "nodeSettingsParameter": cluster.settings_parameter_name,
+        }
+        return pulumi.Output.all(**exports).apply(plan.outputs.update)
 
     pulumi.runtime.test(body)()
     plan.resources = list(monitor.recorded)
+    plan.calls = list(mocks.calls)
     return plan
 
 
@@ -238,6 +283,8 @@ def _short(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # the mocks hand every number back as a float
     text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if isinstance(value, SecretInput):
+        text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -28,6 +28,6 @@ def build(settings: ClusterSettings) -> TrinoCluster:
     return cluster
 
 
-def program() -> None:
+def program() -> TrinoCluster:
     """Parse the stack config (every problem reported at once, before any resource), then build."""
-    build(settings_from_pulumi())
+    return build(settings_from_pulumi())

@@ -578,7 +578,7 @@ def _workers(reader: _Reader) -> WorkerSettings:
             "workerMinSize", f"{min_size} is greater than workerMaxSize {max_size} (allowed: min <= max)"
         )
     desired = reader.integer("workerDesiredCapacity", min_size, 0, 1000)
-    if reader.has("workerDesiredCapacity") and not min_size <= desired <= max_size:
+    if reader.has("workerDesiredCapacity") and min_size <= max_size and not min_size <= desired <= max_size:
         reader.problem(
             "workerDesiredCapacity",
             f"{desired} is outside workerMinSize..workerMaxSize ({min_size}..{max_size})",

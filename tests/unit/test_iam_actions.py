@@ -1,0 +1,43 @@
+"""The checked list of IAM actions, checked against AWS's own API models shipped in botocore.
+
+Most IAM actions are named after the API operation they authorize, so an invented name such as
+`ec2:AttachNetworkInterfaces` (which the original template granted) has no operation behind it.
+The few permission-only actions are listed with the operations they authorize.
+"""
+
+from __future__ import annotations
+
+import botocore.session
+import pytest
+
+from components.policies import IAM_ACTIONS, WILDCARD_ONLY
+
+# IAM actions whose names are not API operation names: action -> the operations they authorize.
+PERMISSION_ONLY = {
+    "s3:ListBucket": ("ListObjects", "ListObjectsV2"),
+    "s3:ListBucketMultipartUploads": ("ListMultipartUploads",),
+    "s3:ListMultipartUploadParts": ("ListParts",),
+}
+
+_session = botocore.session.get_session()
+
+
+def operations(service: str) -> set[str]:
+    return set(_session.get_service_model(service).operation_names)
+
+
+@pytest.mark.parametrize("action", sorted(IAM_ACTIONS))
+def test_granted_action_names_an_aws_operation(action: str) -> None:
+    service, name = action.split(":")
+    expected = PERMISSION_ONLY.get(action, (name,))
+    assert set(expected) <= operations(service), f"{action}: no such operation in the {service} API"
+
+
+def test_an_invented_action_is_caught_by_the_same_check() -> None:
+    assert "AttachNetworkInterfaces" not in operations("ec2")
+    assert "AttachNetworkInterface" in operations("ec2")
+
+
+def test_wildcard_only_actions_are_granted_actions() -> None:
+    assert WILDCARD_ONLY <= IAM_ACTIONS
+    assert all(a.split(":")[1].startswith(("Describe", "PutMetricData")) for a in WILDCARD_ONLY)

@@ -1,0 +1,40 @@
+"""`node-agent <command> [args]`: one entry point for the agent's systemd units.
+
+Each command lives in its own module with `main(argv) -> int`; it is imported only when chosen,
+so a unit that runs `lifecycle` never loads the metrics or query-log code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "bootstrap": "render Trino's etc/ for this instance (--check, --wait-ready)",
+    "lifecycle": "worker: drain Trino and complete the termination lifecycle action",
+    "metrics": "Trino metrics on a Prometheus endpoint and to CloudWatch",
+    "querylog": "receive Trino's query events, spool them, ship them to Elasticsearch",
+}
+
+
+def usage() -> str:
+    lines = ["usage: node-agent <command> [args]", "", "commands:"]
+    lines += [f"  {name:<10} {what}" for name, what in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"node-agent: unknown command {command!r} (allowed: {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"node_agent.{command}")
+    return int(module.main(rest))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Drive the stack from other tools: deploy, preview, destroy and outputs, in Python.
+
+    from automation import deploy
+    result = deploy("prod", {"workerMaxSize": 60})
+    print(result.outputs["coordinatorUrl"])
+
+Each call runs the same program function as `pulumi up` (components/program.py) as an inline
+program of the Automation API, with the stack's config from Pulumi.<stack>.yaml. Overrides are
+validated offline first (the same parser, every problem at once), then written to the stack's
+config the way `pulumi config set` would, then the operation runs. CLI failures become
+AutomationError subclasses that say what to do. The Pulumi CLI must be installed; tests replace
+the stack factory instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pulumi.automation as auto
+
+from components.config_keys import PROJECT
+from components.program import program
+from components.settings import REPO_ROOT, SecretText, load_stack_settings
+
+OutputSink = Callable[[str], None]
+
+
+class AutomationError(RuntimeError):
+    """A stack operation did not complete; the message says why and what to do."""
+
+
+class PulumiCliMissing(AutomationError):
+    pass
+
+
+class StackLocked(AutomationError):
+    pass
+
+
+class OperationFailed(AutomationError):
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class StackLike(Protocol):
+    """The part of `pulumi.automation.Stack` used here (a seam for tests)."""
+
+    def set_all_config(self, config: Mapping[str, auto.ConfigValue], path: bool = False) -> None: ...
+    def up(self, **kwargs: Any) -> auto.UpResult: ...
+    def preview(self, **kwargs: Any) -> auto.PreviewResult: ...
+    def destroy(self, **kwargs: Any) -> auto.DestroyResult: ...
+    def outputs(self) -> auto.OutputMap: ...
+
+
+StackFactory = Callable[[str], StackLike]
+
+
+def local_stack(stack: str, work_dir: Path = REPO_ROOT) -> auto.Stack:
+    """The real stack: the inline program in a workspace that reads this repo's stack files."""
+    return auto.create_or_select_stack(
+        stack_name=stack,
+        project_name=PROJECT,
+        program=program,
+        opts=auto.LocalWorkspaceOptions(work_dir=str(work_dir)),
+    )
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    outputs: dict[str, Any]  # secret outputs stay wrapped in OutputValue
+    changes: dict[str, int]
+
+
+def config_values(overrides: Mapping[str, object]) -> dict[str, auto.ConfigValue]:
+    """Overrides as the CLI stores them: scalars as text, lists and maps as JSON, secrets marked."""
+    values = {}
+    for key, value in overrides.items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, SecretText):
+            values[full] = auto.ConfigValue(value=value.value, secret=True)
+        elif isinstance(value, bool):
+            values[full] = auto.ConfigValue(value="true" if value else "false")
+        elif isinstance(value, dict | list):
+            values[full] = auto.ConfigValue(value=json.dumps(value))
+        else:
+            values[full] = auto.ConfigValue(value=str(value))
+    return values
+
+
+def _open(stack: str, overrides: Mapping[str, object] | None, factory: StackFactory) -> StackLike:
+    if overrides and any(v is None for v in overrides.values()):
+        raise AutomationError("removing a key (None) is not supported here; use `pulumi config rm`")
+    load_stack_settings(stack, overrides)  # ConfigError before the CLI is touched
+    try:
+        handle = factory(stack)
+    except FileNotFoundError as error:
+        raise PulumiCliMissing(
+            "the Pulumi CLI is not installed or not on PATH; install it "
+            "(https://www.pulumi.com/docs/install/) or use `make plan` to see the plan offline"
+        ) from error
+    except auto.CommandError as error:
+        raise _translate(stack, "open", error) from error
+    if overrides:
+        handle.set_all_config(config_values(overrides))
+    return handle
+
+
+def _translate(stack: str, operation: str, error: auto.CommandError) -> AutomationError:
+    stderr = getattr(error, "stderr", "") or str(error)
+    if isinstance(error, auto.ConcurrentUpdateError):
+        return StackLocked(
+            f"stack {stack!r} is locked by another update; wait for it to finish, or if it died, "
+            f"run `pulumi cancel --stack {stack}` and retry the {operation}"
+        )
+    if isinstance(error, auto.StackNotFoundError):
+        return OperationFailed(f"stack {stack!r} does not exist in the current Pulumi backend", stderr)
+    return OperationFailed(f"{operation} of stack {stack!r} failed: {str(error).strip()}", stderr)
+
+
+def _run(stack: str, operation: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except auto.CommandError as error:
+        raise _translate(stack, operation, error) from error
+    except FileNotFoundError as error:
+        raise PulumiCliMissing("the Pulumi CLI disappeared from PATH during the operation") from error
+
+
+def deploy(
+    stack: str,
+    config_overrides: Mapping[str, object] | None = None,
+    *,
+    on_output: OutputSink | None = None,
+    factory: StackFactory = local_stack,
+) -> DeployResult:
+    handle = _open(stack, config_overrides, factory)
+    result: auto.UpResult = _run(stack, "deploy", lambda: handle.up(on_output=on_output))
+    changes = dict(result.summary.resource_changes or {})
+    return DeployResult(outputs=_plain(result.outputs), changes=changes)
+
+
+def preview(
+    stack: str,
+    config_overrides: Mapping[str, object] | None = None,
+    *,
+    on_output: OutputSink | None = None,
+    factory: StackFactory = local_stack,
+) -> dict[str, int]:
+    """The change summary (operation -> count) that `pulumi preview` reports."""
+    handle = _open(stack, config_overrides, factory)
+    result: auto.PreviewResult = _run(stack, "preview", lambda: handle.preview(on_output=on_output))
+    return dict(result.change_summary)
+
+
+def destroy(
+    stack: str, *, on_output: OutputSink | None = None, factory: StackFactory = local_stack
+) -> dict[str, int]:
+    handle = _open(stack, None, factory)
+    result: auto.DestroyResult = _run(stack, "destroy", lambda: handle.destroy(on_output=on_output))
+    return dict(result.summary.resource_changes or {})
+
+
+def outputs(stack: str, *, factory: StackFactory = local_stack) -> dict[str, Any]:
+    handle = _open(stack, None, factory)
+    return _plain(_run(stack, "outputs", handle.outputs))
+
+
+def _plain(values: auto.OutputMap) -> dict[str, Any]:
+    """Plain values, except secrets, which stay OutputValue (their repr hides the value)."""
+    return {key: (value if value.secret else value.value) for key, value in values.items()}

@@ -1,0 +1,67 @@
+"""What goes into each function's zip: its folder and exactly the shared modules it imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.packaging import PackagingError, archive_files
+
+
+def write(root: Path, relative: str, text: str = "") -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    write(tmp_path, "node_agent/__init__.py")
+    write(tmp_path, "node_agent/contract.py", "import json\n")
+    write(tmp_path, "node_agent/trino.py", "from node_agent.contract import MANAGEMENT_USER\n")
+    write(tmp_path, "node_agent/lambda_support.py", "from node_agent.trino import TrinoAdmin\n")
+    write(tmp_path, "node_agent/render.py", "import bcrypt\n")
+    write(
+        tmp_path,
+        "functions/failover/handler.py",
+        "from failover_rules import x\nimport node_agent.lambda_support\n",
+    )
+    write(tmp_path, "functions/failover/failover_rules.py", "x = 1\n")
+    write(tmp_path, "functions/failover/__pycache__/handler.cpython-311.pyc", "compiled")
+    return tmp_path
+
+
+def test_archive_holds_the_function_folder_at_its_root(repo: Path) -> None:
+    files = archive_files("failover", repo)
+    assert files["handler.py"] == repo / "functions/failover/handler.py"
+    assert "failover_rules.py" in files
+
+
+def test_shared_modules_are_followed_through_their_own_imports(repo: Path) -> None:
+    shared = {name for name in archive_files("failover", repo) if name.startswith("node_agent/")}
+    assert shared == {
+        "node_agent/__init__.py",
+        "node_agent/lambda_support.py",
+        "node_agent/trino.py",
+        "node_agent/contract.py",
+    }
+
+
+def test_compiled_files_stay_out_of_the_zip(repo: Path) -> None:
+    assert not any("__pycache__" in name for name in archive_files("failover", repo))
+
+
+def test_function_without_a_handler_is_refused_by_name(repo: Path) -> None:
+    write(repo, "functions/empty/notes.txt", "")
+    with pytest.raises(PackagingError, match=r"functions/empty/handler\.py is missing"):
+        archive_files("empty", repo)
+
+
+@pytest.mark.parametrize("function", ["failover", "worker_health"])
+def test_the_real_functions_ship_the_trino_client_and_contract(function: str) -> None:
+    files = archive_files(function)
+    assert {"handler.py", "node_agent/__init__.py", "node_agent/contract.py", "node_agent/trino.py"} <= set(
+        files
+    )
+    assert "node_agent/render.py" not in files

@@ -1,0 +1,66 @@
+"""What `make plan` prints: the component tree with key properties, counts by type, posture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import plan as plan_module
+from plan import Plan
+
+PlanFor = Callable[[str], Plan]
+
+
+def test_tree_nests_resources_under_their_components(plan_for: PlanFor) -> None:
+    lines = plan_module.tree_lines(plan_for("prod"))
+    assert lines[0] == "+ pulumi:providers:aws  aws"
+    assert "# TrinoCluster  trino-prod" in lines
+    fleet = lines.index("  # WorkerFleet  trino-prod-workers")
+    assert lines[fleet + 1].startswith("    # ClusterFunction  trino-prod-workers-health")
+
+
+def test_tree_shows_the_properties_users_check(plan_for: PlanFor) -> None:
+    text = "\n".join(plan_module.tree_lines(plan_for("prod")))
+    assert "instanceType=r6i.2xlarge" in text
+    assert "minSize=4  maxSize=40  desiredCapacity=6" in text
+    assert "heartbeatTimeout=600  defaultResult=CONTINUE" in text
+    assert "fromPort=8443  cidrIpv4=10.0.0.0/12" in text
+    assert "name=/presto-on-aws/trino-prod/server  retentionInDays=90" in text
+    assert "targetValue=60" in text
+    assert "httpTokens=required" in text
+
+
+def test_summary_counts_every_resource_by_type(plan_for: PlanFor) -> None:
+    plan = plan_for("prod")
+    text = plan_module.render(plan)
+    assert "     2  aws:autoscaling/group:Group" in text
+    assert f"  {len([r for r in plan.resources if r.custom]):4d}  resources in total" in text
+
+
+def test_security_posture_is_read_from_the_graph(plan_for: PlanFor) -> None:
+    posture = "\n".join(plan_module.security_posture(plan_for("prod")))
+    assert "https on port 8443" in posture
+    assert "authentication:     password" in posture
+    assert "IMDSv2 required:    yes on 2 launch templates" in posture
+    assert "public IPs:         none" in posture
+    assert "0.0.0.0/0 ingress:  none" in posture
+
+
+def test_secret_values_never_reach_the_printed_plan(plan_for: PlanFor) -> None:
+    plan = plan_for("prod")
+    text = plan_module.render(plan)
+    for version in plan.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+        assert plan_module.reveal(version.inputs["secretString"]) not in text
+
+
+def test_make_plan_prints_the_plan_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_module.main(["--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Plan for stack 'dev'")
+    assert "Security posture:" in out
+
+
+def test_unknown_stack_exits_2_naming_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_module.main(["--stack", "staging"]) == 2
+    assert "stacks here: dev, prod" in capsys.readouterr().err

@@ -1,0 +1,27 @@
+"""README's "Stack configuration" documents every key the parser accepts, and nothing else."""
+
+from __future__ import annotations
+
+import re
+
+from components.config_keys import KNOWN
+from components.settings import REPO_ROOT
+
+
+def section(title: str) -> str:
+    text = (REPO_ROOT / "README.md").read_text()
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_every_config_key_has_a_row_in_the_readme() -> None:
+    rows = set(re.findall(r"^\| `([A-Za-z:]+)` \|", section("Stack configuration"), re.MULTILINE))
+    assert rows == set(KNOWN) | {"aws:region"}
+
+
+def test_each_row_shows_type_default_allowed_and_example() -> None:
+    for line in section("Stack configuration").splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            assert len(cells) == 6 and all(cells), line

@@ -257,3 +257,33 @@ def _gone(pid: int) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+# --- make rehearse -----------------------------------------------------------------------------
+def _rehearse(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "rehearse.py", "--stack", "dev", "--smoke-and-exit", "--workers", "1", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_rehearsal_boots_the_dev_stack_runs_the_smoke_query_and_stops(tmp_path: Path) -> None:
+    run = _rehearse("--dir", str(tmp_path / "rehearsal"))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "returned 25" in run.stdout
+    assert "Web UI:     http://127.0.0.1:" in run.stdout
+    assert "catalog 'hive' skipped" in run.stdout
+    assert (tmp_path / "rehearsal" / "c1-coordinator" / "data" / "var" / "log" / "server.log").is_file()
+
+
+def test_rehearsal_with_a_bad_override_fails_with_trinos_own_error(tmp_path: Path) -> None:
+    run = _rehearse("--dir", str(tmp_path / "rehearsal"), "--property", "query.max-memory=lots")
+
+    assert run.returncode == 1
+    assert "Invalid value 'lots'" in run.stderr
+    assert "query.max-memory" in run.stderr

@@ -1,0 +1,197 @@
+"""Boot a stack's Trino configuration on this machine before rolling it out: `make rehearse STACK=dev`.
+
+The stack file is read the way `pulumi up` reads it, turned into the same NodeSettings the nodes
+get, and rendered by the same renderer for a coordinator and workers on loopback. Catalogs whose
+connector is not in the local install are skipped (and named); everything else, overrides
+included, goes to Trino as it would in the cloud, so a property Trino rejects fails here, with
+Trino's own words, instead of on a fleet of new instances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from components.node_settings import node_settings
+from components.settings import ConfigError, load_stack_settings, read_stack_file
+from harness import downloads
+from harness.trino import SMOKE_QUERY, TrinoCluster, TrinoFactory, TrinoStartError
+from node_agent.contract import MANAGEMENT_USER, NodeSettings, TlsSettings
+from node_agent.render import RenderError
+
+REPO = Path(__file__).resolve().parent
+REHEARSAL_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:rehearsal-shared-secret"
+DEFAULT_MAX_WORKERS = 2  # a laptop-sized rehearsal; the stack's own size is printed beside it
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, help="the stack to rehearse (reads Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a stack config key for this rehearsal (VALUE is YAML: 3, true, [a, b], {k: v})",
+    )
+    parser.add_argument(
+        "--property",
+        dest="properties",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="add a Trino property to the stack's configOverrides for this rehearsal",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"workers to boot (default: the stack's desired capacity, at most {DEFAULT_MAX_WORKERS})",
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="nodes' etc/, data and logs (default: .cache/rehearse/<stack>)"
+    )
+    parser.add_argument("--smoke-and-exit", action="store_true", help="stop after the smoke query")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the cluster")
+    return parser.parse_args(argv)
+
+
+def stack_overrides(stack: str, sets: list[str], properties: list[str]) -> dict[str, object]:
+    """--set and --property as overrides for load_stack_settings; bad syntax is a usage error."""
+    overrides: dict[str, object] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. --set workerDesiredCapacity=1")
+        overrides[key] = yaml.safe_load(value) if value else ""
+    if properties:
+        raw, _secret = read_stack_file(stack)
+        existing = json.loads(raw.get("presto-on-aws:configOverrides", "{}") or "{}")
+        merged = dict(overrides.get("configOverrides") or existing)  # type: ignore[call-overload]
+        for item in properties:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise SystemExit(
+                    f"--property {item!r}: expected NAME=VALUE, e.g. --property query.max-memory=2GB"
+                )
+            merged[name] = value
+        overrides["configOverrides"] = merged
+    return overrides
+
+
+def local_node_settings(settings: NodeSettings, plugins: set[str]) -> tuple[NodeSettings, list[str]]:
+    """The stack's node settings, minus what cannot run on this machine, and notes saying what changed."""
+    notes: list[str] = []
+    kept: dict[str, dict[str, str]] = {}
+    for name, properties in settings.catalogs.items():
+        connector = properties.get("connector.name", "")
+        if connector.replace("_", "-") in plugins:
+            kept[name] = properties
+        else:
+            notes.append(f"catalog {name!r} skipped: connector {connector!r} is not in the local install")
+    changes: dict[str, object] = {"catalogs": kept}
+    if settings.tls.enabled:
+        notes.append(
+            "TLS and password authentication rehearsed over plain HTTP (the certificate is a cloud secret)"
+        )
+        changes["tls"] = TlsSettings()
+    if settings.exchange_bucket and settings.retry_policy == "TASK":
+        notes.append("exchange manager writes to a local directory instead of the S3 bucket")
+        changes["exchange_bucket"] = "/tmp/presto-on-aws-rehearsal-exchange"
+    return dataclasses.replace(settings, **changes), notes  # type: ignore[arg-type]
+
+
+def describe(cluster: TrinoCluster, seconds: float) -> str:
+    lines = [
+        f"Ready in {seconds:.0f}s: {len(cluster.workers)} worker(s) active, `{SMOKE_QUERY}` returned 25.",
+        f"  Web UI:     {cluster.url}/ui/  (any user name)",
+        f"  Metrics:    curl -H 'X-Trino-User: {MANAGEMENT_USER}' {cluster.url}/metrics",
+        f"  Queries:    {cluster.url}/v1/statement (e.g. the Trino CLI: --server {cluster.url})",
+    ]
+    for node in cluster.nodes:
+        lines.append(f"  {node.name:<16} log {node.log_path}")
+        lines.append(f"  {'':<16} etc {node.etc_dir}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_stack_settings(args.stack, stack_overrides(args.stack, args.sets, args.properties))
+    except ConfigError as exc:
+        print(f"stack {args.stack!r} has configuration problems:\n{exc}", file=sys.stderr)
+        return 2
+    stack_nodes = node_settings(
+        settings,
+        coordinator_address="127.0.0.1",
+        region=settings.region,
+        shared_secret_arn=REHEARSAL_SECRET_ARN,
+    )
+    version = stack_nodes.trino_version
+    print(f"Rehearsing stack {args.stack!r}: Trino {version}, cluster {settings.name!r}")
+    try:
+        install = downloads.trino_install(version)
+    except downloads.DownloadError as exc:
+        print(f"cannot get Trino {version}: {exc}", file=sys.stderr)
+        return 1
+    plugins = {p.name for p in (install / "plugin").iterdir()}
+    local, notes = local_node_settings(stack_nodes, plugins)
+    for note in notes:
+        print(f"  note: {note}")
+    print(f"  catalogs: {', '.join(sorted(local.catalogs)) or 'none'}")
+    overrides = ", ".join(f"{k}={v}" for k, v in sorted(local.config_overrides.items()))
+    print(f"  config overrides: {overrides or 'none'}")
+    workers = (
+        args.workers
+        if args.workers is not None
+        else min(settings.workers.desired_capacity, DEFAULT_MAX_WORKERS)
+    )
+    print(f"  workers: {workers} (the stack runs {settings.workers.desired_capacity})")
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    base_dir = args.dir or REPO / ".cache" / "rehearse" / args.stack
+    shutil.rmtree(base_dir, ignore_errors=True)  # logs of the last rehearsal stay until the next one
+    base_dir.mkdir(parents=True)
+    factory = TrinoFactory(base_dir, version=version, install=install)
+    started = time.monotonic()
+    try:
+        cluster = factory.start_cluster(workers=workers, settings=local, timeout=args.timeout)
+        print(describe(cluster, time.monotonic() - started), flush=True)
+        if args.smoke_and_exit:
+            return 0
+        print("Running; Ctrl-C stops every node.", flush=True)
+        while not stop.wait(1.0):
+            for node in cluster.nodes:
+                if not node.running():
+                    print(
+                        f"{node.name} exited on its own; its log ends:\n{node.log_tail(20)}", file=sys.stderr
+                    )
+                    return 1
+        print("Stopping...", flush=True)
+        return 0
+    except RenderError as exc:
+        print(f"the renderer refused the stack's settings: {exc}", file=sys.stderr)
+        return 1
+    except TrinoStartError as exc:
+        print(f"Trino did not start with the stack's configuration:\n{exc}", file=sys.stderr)
+        return 1
+    finally:
+        factory.stop_all()
+        print(f"Stopped; nothing is left running. Logs and configs stay in {base_dir}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

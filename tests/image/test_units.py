@@ -1,0 +1,152 @@
+"""The systemd units on the image: they verify, and they encode the node's start and stop order."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from image_install import InstalledImage
+
+from node_agent import contract
+from node_agent.cli import COMMANDS
+
+UNIT_DIR = "/usr/lib/systemd/system"
+AGENT = "/opt/presto-on-aws/venv/bin/node-agent"
+UNITS = {
+    contract.BOOTSTRAP_UNIT: "bootstrap",
+    "node-agent-querylog.service": "querylog",
+    "node-agent-metrics.service": "metrics",
+    "node-agent-lifecycle.service": "lifecycle",
+}
+
+
+def unit(image: InstalledImage, name: str) -> dict[str, list[str]]:
+    """Every `Key=value` of a unit file, values in order of appearance (keys may repeat)."""
+    values: dict[str, list[str]] = {}
+    for line in image.path(f"{UNIT_DIR}/{name}").read_text().splitlines():
+        if "=" in line and not line.startswith(("#", ";")):
+            key, value = line.split("=", 1)
+            values.setdefault(key.strip(), []).append(value.strip())
+    return values
+
+
+def words(values: list[str]) -> list[str]:
+    return [word for value in values for word in value.split()]
+
+
+@pytest.fixture(scope="module")
+def verify_root(installed: InstalledImage, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The installed tree plus this machine's own systemd units and /usr/bin/test.
+
+    `systemd-analyze verify --root` resolves every dependency (sysinit.target, ...) and every
+    ExecStart binary inside the root; an image tree has only our units, so the host's are added
+    to a hard-linked copy (cheap, and the installed tree stays as install.sh left it).
+    """
+    root = tmp_path_factory.mktemp("verify") / "root"
+    subprocess.run(["cp", "-al", str(installed.root), str(root)], check=True)
+    subprocess.run(["cp", "-rn", "/usr/lib/systemd/system/.", str(root / UNIT_DIR.lstrip("/"))], check=True)
+    (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/usr/bin/test", root / "usr" / "bin" / "test")
+    return root
+
+
+@pytest.mark.parametrize("name", ["trino.service", *UNITS])
+def test_unit_passes_systemd_analyze_verify(verify_root: Path, name: str) -> None:
+    assert shutil.which("systemd-analyze"), "systemd-analyze is missing (Debian package systemd)"
+    unit_file = verify_root / UNIT_DIR.lstrip("/") / name
+    result = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={verify_root}", str(unit_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Unknown keys are only warnings, so any output at all is a finding.
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_trino_runs_the_launcher_as_trino_with_the_contract_paths(installed: InstalledImage) -> None:
+    trino = unit(installed, "trino.service")
+    assert trino["User"] == ["trino"]
+    launcher = f"{contract.TRINO_HOME}/bin/launcher"
+    paths = f"--etc-dir={contract.TRINO_ETC} --data-dir={contract.TRINO_DATA}"
+    assert trino["ExecStart"] == [f"{launcher} run {paths}"]
+
+
+def test_drained_worker_stays_down_but_a_crash_is_restarted(installed: InstalledImage) -> None:
+    # Graceful shutdown ends with exit 0: on-failure restarts everything else but that.
+    trino = unit(installed, "trino.service")
+    assert trino["Restart"] == ["on-failure"]
+    assert "RestartForceExitStatus" not in trino
+
+
+def test_trino_gets_at_least_131072_open_files(installed: InstalledImage) -> None:
+    assert int(unit(installed, "trino.service")["LimitNOFILE"][0]) >= 131072
+
+
+def test_trino_starts_only_after_a_complete_render(installed: InstalledImage) -> None:
+    trino = unit(installed, "trino.service")
+    assert contract.BOOTSTRAP_UNIT in words(trino["Requires"])
+    assert contract.BOOTSTRAP_UNIT in words(trino["After"])
+    assert trino["ExecStartPre"] == [f"{AGENT} bootstrap --check"]
+
+
+def test_query_log_listens_before_trino_starts(installed: InstalledImage) -> None:
+    querylog = unit(installed, "node-agent-querylog.service")
+    assert "trino.service" in words(querylog["Before"])
+    assert "node-agent-querylog.service" in words(unit(installed, "trino.service")["After"])
+
+
+def test_metrics_and_lifecycle_start_after_trino_is_ready(installed: InstalledImage) -> None:
+    assert any("bootstrap --wait-ready" in line for line in unit(installed, "trino.service")["ExecStartPost"])
+    for name in ("node-agent-metrics.service", "node-agent-lifecycle.service"):
+        assert "trino.service" in words(unit(installed, name)["After"]), name
+
+
+def test_lifecycle_outlives_trinos_graceful_exit(installed: InstalledImage) -> None:
+    # It completes the lifecycle action after Trino exits, so Trino stopping must not stop it.
+    lifecycle = unit(installed, "node-agent-lifecycle.service")
+    for binding in ("BindsTo", "PartOf", "Requisite"):
+        assert "trino.service" not in words(lifecycle.get(binding, [])), binding
+    assert "trino.service" not in words(lifecycle.get("Requires", []))
+
+
+def test_lifecycle_runs_only_on_workers(installed: InstalledImage, tmp_path: Path) -> None:
+    lifecycle = unit(installed, "node-agent-lifecycle.service")
+    assert lifecycle["EnvironmentFile"] == [contract.NODE_ENV_FILE]
+    (condition,) = lifecycle["ExecCondition"]
+    # systemd substitutes ${VAR} from the environment file; do the same for each role and run it.
+    for role, wanted in ((contract.Role.WORKER, 0), (contract.Role.COORDINATOR, 1), ("", 1)):
+        command = condition.replace("${" + contract.NODE_ENV_ROLE + "}", str(role))
+        result = subprocess.run(shlex.split(command), check=False)
+        assert result.returncode == wanted, role
+
+
+@pytest.mark.parametrize(("name", "command"), UNITS.items())
+def test_agent_unit_runs_its_node_agent_command(installed: InstalledImage, name: str, command: str) -> None:
+    assert command in COMMANDS
+    (exec_start,) = unit(installed, name)["ExecStart"]
+    assert exec_start.split()[:2] == [AGENT, command]
+
+
+@pytest.mark.parametrize("name", list(UNITS))
+def test_agent_unit_waits_for_user_data_on_the_first_boot(installed: InstalledImage, name: str) -> None:
+    assert unit(installed, name)["ConditionPathExists"] == [contract.NODE_ENV_FILE]
+
+
+def test_bootstrap_is_the_one_enabled_unit_and_brings_up_the_rest(installed: InstalledImage) -> None:
+    wants = installed.path("/etc/systemd/system/multi-user.target.wants")
+    assert sorted(os.listdir(wants)) == [contract.BOOTSTRAP_UNIT]
+    bootstrap = unit(installed, contract.BOOTSTRAP_UNIT)
+    assert bootstrap["Type"] == ["oneshot"]
+    assert set(words(bootstrap["Wants"])) >= {"trino.service", *list(UNITS)[1:]}
+
+
+def test_agent_services_hold_no_capabilities(installed: InstalledImage) -> None:
+    for name in list(UNITS)[1:]:
+        service = unit(installed, name)
+        assert service["CapabilityBoundingSet"] == [""], name
+        assert service["ProtectSystem"] == ["strict"], name

@@ -107,12 +107,17 @@ class Plan:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers like AWS would in shape (ids, ARNs, an ENI address, an AMI) and invents nothing else."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, *, preview: bool = False) -> None:
         self.region = region
+        self.preview = preview
         self.calls: list[MockCallArgs] = []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
+        if self.preview:
+            # As in a real preview of a new stack: computed outputs (ARNs, the ENI's address,
+            # template versions) are not known yet, so everything built on them stays unknown.
+            return "", state
         service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
         state.setdefault("name", args.name)
         state["arn"] = f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.name}"
@@ -175,7 +180,7 @@ def run_program(
     """Run the program for a stack file (plus overrides) under mocks; raises ConfigError first."""
     raw, secret_keys = read_stack_file(stack, overrides)
     settings = parse(stack, raw, secret_keys)
-    mocks = RecordingMocks(settings.region)
+    mocks = RecordingMocks(settings.region, preview=preview)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(raw, sorted(secret_keys))

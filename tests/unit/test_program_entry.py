@@ -1,0 +1,37 @@
+"""The program function itself: config problems stop it before any resource, and it survives a
+preview, where outputs such as the coordinator address are still unknown."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+from pulumi.output import Unknown
+
+from components.config_keys import PROJECT
+from components.program import program
+from components.settings import ConfigError, read_stack_file
+from plan import RecordingMocks, RecordingMonitor, run_program
+
+
+def test_bad_config_stops_the_program_before_any_resource_is_declared() -> None:
+    raw, secret = read_stack_file("dev", {"workerMinSize": 9, "coordinatorCount": 3})
+    mocks = RecordingMocks("eu-west-1")
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", monitor=monitor)
+    pulumi.runtime.set_all_config(raw, sorted(secret))
+    with pytest.raises(ConfigError) as caught:
+        pulumi.runtime.test(program)()
+    assert len(caught.value.problems) == 2
+    assert monitor.recorded == []
+
+
+def test_config_error_is_a_run_error_so_pulumi_prints_no_traceback() -> None:
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+def test_preview_with_unknown_values_declares_the_same_resources() -> None:
+    applied = run_program("prod")
+    previewed = run_program("prod", preview=True)
+    assert sorted((r.type, r.name) for r in previewed.resources) == sorted(
+        (r.type, r.name) for r in applied.resources
+    )

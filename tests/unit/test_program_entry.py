@@ -35,3 +35,5 @@ def test_preview_with_unknown_values_declares_the_same_resources() -> None:
     assert sorted((r.type, r.name) for r in previewed.resources) == sorted(
         (r.type, r.name) for r in applied.resources
     )
+    parameter = previewed.named("trino-prod-node-settings", "aws:ssm/parameter:Parameter")
+    assert isinstance(parameter.inputs["tier"], Unknown), "the ENI address is unknown, so the settings are"

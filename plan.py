@@ -276,6 +276,9 @@ def _describe(resource: Recorded) -> str:
         parts.append(f"statements={len(statements)} actions={sum(len(s['Action']) for s in statements)}")
     if resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
         parts.append(f"role={_tag(resource, 'presto-on-aws:role')}")
+    overrides = _get(resource.inputs, "mixedInstancesPolicy.launchTemplate.overrides") or []
+    if overrides:
+        parts.append("types=" + ",".join(str(o.get("instanceType")) for o in overrides))
     return "  ".join(parts)
 
 

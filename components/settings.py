@@ -33,6 +33,7 @@ from components.config_keys import (
     OLDEST_TRINO,
     PROJECT,
 )
+from node_agent import versions
 from node_agent.contract import TAG_CLUSTER, TRINO_HTTP_PORT, TRINO_HTTPS_PORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -723,8 +724,6 @@ def _overrides(reader: _Reader, version: int) -> dict[str, str]:
 
 def _version_rejection(name: str, version: int) -> str | None:
     """Why this Trino version would refuse the property at boot, from the renderer's own table."""
-    from node_agent import versions
-
     return versions.rejection(name, version)
 
 

@@ -86,7 +86,10 @@ class TrinoCluster(pulumi.ComponentResource):
                 node_log_groups=list(logs.node_groups.values()),
                 function_log_groups=logs.function_groups,
                 coordinator_secret_arns=[a for a in coordinator_secrets if a is not None],
-                worker_secret_arns=[secrets.shared_secret_arn],
+                # Every node's agent logs in as the management user when passwords are on.
+                worker_secret_arns=[
+                    a for a in (secrets.shared_secret_arn, secrets.management_password_arn) if a is not None
+                ],
                 # The functions probe over the members-only HTTP port, so they need no password.
                 function_secret_arns=[],
                 coordinator_eni_id=network.coordinator_address.id,

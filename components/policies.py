@@ -21,6 +21,8 @@ IAM_ACTIONS = frozenset(
     {
         "autoscaling:CompleteLifecycleAction",
         "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",
+        "autoscaling:DescribeLifecycleHooks",
         "autoscaling:RecordLifecycleActionHeartbeat",
         "autoscaling:SetInstanceHealth",
         "cloudwatch:PutMetricData",
@@ -68,6 +70,8 @@ IAM_ACTIONS = frozenset(
 WILDCARD_ONLY = frozenset(
     {
         "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",
+        "autoscaling:DescribeLifecycleHooks",
         "cloudwatch:PutMetricData",
         "ec2:DescribeInstances",
         "ec2:DescribeNetworkInterfaces",
@@ -234,6 +238,12 @@ def worker_policy(scope: Scope, grants: NodeGrants, *, worker_asg: str) -> dict[
         *_secrets(scope, grants.secret_arns, grants.kms_key_arn),
         _logs("ShipNodeLogs", scope, grants.log_groups),
         _metrics(),
+        # The lifecycle agent finds its own group and hook from its instance id.
+        _allow(
+            "FindOwnDrainHook",
+            ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"],
+            "*",
+        ),
         _allow(
             "DrainBeforeTermination",
             ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],

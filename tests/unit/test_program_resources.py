@@ -366,14 +366,23 @@ def test_nodes_read_only_their_cluster_settings_parameter(plan_for: PlanFor) -> 
         ]
 
 
-def test_coordinator_reads_every_secret_it_serves_with_and_workers_only_the_shared_one(
+def test_coordinator_reads_every_secret_it_serves_with_and_workers_only_their_login(
     plan_for: PlanFor,
 ) -> None:
     plan = plan_for("prod")
     coordinator = statement(plan, "coordinator", "ReadClusterSecrets")["Resource"]
     assert len(coordinator) == 5  # shared, management, Elasticsearch, certificate, password file
+    written = written_settings(plan)
     worker = statement(plan, "worker", "ReadClusterSecrets")["Resource"]
-    assert worker == [written_settings(plan).shared_secret_arn]
+    assert worker == sorted([written.shared_secret_arn, written.tls.management_password_secret_arn])
+    assert statement(plan_for("dev"), "worker", "ReadClusterSecrets")["Resource"] == [
+        written_settings(plan_for("dev")).shared_secret_arn
+    ]
+
+
+def test_worker_agent_may_find_its_own_group_and_hook(plan_for: PlanFor) -> None:
+    s = statement(plan_for("prod"), "worker", "FindOwnDrainHook")
+    assert s["Action"] == ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]
 
 
 def test_glue_is_granted_only_with_the_glue_metastore(plan_for: PlanFor) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tarfile
 from pathlib import Path
@@ -98,3 +99,39 @@ def test_tarball_that_does_not_match_its_checksum_is_refused(
     assert f"expected {SHA_476} for Trino 476: refusing to install it" in result.stderr
     assert not (root / "opt" / "trino-server-476").exists()
     assert not (root / "opt" / "trino").exists()
+
+
+def stand_in_server_tarball(directory: Path, name: str) -> tuple[Path, str]:
+    """A tiny tarball laid out like a real server release (bin/launcher, bin/launcher.py)."""
+    bin_dir = directory / name / "bin"
+    bin_dir.mkdir(parents=True)
+    for script in ("launcher", "launcher.py"):
+        (bin_dir / script).write_text("#!/bin/sh\n")
+        (bin_dir / script).chmod(0o755)
+    tarball = directory / f"{name}.tar.gz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        archive.add(directory / name, arcname=name)
+    return tarball, hashlib.sha256(tarball.read_bytes()).hexdigest()
+
+
+def test_prestosql_release_gets_its_own_server_name_java_11_and_the_python_launcher(
+    installed: InstalledImage, tmp_path: Path
+) -> None:
+    tarball, sha256 = stand_in_server_tarball(tmp_path, "presto-server-350")
+    root = tmp_path / "root"
+    root.mkdir()
+    args = [*install_args(root, installed.wheelhouse, tarball), "--trino-sha256", sha256]
+    args[args.index("--trino-version") + 1] = "350"
+    args[args.index("--java-home") + 1] = "/usr/lib/jvm/java-11-amazon-corretto"  # absent here: recorded only
+    run_install(*args)
+    assert (root / "opt" / "trino").readlink() == Path("presto-server-350")
+    drop_in = root / "usr/lib/systemd/system/trino.service.d/python-launcher.conf"
+    paths = f"--etc-dir={contract.TRINO_ETC} --data-dir={contract.TRINO_DATA}"
+    launch = f"ExecStart=/usr/bin/python3 {contract.TRINO_HOME}/bin/launcher.py run {paths}"
+    assert launch in drop_in.read_text().splitlines()
+    java = (root / "etc/presto-on-aws/java.env").read_text()
+    assert "PATH=/usr/lib/jvm/java-11-amazon-corretto/bin:" in java
+
+
+def test_go_launcher_release_has_no_python_launcher_drop_in(installed: InstalledImage) -> None:
+    assert not installed.path("/usr/lib/systemd/system/trino.service.d").exists()

@@ -6,6 +6,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def words(values: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def verify_root(installed: InstalledImage, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def verify_root(installed: InstalledImage, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The installed tree plus this machine's own systemd units and /usr/bin/test.
 
     `systemd-analyze verify --root` resolves every dependency (sysinit.target, ...) and every
@@ -51,7 +52,8 @@ def verify_root(installed: InstalledImage, tmp_path_factory: pytest.TempPathFact
     subprocess.run(["cp", "-rn", "/usr/lib/systemd/system/.", str(root / UNIT_DIR.lstrip("/"))], check=True)
     (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
     shutil.copy2("/usr/bin/test", root / "usr" / "bin" / "test")
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)  # its hard links would keep the 1 GB server alive
 
 
 @pytest.mark.parametrize("name", ["trino.service", *UNITS])

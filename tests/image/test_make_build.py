@@ -1,0 +1,54 @@
+"""`make image` (image/Makefile `build`): it refuses what would fail half-way through a paid build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from image_install import IMAGE
+
+PLACEMENT = ("AWS_REGION", "VPC_ID", "SUBNET_ID")
+
+
+def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PLACEMENT and not k.startswith("MAKE")}
+    return subprocess.run(
+        ["make", "-s", "-C", str(IMAGE), *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_build_names_the_missing_placement_variables() -> None:
+    result = make("check-build-inputs", "TRINO_VERSION=476", env={"VPC_ID": "vpc-0123456789abcdef0"})
+    assert result.returncode != 0
+    assert "make build: set AWS_REGION SUBNET_ID (where the build instance runs)" in result.stderr
+
+
+def test_build_refuses_an_unusable_trino_version_before_anything_else() -> None:
+    result = make("check-build-inputs", "TRINO_VERSION=4x6")
+    assert result.returncode != 0
+    assert "--trino-version '4x6' is not a release number" in result.stderr
+
+
+def test_build_refuses_a_packer_too_old_for_the_template() -> None:
+    placement = {"AWS_REGION": "eu-west-1", "VPC_ID": "vpc-1", "SUBNET_ID": "subnet-1"}
+    version = subprocess.run(["packer", "version"], capture_output=True, text=True).stdout
+    result = make("check-build-inputs", "TRINO_VERSION=476", env=placement)
+    if version.startswith("Packer v1.6"):
+        assert result.returncode != 0
+        assert "needs Packer 1.7 or newer (found: 1.6" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+
+
+def test_plan_shows_the_java_and_download_of_the_release() -> None:
+    result = make("plan", "TRINO_VERSION=483")
+    assert result.returncode == 0, result.stderr
+    assert "java_version=25" in result.stdout.splitlines()
+    assert "download_url=https://github.com/trinodb/trino/releases/download/483/trino-server-483.tar.gz" in (
+        result.stdout.splitlines()
+    )

@@ -35,11 +35,28 @@ from components.settings_parameter import (
     settings_parameter_name,
 )
 from components.workers import WorkerFleet, WorkerFleetArgs, drain_hook_name, worker_asg_name
-from node_agent.contract import TRINO_HTTP_PORT, FunctionEnv, Role
+from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv, Role
 
 # One failover invocation probes for most of its scheduled minute, then hands over to the next.
 PROBE_WINDOW_SECONDS = 55
-PROBE_TIMEOUT_SECONDS = 3
+FAILOVER_PROBE_TIMEOUT_SECONDS = 3  # a coordinator that needs longer to answer /v1/info is failing
+HEALTH_QUERY_TIMEOUT_SECONDS = 10  # a query of system.runtime.nodes on a busy coordinator
+
+
+def health_check_access(
+    settings: ClusterSettings, management_password_arn: pulumi.Input[str] | None
+) -> dict[str, pulumi.Input[str]]:
+    """How the worker-health function reaches the coordinator for its node query."""
+    if not settings.security.health_check_over_https or management_password_arn is None:
+        return {FunctionEnv.TRINO_SCHEME.value: "http", FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT)}
+    access: dict[str, pulumi.Input[str]] = {
+        FunctionEnv.TRINO_SCHEME.value: "https",
+        FunctionEnv.TRINO_PORT.value: str(TRINO_HTTPS_PORT),
+        FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN.value: management_password_arn,
+    }
+    if settings.security.ca_bundle:
+        access[FunctionEnv.CA_BUNDLE.value] = settings.security.ca_bundle
+    return access
 
 
 @dataclass(frozen=True)
@@ -90,8 +107,9 @@ class TrinoCluster(pulumi.ComponentResource):
                 worker_secret_arns=[
                     a for a in (secrets.shared_secret_arn, secrets.management_password_arn) if a is not None
                 ],
-                # The functions probe over the members-only HTTP port, so they need no password.
-                function_secret_arns=[],
+                health_secret_arns=[secrets.management_password_arn]
+                if secrets.management_password_arn
+                else [],
                 coordinator_eni_id=network.coordinator_address.id,
                 coordinator_asg_name=coordinator_asg_name(s.name),
                 worker_asg_name=worker_asg_name(s.name),
@@ -118,9 +136,6 @@ class TrinoCluster(pulumi.ComponentResource):
             FunctionEnv.COORDINATOR_ENI_ID.value: network.coordinator_address.id,
             FunctionEnv.COORDINATOR_ASG_NAME.value: coordinator_asg_name(s.name),
             FunctionEnv.WORKER_ASG_NAME.value: worker_asg_name(s.name),
-            FunctionEnv.TRINO_SCHEME.value: "http",
-            FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT),
-            FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(PROBE_TIMEOUT_SECONDS),
         }
 
         def launch(
@@ -148,6 +163,10 @@ class TrinoCluster(pulumi.ComponentResource):
                 functions_security_group_id=network.functions.id,
                 function_environment={
                     **environment,
+                    # Public endpoints only (/v1/info), on each coordinator's own private address.
+                    FunctionEnv.TRINO_SCHEME.value: "http",
+                    FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT),
+                    FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(FAILOVER_PROBE_TIMEOUT_SECONDS),
                     FunctionEnv.FAILED_PROBES.value: str(s.health.failover_failed_probes),
                     FunctionEnv.PROBE_INTERVAL_SECONDS.value: str(s.health.failover_probe_interval_seconds),
                     FunctionEnv.PROBE_WINDOW_SECONDS.value: str(PROBE_WINDOW_SECONDS),
@@ -167,6 +186,9 @@ class TrinoCluster(pulumi.ComponentResource):
                 functions_security_group_id=network.functions.id,
                 function_environment={
                     **environment,
+                    **health_check_access(s, secrets.management_password_arn),
+                    FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(HEALTH_QUERY_TIMEOUT_SECONDS),
+                    FunctionEnv.FAILED_PROBES.value: str(s.health.worker_failed_checks),
                     FunctionEnv.GRACE_PERIOD_SECONDS.value: str(s.health.worker_grace_seconds),
                     FunctionEnv.MAX_UNHEALTHY_FRACTION.value: f"{s.health.worker_max_unhealthy_fraction:g}",
                 },

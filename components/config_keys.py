@@ -385,6 +385,14 @@ KEYS: tuple[ConfigKey, ...] = (
         "arn:aws:secretsmanager:…:secret:trino-users-AbCdEf",
         "Trino password file (user:bcrypt-hash lines).",
     ),
+    ConfigKey(
+        "tlsCaBundle",
+        "string",
+        "system CAs",
+        "PEM certificates, at most 3000 bytes (Lambda environment limit)",
+        "-----BEGIN CERTIFICATE-----…",
+        "CA of the coordinator certificate, for the worker-health function's HTTPS query (passwords on).",
+    ),
     # --- logs, drain, scaling, health, alarms --------------------------------------------------
     ConfigKey(
         "logRetentionDays",
@@ -462,6 +470,14 @@ KEYS: tuple[ConfigKey, ...] = (
         "60-3600",
         "900",
         "A new worker is not judged for this long.",
+    ),
+    ConfigKey(
+        "workerHealthFailedChecks",
+        "integer",
+        "3",
+        "1-60",
+        "5",
+        "Consecutive one-minute checks a worker must fail before it is marked unhealthy.",
     ),
     ConfigKey(
         "workerHealthMaxUnhealthyFraction",

@@ -30,7 +30,7 @@ class ClusterIdentityArgs:
     function_log_groups: Mapping[str, pulumi.Input[str]]
     coordinator_secret_arns: Sequence[pulumi.Input[str]]
     worker_secret_arns: Sequence[pulumi.Input[str]]
-    function_secret_arns: Sequence[pulumi.Input[str]]
+    health_secret_arns: Sequence[pulumi.Input[str]]
     coordinator_eni_id: pulumi.Input[str]
     coordinator_asg_name: str
     worker_asg_name: str
@@ -73,7 +73,7 @@ class ClusterIdentity(pulumi.ComponentResource):
         )
         failover_doc = _document(
             args.scope,
-            args.function_secret_arns,
+            [],  # it reads only public endpoints
             [args.function_log_groups["failover"]],
             lambda scope, arns, groups, eni: policies.failover_policy(
                 scope,
@@ -87,7 +87,7 @@ class ClusterIdentity(pulumi.ComponentResource):
         )
         health_doc = _document(
             args.scope,
-            args.function_secret_arns,
+            args.health_secret_arns,
             [args.function_log_groups["worker-health"]],
             lambda scope, arns, groups, _: policies.worker_health_policy(
                 scope, worker_asg=args.worker_asg_name, log_group=groups[0], secret_arns=arns, kms_key_arn=kms

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
 from components.settings import ClusterSettings
-from node_agent.contract import AGENT_METRICS_PORT, TAG_ROLE, TRINO_HTTP_PORT, Role
+from node_agent.contract import AGENT_METRICS_PORT, TAG_ROLE, TRINO_HTTP_PORT, TRINO_HTTPS_PORT, Role
 
 ANYWHERE = "0.0.0.0/0"
 
@@ -61,6 +61,8 @@ class ClusterNetwork(pulumi.ComponentResource):
         # shared secret authenticates that traffic, and this group keeps it inside the cluster.
         self._ingress("members", TRINO_HTTP_PORT, group=self.nodes.id, what="Trino between members")
         self._ingress("functions", TRINO_HTTP_PORT, group=self.functions.id, what="probes from the functions")
+        if s.security.health_check_over_https:
+            self._ingress("functions", TRINO_HTTPS_PORT, group=self.functions.id, what="health queries")
         client_port = s.security.client_port
         for cidr in s.network.client_cidrs:
             self._ingress(f"clients-{_slug(cidr)}", client_port, cidr=cidr, what="Trino clients")
@@ -92,17 +94,19 @@ class ClusterNetwork(pulumi.ComponentResource):
             tags=tagged(s.tags, f"{s.name}-functions-egress-aws"),
             opts=child(self),
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-functions-egress-trino",
-            security_group_id=self.functions.id,
-            ip_protocol="tcp",
-            from_port=TRINO_HTTP_PORT,
-            to_port=TRINO_HTTP_PORT,
-            referenced_security_group_id=self.nodes.id,
-            description="Trino on the nodes",
-            tags=tagged(s.tags, f"{s.name}-functions-egress-trino"),
-            opts=child(self),
-        )
+        trino_ports = [TRINO_HTTP_PORT, *([TRINO_HTTPS_PORT] if s.security.health_check_over_https else [])]
+        for port in trino_ports:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-functions-egress-trino-{port}",
+                security_group_id=self.functions.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                referenced_security_group_id=self.nodes.id,
+                description=f"Trino on the nodes, {port}",
+                tags=tagged(s.tags, f"{s.name}-functions-egress-trino-{port}"),
+                opts=child(self),
+            )
         private_ips = [s.network.coordinator_private_ip] if s.network.coordinator_private_ip else None
         self.coordinator_address = aws.ec2.NetworkInterface(
             f"{name}-coordinator-address",

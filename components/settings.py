@@ -88,6 +88,7 @@ _ARN = {
 # Nodes read their tags through instance metadata, which refuses keys with other characters.
 _TAG_KEY = re.compile(r"^[A-Za-z0-9+\-=.,_:@]+$")
 _PEM_CERT = "-----BEGIN CERTIFICATE-----"
+MAX_CA_BUNDLE_BYTES = 3000  # Lambda allows 4 KB of environment in total
 
 
 class ConfigError(pulumi.RunError):
@@ -191,6 +192,7 @@ class SecuritySettings:
     authentication: str = "password"  # none | password
     certificate_secret_arn: str | None = None
     password_file_secret_arn: str | None = None
+    ca_bundle: str | None = None  # PEM, for the worker-health function's HTTPS check
 
     @property
     def client_port(self) -> int:
@@ -199,6 +201,12 @@ class SecuritySettings:
     @property
     def client_scheme(self) -> str:
         return "https" if self.tls else "http"
+
+    @property
+    def health_check_over_https(self) -> bool:
+        """With passwords on, Trino refuses identities over HTTP, so the worker-health function,
+        which queries the coordinator as the management user, must use HTTPS and the password."""
+        return self.authentication == "password"
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,7 @@ class HealthSettings:
     failover_probe_interval_seconds: int = 5
     worker_grace_seconds: int = 600
     worker_max_unhealthy_fraction: float = 0.34
+    worker_failed_checks: int = 3
 
 
 @dataclass(frozen=True)
@@ -490,6 +499,7 @@ def parse(
             failover_failed_probes=reader.integer("failoverFailedProbes", 3, 2, 10),
             failover_probe_interval_seconds=reader.integer("failoverProbeIntervalSeconds", 5, 1, 20),
             worker_grace_seconds=reader.integer("workerHealthGraceSeconds", 600, 60, 3600),
+            worker_failed_checks=reader.integer("workerHealthFailedChecks", 3, 1, 60),
             worker_max_unhealthy_fraction=reader.number(
                 "workerHealthMaxUnhealthyFraction", 0.34, lambda v: 0 < v <= 1
             ),
@@ -816,11 +826,21 @@ def _security(reader: _Reader) -> SecuritySettings:
     password_file = reader.string("passwordFileSecretArn", _ARN["secretsmanager"])
     if authentication == "password" and not reader.has("passwordFileSecretArn"):
         reader.problem("passwordFileSecretArn", "missing required key: authentication is password")
+    ca_bundle = reader.string("tlsCaBundle")
+    if ca_bundle is not None and _PEM_CERT not in ca_bundle:
+        reader.problem("tlsCaBundle", f"is not PEM (allowed: text containing {_PEM_CERT})")
+    elif ca_bundle is not None and len(ca_bundle.encode()) > MAX_CA_BUNDLE_BYTES:
+        reader.problem(
+            "tlsCaBundle",
+            f"is {len(ca_bundle.encode())} bytes; the function environment holds at most "
+            f"{MAX_CA_BUNDLE_BYTES} (give only the issuing CA)",
+        )
     return SecuritySettings(
         tls=tls,
         authentication=authentication,
         certificate_secret_arn=certificate,
         password_file_secret_arn=password_file,
+        ca_bundle=ca_bundle,
     )
 
 

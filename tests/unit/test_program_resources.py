@@ -95,12 +95,16 @@ def test_each_client_cidr_and_group_gets_its_own_rule(plan_for: PlanFor) -> None
     assert sources == {"10.0.0.0/12", "sg-0a0b0c0d0e0f10111"}
 
 
-def test_members_and_functions_reach_the_internal_http_port_only(plan_for: PlanFor) -> None:
+def test_members_and_functions_reach_the_internal_http_port(plan_for: PlanFor) -> None:
     plan = plan_for("prod")
     assert ingress_ports(plan, "members") == {TRINO_HTTP_PORT}
-    assert ingress_ports(plan, "functions") == {TRINO_HTTP_PORT}
+    assert ingress_ports(plan_for("dev"), "functions") == {TRINO_HTTP_PORT}
     members = next(r for r in plan.of_type(INGRESS) if "-in-members" in r.name)
     assert members.inputs["referencedSecurityGroupId"] == f"{plan.settings.name}-network-nodes-id"
+
+
+def test_with_passwords_the_health_function_also_reaches_https(plan_for: PlanFor) -> None:
+    assert ingress_ports(plan_for("prod"), "functions") == {TRINO_HTTP_PORT, TRINO_HTTPS_PORT}
 
 
 def test_prometheus_scrapes_the_agent_port_from_configured_sources_only(plan_for: PlanFor) -> None:
@@ -118,6 +122,7 @@ def test_functions_egress_is_limited_to_aws_apis_and_trino(plan_for: PlanFor) ->
     assert {(r.inputs["ipProtocol"], int(r.inputs["fromPort"])) for r in egress} == {
         ("tcp", 443),
         ("tcp", TRINO_HTTP_PORT),
+        ("tcp", TRINO_HTTPS_PORT),
     }
 
 
@@ -291,12 +296,29 @@ def test_single_type_on_demand_fleet_uses_the_template_directly(plan_for: PlanFo
     assert g["capacityRebalance"] is False
 
 
+def test_health_function_queries_over_https_with_the_management_password(plan_for: PlanFor) -> None:
+    plan = plan_for("prod")
+    env = function(plan, "workers-health").inputs["environment"]["variables"]
+    assert (env[FunctionEnv.TRINO_SCHEME], env[FunctionEnv.TRINO_PORT]) == ("https", "8443")
+    management = written_settings(plan).tls.management_password_secret_arn
+    assert env[FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN] == management
+    assert statement(plan, "worker-health", "ReadClusterSecrets")["Resource"] == [management]
+    assert "ReadClusterSecrets" not in sids(plan, "failover")
+
+
+def test_without_passwords_the_health_function_uses_plain_http(plan_for: PlanFor) -> None:
+    env = function(plan_for("dev"), "workers-health").inputs["environment"]["variables"]
+    assert (env[FunctionEnv.TRINO_SCHEME], env[FunctionEnv.TRINO_PORT]) == ("http", "8080")
+    assert FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN not in env
+
+
 def test_worker_health_function_runs_on_a_schedule_with_its_limits(plan_for: PlanFor) -> None:
     plan = plan_for("prod")
     env = function(plan, "workers-health").inputs["environment"]["variables"]
     assert env[FunctionEnv.WORKER_ASG_NAME] == "trino-prod-workers"
     assert env[FunctionEnv.GRACE_PERIOD_SECONDS] == "600"
     assert env[FunctionEnv.MAX_UNHEALTHY_FRACTION] == "0.34"
+    assert env[FunctionEnv.FAILED_PROBES] == "3"
     rule = plan.named("trino-prod-workers-health-schedule", "aws:cloudwatch/eventRule:EventRule")
     assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
 

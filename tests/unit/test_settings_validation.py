@@ -257,6 +257,16 @@ def test_malformed_secret_arn_is_refused() -> None:
     assert any("tlsCertificateSecretArn: 'my-cert' is not valid" in p for p in message)
 
 
+def test_ca_bundle_that_is_not_pem_is_refused() -> None:
+    assert "tlsCaBundle: is not PEM" in only({"tlsCaBundle": "my-ca"})
+
+
+def test_ca_bundle_too_big_for_the_function_environment_is_refused() -> None:
+    bundle = "-----BEGIN CERTIFICATE-----\n" + "A" * 4000
+    message = only({"tlsCaBundle": bundle})
+    assert "the function environment holds at most 3000" in message
+
+
 def test_task_retry_without_exchange_bucket_is_refused() -> None:
     assert "retryPolicy TASK needs an S3 bucket" in only({"retryPolicy": "TASK"})
 

@@ -14,12 +14,14 @@ def child(
     *,
     depends_on: Sequence[pulumi.Resource] | None = None,
     ignore_changes: Sequence[str] | None = None,
+    delete_before_replace: bool | None = None,
 ) -> pulumi.ResourceOptions:
     """Options of a component's child: parented (so the tree and the URNs nest) plus extras."""
     return pulumi.ResourceOptions(
         parent=parent,
         depends_on=list(depends_on) if depends_on else None,
         ignore_changes=list(ignore_changes) if ignore_changes else None,
+        delete_before_replace=delete_before_replace,
     )
 
 

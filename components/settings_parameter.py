@@ -74,6 +74,7 @@ class ClusterNodeSettings(pulumi.ComponentResource):
             value=value,
             tier=value.apply(parameter_tier),
             tags=tagged(s.tags, settings_parameter_name(s.name)),
-            opts=child(self),
+            # The name is fixed (nodes look it up); a replacement must free it before re-creating.
+            opts=child(self, delete_before_replace=True),
         )
         self.register_outputs({"parameterName": self.parameter.name})

@@ -3,13 +3,15 @@ preview, where outputs such as the coordinator address are still unknown."""
 
 from __future__ import annotations
 
+import runpy
+
 import pulumi
 import pytest
 from pulumi.output import Unknown
 
 from components.config_keys import PROJECT
 from components.program import program
-from components.settings import ConfigError, read_stack_file
+from components.settings import REPO_ROOT, ConfigError, read_stack_file
 from plan import RecordingMocks, RecordingMonitor, run_program
 
 
@@ -37,3 +39,16 @@ def test_preview_with_unknown_values_declares_the_same_resources() -> None:
     )
     parameter = previewed.named("trino-prod-node-settings", "aws:ssm/parameter:Parameter")
     assert isinstance(parameter.inputs["tier"], Unknown), "the ENI address is unknown, so the settings are"
+
+
+def test_main_module_declares_exactly_what_the_plan_shows() -> None:
+    raw, secret = read_stack_file("dev")
+    mocks = RecordingMocks("eu-west-1")
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", monitor=monitor)
+    pulumi.runtime.set_all_config(raw, sorted(secret))
+    pulumi.runtime.test(lambda: runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__"))()
+    planned = run_program("dev")
+    assert sorted((r.type, r.name) for r in monitor.recorded) == sorted(
+        (r.type, r.name) for r in planned.resources
+    )

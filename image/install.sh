@@ -135,6 +135,7 @@ parse_args() {
   elif ! [[ "$JAVA_VERSION" =~ ^[0-9]+$ ]] || ((JAVA_VERSION < minimum)); then
     die "--java-version '$JAVA_VERSION' cannot run Trino $TRINO_VERSION: it needs Java $minimum or newer"
   fi
+  JAVA_HOME_GIVEN=$JAVA_HOME_DIR
   JAVA_HOME_DIR=${JAVA_HOME_DIR:-/usr/lib/jvm/java-$JAVA_VERSION-amazon-corretto}
 
   if [[ -z "$TRINO_SHA256" ]]; then
@@ -200,7 +201,13 @@ install_packages() {
 
 # The launcher checks Java itself, but only at boot; a wrong JDK should fail the image build.
 check_java() {
-  local java="$JAVA_HOME_DIR/bin/java" minimum major
+  local java minimum major found
+  if [[ "$ROOT" == / && -z "$JAVA_HOME_GIVEN" && ! -x "$JAVA_HOME_DIR/bin/java" ]]; then
+    # The package's own directory, should its alternatives link be named differently.
+    found=$(rpm -ql "java-$JAVA_VERSION-amazon-corretto-headless" 2>/dev/null | grep -m1 '/bin/java$' || true)
+    [[ -n "$found" ]] && JAVA_HOME_DIR=${found%/bin/java}
+  fi
+  java="$JAVA_HOME_DIR/bin/java"
   if [[ ! -x "$java" ]]; then
     if [[ "$ROOT" != / ]]; then
       log "no Java at $JAVA_HOME_DIR on this machine: recording it for the node without checking"
@@ -354,7 +361,8 @@ main() {
     print_plan
     return
   fi
-  WORK_DIR=$(mktemp -d)
+  # Not /tmp: on Amazon Linux 2023 that is a RAM disk, and the server tarball is about 1 GB.
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/var/tmp}/presto-on-aws-install.XXXXXX")
   trap 'rm -rf "$WORK_DIR"' EXIT
   log "Trino $TRINO_VERSION, Java $JAVA_VERSION, agent $AGENT_VERSION, root $ROOT"
   install_packages

@@ -342,6 +342,7 @@ def security_posture(plan: Plan) -> list[str]:
     ]
     es = s.elasticsearch
     secrets_created = len(plan.of_type("aws:secretsmanager/secret:Secret"))
+    roles = len(plan.of_type("aws:iam/role:Role"))
     return [
         f"client endpoint:    {s.security.client_scheme} on port {s.security.client_port}"
         + (" (TLS by Trino itself, certificate from Secrets Manager)" if s.security.tls else " (no TLS)"),
@@ -353,6 +354,8 @@ def security_posture(plan: Plan) -> list[str]:
         f"root volumes:       {'encrypted' if encrypted else 'NOT ENCRYPTED'}",
         f"public IPs:         {'YES' if public_ip else 'none'}",
         f"0.0.0.0/0 ingress:  {', '.join(open_world) or 'none'}",
+        f"IAM:                {roles} roles, one per job; Resource * only for "
+        + (", ".join(wildcard_actions(plan)) or "nothing"),
         "query log:          "
         + (
             "off"
@@ -360,6 +363,16 @@ def security_posture(plan: Plan) -> list[str]:
             else f"{es.url.split('://')[0]} to {es.url}" + (" with password" if es.username else "")
         ),
     ]
+
+
+def wildcard_actions(plan: Plan) -> list[str]:
+    """Actions any role may use on every resource (IAM offers no narrower scope for them)."""
+    found: set[str] = set()
+    for policy in plan.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(reveal(policy.inputs["policy"]))["Statement"]:
+            if statement["Resource"] == "*":
+                found.update(statement["Action"])
+    return sorted(found)
 
 
 def render(plan: Plan) -> str:

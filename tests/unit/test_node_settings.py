@@ -6,6 +6,7 @@ import json
 
 from components.node_settings import node_settings
 from components.settings import load_stack_settings
+from components.settings_parameter import parameter_tier
 from node_agent.contract import NodeSettings
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}-AbCdEf"
@@ -101,3 +102,19 @@ def test_every_secret_or_password_field_is_an_arn_never_a_value() -> None:
     assert len(fields) == 5
     for name, value in fields.items():
         assert isinstance(value, str) and value.startswith("arn:aws:secretsmanager:"), name
+
+
+def test_settings_beyond_4_kb_use_the_advanced_parameter_tier() -> None:
+    many = {
+        f"pg{i}": {"connector.name": "postgresql", "connection-url": "jdbc:postgresql://db/x" * 3}
+        for i in range(40)
+    }
+    written = node_settings(
+        load_stack_settings("dev", {"catalogs": many}),
+        coordinator_address="10.0.1.10",
+        region="eu-west-1",
+        shared_secret_arn=ARN.format("shared"),
+    ).to_json()
+    assert len(written) > 4096
+    assert parameter_tier(written) == "Advanced"
+    assert parameter_tier(settings_for("prod").to_json()) == "Standard"

@@ -20,6 +20,7 @@ from node_agent.contract import Role
 COORDINATOR_GRACE_SECONDS = 600
 # EC2 states after which an instance can no longer hold the address.
 LEAVING_STATES = ["stopping", "stopped", "shutting-down", "terminated"]
+GROUP_EVENTS = ["EC2 Instance Launch Successful", "EC2 Instance Terminate Successful"]
 
 
 def coordinator_asg_name(cluster: str) -> str:
@@ -86,7 +87,14 @@ class CoordinatorPair(pulumi.ComponentResource):
                         "source": ["aws.ec2"],
                         "detail-type": ["EC2 Instance State-change Notification"],
                         "detail": {"state": LEAVING_STATES},
-                    }
+                    },
+                    # The group's own events can be filtered to it: a coordinator launched (the
+                    # first one, or a replacement) or gone.
+                    "group-change": {
+                        "source": ["aws.autoscaling"],
+                        "detail-type": GROUP_EVENTS,
+                        "detail": {"AutoScalingGroupName": [group_name]},
+                    },
                 },
             ),
             # It looks the group up by name on every run; before the group exists it could only fail.

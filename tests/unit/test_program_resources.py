@@ -173,7 +173,7 @@ def test_node_groups_wait_for_their_settings_and_secrets(plan_for: PlanFor) -> N
         assert versions <= dependencies, role
 
 
-def test_failover_function_runs_every_minute_and_on_coordinator_state_changes(plan_for: PlanFor) -> None:
+def test_failover_function_runs_every_minute_and_when_coordinators_come_or_go(plan_for: PlanFor) -> None:
     plan = plan_for("prod")
     rules = {r.name: r.inputs for r in plan.of_type("aws:cloudwatch/eventRule:EventRule")}
     assert rules["trino-prod-coordinators-failover-schedule"]["scheduleExpression"] == "rate(1 minute)"
@@ -181,6 +181,10 @@ def test_failover_function_runs_every_minute_and_on_coordinator_state_changes(pl
     assert pattern["source"] == ["aws.ec2"]
     assert pattern["detail-type"] == ["EC2 Instance State-change Notification"]
     assert set(pattern["detail"]["state"]) >= {"stopped", "terminated"}
+    group_events = json.loads(rules["trino-prod-coordinators-failover-group-change"]["eventPattern"])
+    assert group_events["source"] == ["aws.autoscaling"]
+    assert group_events["detail"] == {"AutoScalingGroupName": ["trino-prod-coordinators"]}
+    assert "EC2 Instance Launch Successful" in group_events["detail-type"]
 
 
 def test_every_trigger_may_invoke_its_function(plan_for: PlanFor) -> None:
@@ -188,7 +192,7 @@ def test_every_trigger_may_invoke_its_function(plan_for: PlanFor) -> None:
     permissions = {p.name: p.inputs for p in plan.of_type("aws:lambda/permission:Permission")}
     targets = {t.name: t for t in plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
     rules = plan.of_type("aws:cloudwatch/eventRule:EventRule")
-    assert len(rules) == 3
+    assert len(rules) == 4
     for rule in rules:
         assert permissions[rule.name]["principal"] == "events.amazonaws.com"
         assert permissions[rule.name]["sourceArn"].endswith(rule.name)

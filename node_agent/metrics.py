@@ -20,6 +20,7 @@ import logging
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -172,6 +173,11 @@ def airlift_seconds(text: str) -> float:
     raise ValueError(f"not an airlift duration: {text!r} (expected e.g. 3.52m, 150.00ms)")
 
 
+def _origin(uri: str) -> str:
+    parts = urllib.parse.urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _maybe_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -225,7 +231,8 @@ class Scraper:
 
     def _worker_cpu(self) -> float | None:
         nodes = self._read("nodes", self.admin.nodes)
-        uris = [n["uri"] for n in nodes or [] if isinstance(n, dict) and n.get("uri")]
+        # Each entry's `uri` is the URL the coordinator pings, e.g. http://10.0.1.7:8080/v1/status.
+        uris = [_origin(n["uri"]) for n in nodes or [] if isinstance(n, dict) and n.get("uri")]
         if not uris:
             return None
         with ThreadPoolExecutor(max_workers=min(8, len(uris))) as pool:

@@ -6,6 +6,8 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,8 +149,67 @@ def test_bootstrap_is_the_one_enabled_unit_and_brings_up_the_rest(installed: Ins
     assert set(words(bootstrap["Wants"])) >= {"trino.service", *list(UNITS)[1:]}
 
 
-def test_agent_services_hold_no_capabilities(installed: InstalledImage) -> None:
-    for name in list(UNITS)[1:]:
+def test_metrics_and_query_log_hold_no_capabilities(installed: InstalledImage) -> None:
+    for name in ("node-agent-querylog.service", "node-agent-metrics.service"):
         service = unit(installed, name)
         assert service["CapabilityBoundingSet"] == [""], name
         assert service["ProtectSystem"] == ["strict"], name
+
+
+def test_lifecycle_holds_only_the_capability_to_see_trinos_process(installed: InstalledImage) -> None:
+    lifecycle = unit(installed, "node-agent-lifecycle.service")
+    assert lifecycle["CapabilityBoundingSet"] == ["CAP_SYS_PTRACE"]
+    assert lifecycle["ProtectSystem"] == ["strict"]
+
+
+@pytest.fixture
+def process_standing_in_for_trinos_jvm() -> Iterator[Path]:
+    """A process that the lifecycle agent's check takes for Trino's JVM: another user's, its working
+    directory the data dir, "java" in its command line. What the test is about is the kernel's
+    rule for reading another user's /proc/<pid>/cwd, which is the same for this process as for a
+    real JVM started by trino.service (and a real one would cost a gigabyte of heap here).
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="trino-data-", dir="/var/tmp"))
+    data_dir.chmod(0o755)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    process = subprocess.Popen([*nobody, "bash", "-c", "exec -a java sleep 300"], cwd=data_dir)
+    try:
+        cmdline = Path(f"/proc/{process.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while not cmdline.read_bytes().startswith(b"java\0") and time.monotonic() < deadline:
+            time.sleep(0.05)  # setpriv and bash have not exec()ed sleep yet
+        yield data_dir
+    finally:
+        process.kill()
+        process.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def sees_trino(installed: InstalledImage, data_dir: Path, capabilities: list[str]) -> bool:
+    """The lifecycle agent's own check, run as root limited to these capabilities (as systemd would)."""
+    bounding = ",".join(["-all", *(f"+{cap.removeprefix('CAP_').lower()}" for cap in capabilities)])
+    code = f"from node_agent.lifecycle import TrinoProcess; print(TrinoProcess({str(data_dir)!r}).running())"
+    python = str(installed.path("/opt/presto-on-aws/venv/bin/python"))
+    result = subprocess.run(
+        ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", python, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip() == "True"
+
+
+def test_lifecycle_unit_lets_the_agent_see_trinos_jvm(
+    installed: InstalledImage, process_standing_in_for_trinos_jvm: Path
+) -> None:
+    capabilities = words(unit(installed, "node-agent-lifecycle.service")["CapabilityBoundingSet"])
+    assert sees_trino(installed, process_standing_in_for_trinos_jvm, capabilities)
+
+
+def test_without_ptrace_the_agent_would_take_a_running_trino_for_gone(
+    installed: InstalledImage, process_standing_in_for_trinos_jvm: Path
+) -> None:
+    # Why the lifecycle unit keeps CAP_SYS_PTRACE: with no capabilities, root cannot read
+    # another user's /proc/<pid>/cwd, and the agent would complete the termination at once.
+    assert not sees_trino(installed, process_standing_in_for_trinos_jvm, [])

@@ -90,30 +90,46 @@ class StateStore:
 # --- is Trino still running? ----------------------------------------------------------------
 class TrinoProcess:
     """Finds the Trino JVM of one node by its working directory (the launcher chdir()s into the
-    data dir and exec()s java), so "exited" means the process is gone, not just its port closed.
+    data dir and exec()s java), and then follows that process id, so "exited" means the process
+    is gone or a zombie, not merely that its port closed or that it is still tearing down.
     """
 
     def __init__(self, data_dir: Path, proc: Path = Path("/proc")) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.proc = proc
+        self._known: tuple[str, str] | None = None  # (pid, start time): survives pid reuse
 
     def running(self) -> bool:
+        if self._known:
+            pid, started = self._known
+            fields = self._stat(pid)
+            if fields and fields[19] == started:
+                return fields[0] not in ("Z", "X")
+            self._known = None
         for entry in self.proc.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                if Path(os.readlink(entry / "cwd")) != self.data_dir:
-                    continue
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue  # gone meanwhile, or not ours to read
-            if b"java" not in cmdline:
-                continue
-            state = stat.rsplit(")", 1)[-1].split()[0]
-            if state not in ("Z", "X"):  # a zombie has exited; only its parent has not looked yet
-                return True
+            if entry.name.isdigit() and self._is_trino(entry):
+                fields = self._stat(entry.name)
+                if fields and fields[0] not in ("Z", "X"):
+                    self._known = (entry.name, fields[19])
+                    return True
         return False
+
+    def _is_trino(self, entry: Path) -> bool:
+        try:
+            return (
+                Path(os.readlink(entry / "cwd")) == self.data_dir
+                and b"java" in (entry / "cmdline").read_bytes()
+            )
+        except OSError:
+            return False  # gone meanwhile, or not ours to read
+
+    def _stat(self, pid: str) -> list[str] | None:
+        """Fields of /proc/<pid>/stat after the command name: [0] is the state, [19] the start time."""
+        try:
+            text = (self.proc / pid / "stat").read_text()
+        except OSError:
+            return None
+        return text.rsplit(")", 1)[-1].split()
 
 
 # --- the decision loop ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -107,6 +108,7 @@ class RecordedCall:
     operation: str
     params: dict[str, Any]
     at: float  # time.monotonic()
+    observed: object = None  # what `observe` returned at the moment of the call
 
 
 @dataclass
@@ -117,6 +119,7 @@ class StandInLifecycleApi:
     """
 
     calls: list[RecordedCall] = field(default_factory=list)
+    observe: Callable[[], object] | None = None  # e.g. "has Trino exited?", checked inside the call
     _completed: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -151,7 +154,8 @@ class StandInLifecycleApi:
                         model.name,
                     )
                 self._completed.add(key)
-            self.calls.append(RecordedCall(model.name, dict(params), time.monotonic()))
+            observed = self.observe() if self.observe else None
+            self.calls.append(RecordedCall(model.name, dict(params), time.monotonic(), observed))
         response = AWSResponse("https://stand-in.local/", 200, {}, None)
         return response, {"ResponseMetadata": {"HTTPStatusCode": 200}}
 

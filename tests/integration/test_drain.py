@@ -1,0 +1,187 @@
+"""Scale-in on a real Trino 476 worker: the query in flight finishes, then the instance may go.
+
+The lifecycle agent runs as on a node (its real Trino client, its real process probe, boto3 against
+moto server); FakeImds plays the instance metadata the Auto Scaling group would change, and
+StandInLifecycleApi records the two lifecycle calls moto does not implement.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from harness.moto import ClusterResources, MotoServer
+from harness.trino import TrinoCluster, TrinoNode
+from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
+from node_agent.imds import Imds
+from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config
+from node_agent.trino import QueryResult
+from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+
+pytestmark = pytest.mark.integration
+
+HEARTBEAT_TIMEOUT_SECONDS = 6  # test-sized; the agent heartbeats every 2 s
+# Scans all of TPC-H sf1 lineitem (6,001,215 rows): long enough on 2 cores to be in flight on the
+# draining worker when the termination arrives.
+LONG_QUERY = "SELECT count(*), sum(quantity), max(comment) FROM tpch.sf1.lineitem"
+
+
+@dataclass
+class Drain:
+    worker: TrinoNode
+    imds: FakeImds
+    lifecycle_api: StandInLifecycleApi
+    agent: LifecycleAgent
+    log: io.StringIO
+    query: dict[str, object]
+    exit: dict[str, float | int]
+
+
+@pytest.fixture
+def drain(
+    trino_cluster: TrinoCluster, moto_server: MotoServer, aws_cluster: ClusterResources, tmp_path: Path
+) -> Iterator[Drain]:
+    worker = trino_cluster.add_worker()
+    instance_id = aws_cluster.worker_instance_ids[0]
+    imds = FakeImds(instance_metadata(instance_id, private_ip="127.0.0.1"))
+    lifecycle_api = StandInLifecycleApi(observe=lambda: has_exited(worker.process.pid))
+    settings = replace(
+        trino_cluster.settings,
+        cluster=aws_cluster.cluster,
+        heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_SECONDS,
+        lifecycle_hook_name=aws_cluster.lifecycle_hook_name,
+    )
+    log = io.StringIO()
+    agent = LifecycleAgent(
+        config=build_config(settings, instance_id),
+        imds=Imds(imds.url),
+        autoscaling=lifecycle_api.attach(moto_server.boto3_client("autoscaling", aws_cluster.region)),
+        cloudwatch=moto_server.boto3_client("cloudwatch", aws_cluster.region),
+        trino=worker.admin(),
+        trino_running=TrinoProcess(worker.data_dir).running,
+        store=StateStore(tmp_path / "lifecycle.json"),
+        out=log,
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        yield Drain(worker, imds, lifecycle_api, agent, log, query={}, exit={})
+    finally:
+        stop.set()
+        runner.join(10)
+        imds.stop()
+        if worker.running():
+            worker.stop(10)
+
+
+def has_exited(pid: int) -> bool:
+    """Whether our child `pid` has exited, without reaping it (the exit watcher does that)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True  # already reaped
+
+
+def run_in_background(cluster: TrinoCluster, sql: str, into: dict[str, object]) -> threading.Thread:
+    def run() -> None:
+        try:
+            into["result"] = cluster.query(sql, deadline_seconds=300)
+        except Exception as exc:  # reported by the test's assertion on "result"
+            into["error"] = exc
+        into["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def watch_exit(worker: TrinoNode, into: dict[str, float | int]) -> threading.Thread:
+    def wait() -> None:
+        into["code"] = worker.wait_exit(300)
+        into["at"] = time.monotonic()  # when the harness saw it; the agent may be a few ms ahead
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def running_tasks_on(cluster: TrinoCluster, node_id: str) -> int:
+    rows = (
+        cluster.admin()
+        .query(f"SELECT count(*) FROM system.runtime.tasks WHERE node_id = '{node_id}' AND state = 'RUNNING'")
+        .rows
+    )
+    return int(rows[0][0])
+
+
+def test_scale_in_lets_the_query_in_flight_finish_and_completes_after_trino_exits(
+    trino_cluster: TrinoCluster, drain: Drain, moto_server: MotoServer
+) -> None:
+    worker = drain.worker
+    query = run_in_background(trino_cluster, LONG_QUERY, drain.query)
+    wait_for(
+        lambda: running_tasks_on(trino_cluster, worker.node_id) > 0, 120, "a task of the query on the worker"
+    )
+    exited = watch_exit(worker, drain.exit)
+
+    assert not drain.query, f"the query ended before the drain began: {drain.query}"
+    terminated_at = time.monotonic()
+    drain.imds.set("autoscaling/target-lifecycle-state", "Terminated")
+
+    query.join(300)
+    assert "error" not in drain.query, drain.query.get("error")
+    result = drain.query["result"]
+    assert isinstance(result, QueryResult)
+    assert result.rows[0][0] == 6001215
+
+    exited.join(300)
+    assert drain.exit["code"] == 0
+    wait_for(lambda: drain.lifecycle_api.completions(), 30, "CompleteLifecycleAction")
+    [completion] = drain.lifecycle_api.completions()
+    assert completion.params["LifecycleActionResult"] == "CONTINUE"
+    assert completion.observed is True, "completed while the Trino process was still running"
+    assert not any(h.observed for h in drain.lifecycle_api.heartbeats())
+
+    assert worker.node_id not in trino_cluster.active_worker_ids()
+
+    heartbeats = [h.at for h in drain.lifecycle_api.heartbeats()]
+    assert completion.at - terminated_at > HEARTBEAT_TIMEOUT_SECONDS  # the drain outlived one timeout
+    gaps = [b - a for a, b in zip([terminated_at, *heartbeats], [*heartbeats, completion.at], strict=True)]
+    assert max(gaps) < HEARTBEAT_TIMEOUT_SECONDS, gaps
+
+    def decisions() -> list[dict[str, str]]:
+        return [json.loads(line) for line in drain.log.getvalue().splitlines()]
+
+    wait_for(lambda: decisions()[-1]["decision"] == "complete", 10, "the agent's completion log line")
+    assert "trino exited after draining" in decisions()[-1]["reason"]
+
+    cloudwatch = moto_server.boto3_client("cloudwatch")
+    published = cloudwatch.list_metrics(
+        Namespace=CLOUDWATCH_NAMESPACE, MetricName=Metric.WORKER_DRAIN_SECONDS.value
+    )["Metrics"]
+    assert published
+
+    query_end = float(drain.query["ended"])  # type: ignore[arg-type]
+    print(
+        f"\ndrain numbers: query end -> CompleteLifecycleAction {completion.at - query_end:.2f}s; "
+        f"trino exit -> CompleteLifecycleAction {completion.at - drain.exit['at']:+.2f}s; "
+        f"termination -> complete {completion.at - terminated_at:.1f}s; heartbeats {len(heartbeats)}"
+    )

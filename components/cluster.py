@@ -13,12 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child
-from components.coordinators import (
-    COORDINATOR_GRACE_SECONDS,
-    CoordinatorPair,
-    CoordinatorPairArgs,
-    coordinator_asg_name,
-)
+from components.coordinators import CoordinatorPair, CoordinatorPairArgs, coordinator_asg_name
+from components.function_env import failover_environment, worker_health_environment
 from components.identity import ClusterIdentity, ClusterIdentityArgs
 from components.image import find_ami
 from components.launch import NodeLaunchTemplateArgs
@@ -35,28 +31,7 @@ from components.settings_parameter import (
     settings_parameter_name,
 )
 from components.workers import WorkerFleet, WorkerFleetArgs, drain_hook_name, worker_asg_name
-from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv, Role
-
-# One failover invocation probes for most of its scheduled minute, then hands over to the next.
-PROBE_WINDOW_SECONDS = 55
-FAILOVER_PROBE_TIMEOUT_SECONDS = 3  # a coordinator that needs longer to answer /v1/info is failing
-HEALTH_QUERY_TIMEOUT_SECONDS = 10  # a query of system.runtime.nodes on a busy coordinator
-
-
-def health_check_access(
-    settings: ClusterSettings, management_password_arn: pulumi.Input[str] | None
-) -> dict[str, pulumi.Input[str]]:
-    """How the worker-health function reaches the coordinator for its node query."""
-    if not settings.security.health_check_over_https or management_password_arn is None:
-        return {FunctionEnv.TRINO_SCHEME.value: "http", FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT)}
-    access: dict[str, pulumi.Input[str]] = {
-        FunctionEnv.TRINO_SCHEME.value: "https",
-        FunctionEnv.TRINO_PORT.value: str(TRINO_HTTPS_PORT),
-        FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN.value: management_password_arn,
-    }
-    if settings.security.ca_bundle:
-        access[FunctionEnv.CA_BUNDLE.value] = settings.security.ca_bundle
-    return access
+from node_agent.contract import Role
 
 
 @dataclass(frozen=True)
@@ -131,12 +106,6 @@ class TrinoCluster(pulumi.ComponentResource):
         )
         ami = find_ami(s, self)
         boot = [node_settings.parameter, *secrets.versions]
-        environment = {
-            FunctionEnv.CLUSTER.value: s.name,
-            FunctionEnv.COORDINATOR_ENI_ID.value: network.coordinator_address.id,
-            FunctionEnv.COORDINATOR_ASG_NAME.value: coordinator_asg_name(s.name),
-            FunctionEnv.WORKER_ASG_NAME.value: worker_asg_name(s.name),
-        }
 
         def launch(
             role: Role, instance_type: str, profile: aws.iam.InstanceProfile
@@ -161,17 +130,7 @@ class TrinoCluster(pulumi.ComponentResource):
                 failover_role_arn=identity.failover_role.arn,
                 failover_log_group=logs.function_groups["failover"],
                 functions_security_group_id=network.functions.id,
-                function_environment={
-                    **environment,
-                    # Public endpoints only (/v1/info), on each coordinator's own private address.
-                    FunctionEnv.TRINO_SCHEME.value: "http",
-                    FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT),
-                    FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(FAILOVER_PROBE_TIMEOUT_SECONDS),
-                    FunctionEnv.FAILED_PROBES.value: str(s.health.failover_failed_probes),
-                    FunctionEnv.PROBE_INTERVAL_SECONDS.value: str(s.health.failover_probe_interval_seconds),
-                    FunctionEnv.PROBE_WINDOW_SECONDS.value: str(PROBE_WINDOW_SECONDS),
-                    FunctionEnv.GRACE_PERIOD_SECONDS.value: str(COORDINATOR_GRACE_SECONDS),
-                },
+                function_environment=failover_environment(s, network.coordinator_address.id),
                 boot_dependencies=boot,
             ),
             opts=child(self),
@@ -184,14 +143,9 @@ class TrinoCluster(pulumi.ComponentResource):
                 health_role_arn=identity.worker_health_role.arn,
                 health_log_group=logs.function_groups["worker-health"],
                 functions_security_group_id=network.functions.id,
-                function_environment={
-                    **environment,
-                    **health_check_access(s, secrets.management_password_arn),
-                    FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(HEALTH_QUERY_TIMEOUT_SECONDS),
-                    FunctionEnv.FAILED_PROBES.value: str(s.health.worker_failed_checks),
-                    FunctionEnv.GRACE_PERIOD_SECONDS.value: str(s.health.worker_grace_seconds),
-                    FunctionEnv.MAX_UNHEALTHY_FRACTION.value: f"{s.health.worker_max_unhealthy_fraction:g}",
-                },
+                function_environment=worker_health_environment(
+                    s, network.coordinator_address.id, secrets.management_password_arn
+                ),
                 boot_dependencies=boot,
             ),
             opts=child(self),

@@ -1,0 +1,75 @@
+"""The environment each function runs with (contract.FunctionEnv names), from the settings.
+
+Values only (Outputs where an id is not known yet); no resources. Each function gets exactly the
+variables it reads, so a look at the Lambda console says how it is configured.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.coordinators import COORDINATOR_GRACE_SECONDS, coordinator_asg_name
+from components.settings import ClusterSettings
+from components.workers import worker_asg_name
+from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
+
+# One failover invocation probes for most of its scheduled minute, then hands over to the next.
+PROBE_WINDOW_SECONDS = 55
+FAILOVER_PROBE_TIMEOUT_SECONDS = 3  # a coordinator that needs longer to answer /v1/info is failing
+HEALTH_QUERY_TIMEOUT_SECONDS = 10  # a query of system.runtime.nodes on a busy coordinator
+
+Environment = dict[str, pulumi.Input[str]]
+
+
+def _common(settings: ClusterSettings, eni_id: pulumi.Input[str]) -> Environment:
+    return {
+        FunctionEnv.CLUSTER.value: settings.name,
+        FunctionEnv.COORDINATOR_ENI_ID.value: eni_id,
+        FunctionEnv.COORDINATOR_ASG_NAME.value: coordinator_asg_name(settings.name),
+        FunctionEnv.WORKER_ASG_NAME.value: worker_asg_name(settings.name),
+    }
+
+
+def failover_environment(settings: ClusterSettings, eni_id: pulumi.Input[str]) -> Environment:
+    """Public endpoints only (/v1/info), on each coordinator's own private address, over HTTP."""
+    health = settings.health
+    return {
+        **_common(settings, eni_id),
+        FunctionEnv.TRINO_SCHEME.value: "http",
+        FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT),
+        FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(FAILOVER_PROBE_TIMEOUT_SECONDS),
+        FunctionEnv.FAILED_PROBES.value: str(health.failover_failed_probes),
+        FunctionEnv.PROBE_INTERVAL_SECONDS.value: str(health.failover_probe_interval_seconds),
+        FunctionEnv.PROBE_WINDOW_SECONDS.value: str(PROBE_WINDOW_SECONDS),
+        FunctionEnv.GRACE_PERIOD_SECONDS.value: str(COORDINATOR_GRACE_SECONDS),
+    }
+
+
+def health_check_access(
+    settings: ClusterSettings, management_password_arn: pulumi.Input[str] | None
+) -> Environment:
+    """How the worker-health function reaches the coordinator for its node query."""
+    if not settings.security.health_check_over_https or management_password_arn is None:
+        return {FunctionEnv.TRINO_SCHEME.value: "http", FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT)}
+    access: Environment = {
+        FunctionEnv.TRINO_SCHEME.value: "https",
+        FunctionEnv.TRINO_PORT.value: str(TRINO_HTTPS_PORT),
+        FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN.value: management_password_arn,
+    }
+    if settings.security.ca_bundle:
+        access[FunctionEnv.CA_BUNDLE.value] = settings.security.ca_bundle
+    return access
+
+
+def worker_health_environment(
+    settings: ClusterSettings, eni_id: pulumi.Input[str], management_password_arn: pulumi.Input[str] | None
+) -> Environment:
+    health = settings.health
+    return {
+        **_common(settings, eni_id),
+        **health_check_access(settings, management_password_arn),
+        FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(HEALTH_QUERY_TIMEOUT_SECONDS),
+        FunctionEnv.FAILED_PROBES.value: str(health.worker_failed_checks),
+        FunctionEnv.GRACE_PERIOD_SECONDS.value: str(health.worker_grace_seconds),
+        FunctionEnv.MAX_UNHEALTHY_FRACTION.value: f"{health.worker_max_unhealthy_fraction:g}",
+    }

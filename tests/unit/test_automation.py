@@ -162,7 +162,8 @@ def test_missing_cli_becomes_a_clear_error() -> None:
         automation.preview("dev", factory=no_cli)
 
 
-def test_real_factory_without_the_cli_reports_it_missing() -> None:
+def test_real_factory_without_the_cli_reports_it_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")  # no `pulumi` to run, even on a machine that has one
     with pytest.raises(automation.PulumiCliMissing):
         automation.outputs("dev")
 

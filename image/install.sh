@@ -183,7 +183,7 @@ in_root() {
 # --- the running system (only when installing into "/") --------------------------------------
 install_packages() {
   if [[ "$ROOT" != / ]]; then
-    log "root is $ROOT: not installing OS packages (Corretto $JAVA_VERSION, Python 3.11, CloudWatch agent, rsyslog)"
+    log "root is $ROOT: not installing OS packages (Corretto $JAVA_VERSION, Python 3.11, CloudWatch agent, rsyslog, logrotate)"
     return
   fi
   log "installing OS packages"
@@ -191,7 +191,7 @@ install_packages() {
     "java-$JAVA_VERSION-amazon-corretto-headless" \
     python3.11 python3.11-pip \
     amazon-cloudwatch-agent \
-    rsyslog \
+    rsyslog logrotate \
     tar gzip
   # contract.LogFile.SYSLOG is /var/log/messages; Amazon Linux 2023 keeps only the journal unless
   # rsyslog runs.
@@ -248,8 +248,9 @@ make_directories() {
   # /etc/trino is deliberately absent: the bootstrap renders it (a symlink to a complete render).
 }
 
-install_limits() {
+install_system_config() {
   install -D -m 0644 "$FILES_DIR/limits.conf" "$(in_root /etc/security/limits.d/90-trino.conf)"
+  install -D -m 0644 "$FILES_DIR/logrotate.conf" "$(in_root /etc/logrotate.d/presto-on-aws)"
 }
 
 # --- Trino -----------------------------------------------------------------------------------
@@ -369,7 +370,7 @@ main() {
   check_java
   create_users
   make_directories
-  install_limits
+  install_system_config
   install_trino
   install_agent
   install_units

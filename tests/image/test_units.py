@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -213,3 +214,18 @@ def test_without_ptrace_the_agent_would_take_a_running_trino_for_gone(
     # Why the lifecycle unit keeps CAP_SYS_PTRACE: with no capabilities, root cannot read
     # another user's /proc/<pid>/cwd, and the agent would complete the termination at once.
     assert not sees_trino(installed, process_standing_in_for_trinos_jvm, [])
+
+
+@pytest.mark.parametrize("name", list(UNITS))
+def test_agent_unit_writes_the_log_file_cloudwatch_ships(installed: InstalledImage, name: str) -> None:
+    service = unit(installed, name)
+    target = f"append:{contract.LogFile.AGENT.value}"
+    assert (service["StandardOutput"], service["StandardError"]) == ([target], [target])
+
+
+def test_agent_log_is_rotated_in_place(installed: InstalledImage) -> None:
+    # systemd keeps the file open, so it must be truncated, not moved away.
+    rules = installed.path("/etc/logrotate.d/presto-on-aws").read_text()
+    assert f"{contract.LogFile.AGENT.value} {{" in rules
+    assert re.search(r"^\s+copytruncate$", rules, re.M)
+    assert re.search(r"^\s+maxsize \d+M$", rules, re.M)

@@ -154,6 +154,12 @@ def test_failed_update_keeps_the_cli_message() -> None:
     assert "UnauthorizedOperation" in str(caught.value)
 
 
+def test_missing_stack_becomes_a_clear_error() -> None:
+    missing = auto.StackNotFoundError(auto.CommandResult("", "no stack named prod found", 255))
+    with pytest.raises(automation.OperationFailed, match="stack 'prod' does not exist"):
+        automation.outputs("prod", factory=factory_for(StandInStack(fail_with=missing)))
+
+
 def test_missing_cli_becomes_a_clear_error() -> None:
     def no_cli(stack: str) -> StandInStack:
         raise FileNotFoundError(2, "No such file or directory", "pulumi")

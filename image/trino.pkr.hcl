@@ -44,6 +44,8 @@ source "amazon-ebs" "node" {
   ssh_interface               = var.ssh_interface
   associate_public_ip_address = var.associate_public_ip_address
   iam_instance_profile        = var.iam_instance_profile
+  # Packer's own security group would otherwise open SSH to 0.0.0.0/0.
+  temporary_security_group_source_cidrs = var.ssh_source_cidrs
 
   # IMDSv2 only, on the build instance as on every node.
   metadata_options {

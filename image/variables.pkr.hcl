@@ -60,6 +60,12 @@ variable "ssh_interface" {
   }
 }
 
+variable "ssh_source_cidrs" {
+  type        = list(string)
+  default     = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+  description = "Who may reach the build instance's SSH port (Packer's temporary security group); private ranges only by default."
+}
+
 variable "associate_public_ip_address" {
   type        = bool
   default     = false

@@ -11,6 +11,7 @@ refused with a clear message. The three settings themselves are asserted on the 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -161,3 +162,14 @@ def test_base_is_the_newest_amazon_linux_2023_found_by_filter() -> None:
 def test_build_instance_gets_no_public_ip_unless_asked() -> None:
     (block,) = re.findall(r'variable "associate_public_ip_address" \{(.*?)\n\}', VARIABLES.read_text(), re.S)
     assert re.search(r"default\s*=\s*false", block)
+
+
+def test_build_instance_ssh_is_open_to_private_ranges_only_by_default(
+    packer: str, template_for_packer_1_6: Path
+) -> None:
+    assert re.search(
+        r"^\s*temporary_security_group_source_cidrs\s*=\s*var\.ssh_source_cidrs$", TEMPLATE.read_text(), re.M
+    )
+    cidrs = re.findall(r'"([0-9./]+)"', console(packer, template_for_packer_1_6, "var.ssh_source_cidrs"))
+    assert cidrs
+    assert all(ipaddress.ip_network(cidr).is_private for cidr in cidrs)

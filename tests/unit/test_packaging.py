@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,19 @@ def test_the_real_functions_ship_the_trino_client_and_contract(function: str) ->
         files
     )
     assert "node_agent/render.py" not in files
+
+
+@pytest.mark.parametrize("function", ["failover", "worker_health"])
+def test_the_packaged_handler_imports_from_the_zip_alone(function: str, tmp_path: Path) -> None:
+    """Like the Lambda runtime: only the zip's files plus the standard library and boto3."""
+    for name, source in archive_files(function).items():
+        write(tmp_path, name, source.read_text())
+    check = "import sys; sys.path.insert(0, sys.argv[1]); import handler; assert callable(handler.handler)"
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", check, str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr

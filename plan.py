@@ -25,7 +25,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from components.cluster import TrinoCluster
 from components.config_keys import PROJECT
 from components.packaging import PackagingError
-from components.program import program
+from components.program import program, stack_outputs
 from components.settings import ClusterSettings, ConfigError, parse, read_stack_file
 
 MOCK_ACCOUNT = "123456789012"
@@ -187,16 +187,7 @@ def run_program(
     plan = Plan(stack=stack, settings=settings)
 
     def body() -> pulumi.Output[None]:
-        cluster = entry()
-        exports = {
-            "coordinatorAddress": cluster.coordinator_address,
-            "coordinatorUrl": cluster.coordinator_url,
-            "coordinatorGroupName": cluster.coordinator_group_name,
-            "workerGroupName": cluster.worker_group_name,
-            "logGroups": cluster.log_groups,
-            "dashboardUrl": cluster.dashboard_url,
-            "nodeSettingsParameter": cluster.settings_parameter_name,
-        }
+        exports = stack_outputs(entry())
         return pulumi.Output.all(**exports).apply(plan.outputs.update)
 
     pulumi.runtime.test(body)()

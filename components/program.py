@@ -10,6 +10,19 @@ from components.cluster import TrinoCluster, TrinoClusterArgs
 from components.settings import ClusterSettings, settings_from_pulumi
 
 
+def stack_outputs(cluster: TrinoCluster) -> dict[str, object]:
+    """What `pulumi stack output` shows: where to connect, what to watch, where the logs are."""
+    return {
+        "coordinatorAddress": cluster.coordinator_address,
+        "coordinatorUrl": cluster.coordinator_url,
+        "coordinatorGroupName": cluster.coordinator_group_name,
+        "workerGroupName": cluster.worker_group_name,
+        "logGroups": cluster.log_groups,
+        "dashboardUrl": cluster.dashboard_url,
+        "nodeSettingsParameter": cluster.settings_parameter_name,
+    }
+
+
 def build(settings: ClusterSettings) -> TrinoCluster:
     """Declare the cluster for already-validated settings, and export what users look up."""
     # One explicit provider: the region comes from the validated settings, and default tags
@@ -18,13 +31,8 @@ def build(settings: ClusterSettings) -> TrinoCluster:
     cluster = TrinoCluster(
         settings.name, TrinoClusterArgs(settings), opts=pulumi.ResourceOptions(providers=[provider])
     )
-    pulumi.export("coordinatorAddress", cluster.coordinator_address)
-    pulumi.export("coordinatorUrl", cluster.coordinator_url)
-    pulumi.export("coordinatorGroupName", cluster.coordinator_group_name)
-    pulumi.export("workerGroupName", cluster.worker_group_name)
-    pulumi.export("logGroups", cluster.log_groups)
-    pulumi.export("dashboardUrl", cluster.dashboard_url)
-    pulumi.export("nodeSettingsParameter", cluster.settings_parameter_name)
+    for key, value in stack_outputs(cluster).items():
+        pulumi.export(key, value)
     return cluster
 
 

@@ -1,0 +1,283 @@
+"""`node-agent bootstrap` end to end: env file -> SSM -> Secrets Manager -> IMDSv2 -> etc/.
+
+AWS is moto (in process); the instance metadata is FakeImds.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import boto3
+import pytest
+from certs import self_signed
+from fakes import FakeImds, instance_metadata
+from moto import mock_aws
+
+from node_agent import bootstrap, render
+from node_agent.contract import (
+    MANAGEMENT_USER,
+    NODE_ENV_REGION,
+    NODE_ENV_ROLE,
+    NODE_ENV_SETTINGS_PARAMETER,
+    NodeSettings,
+    Role,
+    TlsSettings,
+)
+
+REGION = "eu-west-1"
+PARAMETER = "/presto-on-aws/analytics/node-settings"
+
+
+@dataclass
+class Node:
+    root: Path
+    imds: FakeImds
+    env_file: Path
+    meminfo: Path
+    shared_secret_arn: str
+    secretsmanager: object
+    ssm: object
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc"
+
+    def settings(self, **changes: object) -> NodeSettings:
+        base = NodeSettings(
+            cluster="analytics",
+            environment="prod",
+            region=REGION,
+            trino_version=476,
+            coordinator_address="10.0.0.10",
+            shared_secret_arn=self.shared_secret_arn,
+            catalogs={"tpch": {"connector.name": "tpch"}},
+        )
+        return replace(base, **changes)
+
+    def publish(self, settings: NodeSettings | str) -> None:
+        value = settings if isinstance(settings, str) else settings.to_json()
+        self.ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)  # type: ignore[attr-defined]
+
+    def secret(self, name: str, value: str) -> str:
+        return str(self.secretsmanager.create_secret(Name=name, SecretString=value)["ARN"])  # type: ignore[attr-defined]
+
+    def run(self, *extra: str) -> int:
+        return bootstrap.main(
+            [
+                "--env-file",
+                str(self.env_file),
+                "--imds-url",
+                self.imds.url,
+                "--meminfo",
+                str(self.meminfo),
+                "--etc-dir",
+                str(self.etc),
+                "--data-dir",
+                str(self.root / "data"),
+                "--owner",
+                "",
+                *extra,
+            ]
+        )
+
+
+@pytest.fixture
+def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Node]:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+        ssm = boto3.client("ssm", region_name=REGION)
+        arn = secretsmanager.create_secret(Name="analytics/shared", SecretString="s3cret-shared")["ARN"]
+        env_file = tmp_path / "node.env"
+        env_file.write_text(
+            f"{NODE_ENV_SETTINGS_PARAMETER}={PARAMETER}\n{NODE_ENV_ROLE}=worker\n{NODE_ENV_REGION}={REGION}\n"
+        )
+        meminfo = tmp_path / "meminfo"
+        meminfo.write_text("MemTotal:       16777216 kB\n")
+        imds = FakeImds(instance_metadata("i-0123456789abcdef0"))
+        try:
+            yield Node(tmp_path, imds, env_file, meminfo, arn, secretsmanager, ssm)
+        finally:
+            imds.stop()
+
+
+def props(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+
+
+def test_bootstrap_renders_the_node_from_ssm_secrets_and_imds(node: Node) -> None:
+    node.publish(node.settings())
+    assert node.run() == 0
+    assert props(node.etc / "node.properties")["node.id"] == "i-0123456789abcdef0"
+    assert props(node.etc / "node.properties")["node.internal-address"] == "10.0.1.17"
+    config = props(node.etc / "config.properties")
+    assert config["internal-communication.shared-secret"] == "s3cret-shared"
+    assert config["coordinator"] == "false"
+    assert "-Xmx12288M" in (node.etc / "jvm.config").read_text().splitlines()
+    assert render.is_complete(node.etc)
+
+
+def test_bootstrap_twice_gives_the_same_bytes(node: Node) -> None:
+    node.publish(node.settings())
+    assert node.run() == 0
+    first = {p.name: p.read_bytes() for p in node.etc.resolve().rglob("*") if p.is_file()}
+    assert node.run() == 0
+    second = {p.name: p.read_bytes() for p in node.etc.resolve().rglob("*") if p.is_file()}
+    assert first == second
+
+
+def test_bootstrap_reports_its_render_as_one_json_line(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node.publish(node.settings())
+    node.run()
+    line = json.loads(capsys.readouterr().out.strip())
+    assert line["event"] == "rendered"
+    assert "i-0123456789abcdef0" in line["message"]
+
+
+def test_missing_parameter_fails_naming_it_and_writes_nothing(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert node.run() == bootstrap.EXIT_UNAVAILABLE
+    assert PARAMETER in capsys.readouterr().err
+    assert not node.etc.exists()
+
+
+def test_invalid_settings_fail_naming_the_key(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = json.loads(node.settings().to_json())
+    raw["max_drain_hours"] = 4
+    node.publish(json.dumps(raw))
+    assert node.run() == bootstrap.EXIT_CONFIG
+    assert "max_drain_hours" in capsys.readouterr().err
+    assert not node.etc.exists()
+
+
+def test_a_rejected_override_keeps_the_previous_render(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node.publish(node.settings())
+    assert node.run() == 0
+    before = (node.etc / "config.properties").read_text()
+    node.publish(node.settings(config_overrides={"query.max-total-memory-per-node": "4GB"}))
+    assert node.run() == bootstrap.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "query.max-total-memory-per-node" in err and "Trino 476" in err
+    assert (node.etc / "config.properties").read_text() == before
+
+
+def test_unreadable_secret_fails_naming_the_setting(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+    node.publish(node.settings(shared_secret_arn=f"arn:aws:secretsmanager:{REGION}:123456789012:secret:nope"))
+    assert node.run() == bootstrap.EXIT_UNAVAILABLE
+    assert "shared_secret_arn" in capsys.readouterr().err
+
+
+def test_unreachable_imds_fails_after_retrying(
+    node: Node, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bootstrap, "IMDS_ATTEMPTS", 2)
+    node.publish(node.settings())
+    node.imds.stop()
+    assert node.run() == bootstrap.EXIT_UNAVAILABLE
+    assert "IMDSv2" in capsys.readouterr().err
+    assert not node.etc.exists()
+
+
+def test_env_file_without_role_is_refused(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+    node.env_file.write_text(f"{NODE_ENV_SETTINGS_PARAMETER}={PARAMETER}\n{NODE_ENV_REGION}={REGION}\n")
+    assert node.run() == bootstrap.EXIT_CONFIG
+    assert NODE_ENV_ROLE in capsys.readouterr().err
+
+
+def test_env_file_with_an_unknown_role_names_the_allowed_ones(tmp_path: Path) -> None:
+    env = tmp_path / "node.env"
+    env.write_text(f"{NODE_ENV_SETTINGS_PARAMETER}=p\n{NODE_ENV_ROLE}=leader\n{NODE_ENV_REGION}=r\n")
+    with pytest.raises(bootstrap.BootstrapError, match="allowed: coordinator, worker"):
+        bootstrap.read_env_file(env)
+
+
+def test_env_file_accepts_quotes_and_comments(tmp_path: Path) -> None:
+    env = tmp_path / "node.env"
+    env.write_text(
+        f'# written by user data\n{NODE_ENV_SETTINGS_PARAMETER}="p"\n{NODE_ENV_ROLE}=coordinator\n'
+    )
+    env.write_text(env.read_text() + f"{NODE_ENV_REGION}='eu-west-1'\n")
+    assert bootstrap.read_env_file(env) == bootstrap.NodeEnv("p", Role.COORDINATOR, "eu-west-1")
+
+
+def test_check_fails_until_a_complete_render_exists(node: Node) -> None:
+    assert node.run("--check") == bootstrap.EXIT_CONFIG
+    node.publish(node.settings())
+    node.run()
+    assert node.run("--check") == 0
+
+
+def test_tls_coordinator_reads_its_keystore_and_password_secrets(node: Node) -> None:
+    tls = TlsSettings(
+        enabled=True,
+        authentication="password",
+        keystore_secret_arn=node.secret("analytics/keystore", CERTIFICATE),
+        password_file_secret_arn=node.secret("analytics/users", "alice:$2y$10$x\n"),
+        management_password_secret_arn=node.secret("analytics/agent", "agent-pw"),
+    )
+    node.env_file.write_text(node.env_file.read_text().replace("=worker", "=coordinator"))
+    node.publish(node.settings(tls=tls))
+    assert node.run() == 0
+    assert (node.etc / "secrets" / "keystore.pem").read_text() == CERTIFICATE
+    users = (node.etc / "secrets" / "password.db").read_text()
+    assert users.startswith("alice:") and f"\n{MANAGEMENT_USER}:$2y$10$" in users
+
+
+def test_workers_do_not_fetch_the_coordinators_keystore(node: Node) -> None:
+    tls = TlsSettings(
+        enabled=True,
+        authentication="password",
+        keystore_secret_arn=node.secret("analytics/keystore", CERTIFICATE),
+        password_file_secret_arn=node.secret("analytics/users", "alice:$2y$10$x\n"),
+        management_password_secret_arn=node.secret("analytics/agent", "agent-pw"),
+    )
+    secrets = bootstrap.load_secrets(node.settings(tls=tls), Role.WORKER)
+    assert secrets.keystore_pem is None and secrets.password_file is None
+
+
+def test_the_agent_talks_to_a_plain_node_over_loopback_http_as_the_management_user() -> None:
+    settings = NodeSettings(
+        cluster="c", environment="e", region=REGION, trino_version=476, coordinator_address="10.0.0.10",
+        shared_secret_arn="arn",
+    )  # fmt: skip
+    admin = bootstrap.local_admin(settings, Role.WORKER, render.Layout(http_port=8080), render.Secrets("s"))
+    assert admin.base_url == "http://127.0.0.1:8080"
+    assert admin.user == MANAGEMENT_USER
+    assert admin.password is None
+
+
+def test_the_agent_uses_https_and_its_password_on_a_tls_coordinator() -> None:
+    settings = NodeSettings(
+        cluster="c", environment="e", region=REGION, trino_version=476, coordinator_address="10.0.0.10",
+        shared_secret_arn="arn", tls=TlsSettings(enabled=True, authentication="password"),
+    )  # fmt: skip
+    secrets = render.Secrets("s", management_password="agent-pw", keystore_pem=CERTIFICATE + PRIVATE_KEY)
+    admin = bootstrap.local_admin(settings, Role.COORDINATOR, render.Layout(https_port=8443), secrets)
+    assert admin.base_url == "https://127.0.0.1:8443"
+    assert admin.password == "agent-pw"
+
+
+def test_the_pinned_context_trusts_the_keystore_certificate_without_a_host_name_check() -> None:
+    context = bootstrap.pinned_context(CERTIFICATE + PRIVATE_KEY)
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert not context.check_hostname
+    assert context.cert_store_stats()["x509"] == 1
+    assert context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN
+
+
+def test_a_keystore_without_certificate_is_refused() -> None:
+    with pytest.raises(bootstrap.BootstrapError, match="no certificate"):
+        bootstrap.pinned_context(PRIVATE_KEY)
+
+
+CERTIFICATE, PRIVATE_KEY = self_signed()

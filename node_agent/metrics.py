@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -25,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, start_http_server
@@ -548,54 +552,50 @@ class MetricsAgent:
 
 
 def main(argv: list[str]) -> int:
+    """On a node: no arguments (role, region and settings come from the node env file and SSM).
+
+    The flags serve local runs and tests: with --role and --cluster no AWS call is made.
+    """
     parser = argparse.ArgumentParser(prog="node-agent metrics", description=__doc__.split("\n")[0])
-    parser.add_argument("--settings", type=argparse.FileType("r"), help="node settings JSON (NodeSettings)")
-    parser.add_argument("--cluster", help="cluster label; default: from --settings")
-    parser.add_argument("--role", choices=[r.value for r in Role], required=True)
-    parser.add_argument("--node", default=socket.gethostname(), help="node label (default: host name)")
-    parser.add_argument("--trino-url", default=MetricsConfig.trino_url)
+    parser.add_argument("--env-file", type=Path, help=f"node env file (default {contract.NODE_ENV_FILE})")
+    parser.add_argument("--cluster", help="cluster label (default: the node settings' cluster)")
+    parser.add_argument("--role", choices=[r.value for r in Role], help="default: from the node env file")
+    parser.add_argument("--node", help="node label (default: the EC2 instance id, else the host name)")
+    parser.add_argument("--trino-url", help="default: this node's Trino as the node settings describe it")
     parser.add_argument("--port", type=int, default=contract.AGENT_METRICS_PORT)
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between reads of Trino")
-    parser.add_argument("--region", help="AWS region for CloudWatch; default: from --settings")
     parser.add_argument("--no-cloudwatch", action="store_true", help="serve Prometheus only")
     parser.add_argument("--cloudwatch-endpoint", help="CloudWatch endpoint URL (tests)")
-    parser.add_argument("--querylog-metrics-url", help="pass on the query-log agent's counters from this URL")
+    parser.add_argument("--querylog-metrics-url", help="pass on the query-log agent's counters ('' for none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     disable_created_metrics()  # *_created series only double the page size
 
-    settings = contract.NodeSettings.from_json(args.settings.read()) if args.settings else None
-    cluster = args.cluster or (settings.cluster if settings else None)
-    if not cluster:
-        parser.error("no cluster name: give --cluster or --settings")
-    role = Role(args.role)
-    password = None
-    if settings and settings.tls.management_password_secret_arn:
-        password = _secret(settings.tls.management_password_secret_arn, settings.region)
-    admin = TrinoAdmin(args.trino_url, password=password)
+    try:
+        node_env = _node_environment(args)
+    except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
+        print(f"node-agent metrics: {exc}", file=sys.stderr)
+        return 2
+    role, cluster, region, admin = node_env
     cloudwatch = None
     if role is Role.COORDINATOR and not args.no_cloudwatch:
-        cloudwatch = cloudwatch_client(
-            args.region or (settings.region if settings else None), args.cloudwatch_endpoint
-        )
+        cloudwatch = cloudwatch_client(region, args.cloudwatch_endpoint)
     querylog_url = args.querylog_metrics_url
     if querylog_url is None and role is Role.COORDINATOR:
         querylog_url = f"http://127.0.0.1:{contract.QUERYLOG_PORT}/metrics"
     config = MetricsConfig(
         cluster=cluster,
         role=role,
-        node=args.node,
-        trino_url=args.trino_url,
+        node=args.node or _instance_id() or socket.gethostname(),
+        trino_url=admin.base_url,
         port=args.port,
         interval_seconds=args.interval,
-        querylog_metrics_url=querylog_url,
+        querylog_metrics_url=querylog_url or None,
     )
     agent = MetricsAgent(config, admin, cloudwatch)
     agent.start()
-    log.info("metrics: serving on :%d, reading %s every %.0fs", agent.port, args.trino_url, args.interval)
+    log.info("metrics: serving on :%d, reading %s every %.0fs", agent.port, admin.base_url, args.interval)
     stop = threading.Event()
-    import signal
-
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
@@ -603,15 +603,40 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _secret(arn: str, region: str | None) -> str:
-    import boto3
+def _node_environment(args: argparse.Namespace) -> tuple[Role, str, str | None, TrinoAdmin]:
+    """(role, cluster, region, Trino client) from flags, else from the node env file and SSM."""
+    if args.role and args.cluster and args.trino_url:
+        return (
+            Role(args.role),
+            args.cluster,
+            os.environ.get(contract.NODE_ENV_REGION),
+            TrinoAdmin(args.trino_url),
+        )
+    from node_agent import bootstrap, render
 
-    return str(
-        boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)["SecretString"]
-    )
+    env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())
+    settings = bootstrap.load_settings(env)
+    role = Role(args.role) if args.role else env.role
+    if args.trino_url:
+        admin = TrinoAdmin(args.trino_url)
+    else:
+        tls = settings.tls
+        needs_secrets = role is Role.COORDINATOR and tls.enabled and tls.authentication == "password"
+        secrets = (
+            bootstrap.load_secrets(settings, role) if needs_secrets else render.Secrets(shared_secret="")
+        )
+        admin = bootstrap.local_admin(settings, role, render.Layout(), secrets)
+    return role, args.cluster or settings.cluster, settings.region, admin
+
+
+def _instance_id() -> str | None:
+    from node_agent.imds import Imds, ImdsError
+
+    try:
+        return Imds(timeout=1.0).instance_id()
+    except (ImdsError, OSError):
+        return None
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main(sys.argv[1:]))

@@ -14,9 +14,12 @@ the same port serves this process's own counters for the metrics agent to pass o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import random
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +59,7 @@ class QuerylogConfig:
     backoff_initial_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     rejected_file: str = "rejected.jsonl"  # documents Elasticsearch refused for good, for a human
+    discard: bool = False  # no Elasticsearch configured: validate and answer, keep nothing
 
 
 @dataclass
@@ -210,6 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
         except EventError as exc:
             self._refuse(400, "malformed", str(exc))
             return
+        if config.discard:
+            metrics.received.inc()
+            self._reply(200, b"")
+            return
         try:
             self.server.spool.append(json.dumps(doc, separators=(",", ":")).encode())
         except SpoolFull as exc:
@@ -292,10 +300,16 @@ def for_elasticsearch(
 
 
 def main(argv: list[str]) -> int:
+    """On a node: no arguments (the Elasticsearch settings come from the node env file and SSM).
+
+    The flags serve local runs and tests: with --es-url no AWS call is made.
+    """
     parser = argparse.ArgumentParser(prog="node-agent querylog", description=__doc__.split("\n")[0])
-    parser.add_argument("--settings", type=Path, help="node settings JSON (NodeSettings)")
-    parser.add_argument("--es-url", help="Elasticsearch URL; overrides the settings file")
-    parser.add_argument("--index-prefix", help="daily index prefix; overrides the settings file")
+    parser.add_argument("--env-file", type=Path, help=f"node env file (default {contract.NODE_ENV_FILE})")
+    parser.add_argument("--es-url", help="Elasticsearch URL, no credentials (instead of the node settings)")
+    parser.add_argument(
+        "--index-prefix", help="daily index prefix (default: the node settings' or trino-queries)"
+    )
     parser.add_argument("--port", type=int, default=contract.QUERYLOG_PORT)
     parser.add_argument("--spool-dir", type=Path, default=QuerylogConfig.spool_dir)
     parser.add_argument("--spool-max-bytes", type=int, default=QuerylogConfig.spool_max_bytes)
@@ -303,49 +317,50 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     disable_created_metrics()
 
-    settings = contract.NodeSettings.from_json(args.settings.read_text()) if args.settings else None
-    es = settings.elasticsearch if settings else None
-    if args.es_url:
-        es = contract.ElasticsearchSettings(url=args.es_url) if es is None else _replace_url(es, args.es_url)
-    if es is None:
-        parser.error(
-            "no Elasticsearch configured: give --settings with an elasticsearch section, or --es-url"
-        )
-    if args.index_prefix:
-        es = contract.ElasticsearchSettings(**{**es.__dict__, "index_prefix": args.index_prefix})
-    password = None
-    if es.password_secret_arn:
-        password = _secret(es.password_secret_arn, settings.region if settings else None)
+    try:
+        es, password = _elasticsearch(args)
+    except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
+        print(f"node-agent querylog: {exc}", file=sys.stderr)
+        return 2
     config = QuerylogConfig(port=args.port, spool_dir=args.spool_dir, spool_max_bytes=args.spool_max_bytes)
-    agent = for_elasticsearch(config, es, password)
+    if es is None:
+        # Trino posts events whether or not a query log is configured; answering keeps its single
+        # listener thread from retrying every event, and nothing piles up on disk.
+        log.warning("querylog: no elasticsearch in the node settings: events are answered and discarded")
+        agent = QuerylogAgent(dataclasses.replace(config, discard=True), bulk=_never_called)
+    else:
+        agent = for_elasticsearch(config, es, password)
     agent.start()
-    log.info("querylog: listening on %s:%d%s, shipping to %s", config.host, agent.port, config.path, es.url)
+    target = es.url if es else "nowhere (discarding)"
+    log.info("querylog: listening on %s:%d%s, shipping to %s", config.host, agent.port, config.path, target)
     stop = threading.Event()
-    _on_signal(stop)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     agent.stop()
     return 0
 
 
-def _replace_url(es: contract.ElasticsearchSettings, url: str) -> contract.ElasticsearchSettings:
-    return contract.ElasticsearchSettings(**{**es.__dict__, "url": url})
+def _elasticsearch(args: argparse.Namespace) -> tuple[contract.ElasticsearchSettings | None, str | None]:
+    if args.es_url:
+        prefix = args.index_prefix or contract.ElasticsearchSettings.index_prefix
+        return contract.ElasticsearchSettings(url=args.es_url, index_prefix=prefix), None
+    from node_agent import aws, bootstrap
+
+    env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())
+    settings = bootstrap.load_settings(env)
+    es = settings.elasticsearch
+    if es is None:
+        return None, None
+    if args.index_prefix:
+        es = dataclasses.replace(es, index_prefix=args.index_prefix)
+    password = aws.get_secret(es.password_secret_arn, settings.region) if es.password_secret_arn else None
+    return es, password
 
 
-def _secret(arn: str, region: str | None) -> str:
-    import boto3
-
-    client = boto3.client("secretsmanager", region_name=region)
-    return str(client.get_secret_value(SecretId=arn)["SecretString"])
-
-
-def _on_signal(stop: threading.Event) -> None:
-    import signal
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+def _never_called(docs: list[dict[str, Any]]) -> BulkOutcome:
+    raise RuntimeError("a discarding query log spools nothing, so it never ships")
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main(sys.argv[1:]))

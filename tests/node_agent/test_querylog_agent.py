@@ -236,3 +236,15 @@ def test_the_template_is_put_before_the_first_document(tmp_path: Path, elasticse
         assert calls[0] == "template"
     finally:
         agent.stop()
+
+
+def test_without_elasticsearch_events_are_answered_and_nothing_is_kept(tmp_path: Path) -> None:
+    agent = QuerylogAgent(config(tmp_path, discard=True), StandInElasticsearch())
+    agent.start()
+    try:
+        assert requests.post(url(agent), data=event("q1")).status_code == 200
+        assert requests.post(url(agent), data=b"{}").status_code == 400
+        assert agent.spool.pending_records == 0
+        assert agent.spool.size_bytes == 0
+    finally:
+        agent.stop()

@@ -14,6 +14,7 @@
 #              [--python PATH] [--agent-version TEXT]
 #   install.sh --plan --trino-version N     # print what would be installed, change nothing
 set -euo pipefail
+umask 022 # what lands in the image is readable by the services' users unless made private below
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FILES_DIR="$SCRIPT_DIR/files"
@@ -56,8 +57,8 @@ die() {
 }
 
 usage() {
-  sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 2
+  sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+  exit 0
 }
 
 # --- what the Trino version decides ----------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 from image_install import IMAGE
 
@@ -52,3 +54,40 @@ def test_plan_shows_the_java_and_download_of_the_release() -> None:
     assert "download_url=https://github.com/trinodb/trino/releases/download/483/trino-server-483.tar.gz" in (
         result.stdout.splitlines()
     )
+
+
+STAND_IN_PACKER = """#!/usr/bin/env bash
+# Stands in for HashiCorp Packer >= 1.7: records its arguments, and for `build` writes the
+# manifest a real build's post-processor would, next to the payload directory.
+set -euo pipefail
+if [[ "$1" == version ]]; then echo "Packer v1.11.2"; exit 0; fi
+printf '%s\\n' "$*" >> "$STAND_IN_LOG"
+if [[ "$1" == build ]]; then
+  payload=$(printf '%s\\n' "$@" | sed -n 's/^payload_dir=//p')
+  echo '{"builds": [{"artifact_id": "eu-west-1:ami-0123456789abcdef0"}]}' > "$payload/../manifest.json"
+fi
+"""
+
+
+def test_build_hands_packer_the_version_java_agent_revision_and_a_complete_payload(tmp_path: Path) -> None:
+    packer = tmp_path / "stand-in-packer"
+    packer.write_text(STAND_IN_PACKER)
+    packer.chmod(0o755)
+    log = tmp_path / "packer-calls.log"
+    build = tmp_path / "build"
+    env = {"AWS_REGION": "eu-west-1", "VPC_ID": "vpc-1", "SUBNET_ID": "subnet-1", "STAND_IN_LOG": str(log)}
+    args = ["TRINO_VERSION=476", f"PACKER={packer}", f"BUILD={build}", f"PYTHON={sys.executable}"]
+    result = make("build", *args, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    init, packer_build = log.read_text().splitlines()
+    assert init == "init ."
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=IMAGE, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    for setting in ("trino_version=476", "java_version=25", f"agent_version={revision}", "region=eu-west-1"):
+        assert f"-var {setting}" in packer_build, setting
+    payload = build / "payload"
+    assert f"-var payload_dir={payload}" in packer_build
+    assert {p.name for p in payload.iterdir()} == {"install.sh", "trino-sha256.txt", "files", "wheelhouse"}
+    assert any(payload.glob("wheelhouse/presto_on_aws-*.whl"))
+    assert "AMI: eu-west-1:ami-0123456789abcdef0" in result.stdout

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +124,7 @@ class TrinoCluster:
     coordinator: TrinoNode
     workers: list[TrinoNode] = field(default_factory=list)
     querylog_port: int | None = None
+    worker_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     @property
     def url(self) -> str:
@@ -266,7 +267,7 @@ class TrinoFactory:
     ) -> TrinoNode:
         """Render one node's etc/ with the project's renderer and launch it."""
         cluster_name = cluster_name or (cluster.name if cluster else "c0")
-        index = len(cluster.workers) + 1 if cluster else 0
+        index = next(cluster.worker_numbers) if cluster and role is Role.WORKER else 0
         name = f"{cluster_name}-{role.value}{index if role is Role.WORKER else ''}"
         node_dir = self.base_dir / name
         etc_dir, data_dir = node_dir / "etc", node_dir / "data"

@@ -49,6 +49,20 @@ def test_server_files_belong_to_root_and_trino_cannot_change_them(installed: Ins
         assert not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH), path
 
 
+def test_trino_user_can_read_every_server_file_and_run_the_launcher(installed: InstalledImage) -> None:
+    # The server is root's; trino.service runs it as trino, who is "other" to these files.
+    server = installed.path(f"/opt/trino-server-{TRINO_VERSION}")
+
+    def readable_by_others(path: Path) -> bool:
+        needed = stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0)
+        return path.lstat().st_mode & needed == needed
+
+    paths = [path for path in server.rglob("*") if not path.is_symlink()]
+    unreadable = [path for path in paths if not readable_by_others(path)]
+    assert unreadable == []
+    assert (server / "bin" / "launcher").stat().st_mode & stat.S_IXOTH
+
+
 def test_trino_runs_as_an_unprivileged_system_user_without_a_shell(installed: InstalledImage) -> None:
     _, _, uid, _, _, home, shell = passwd_entry(installed, "trino")
     assert 0 < int(uid) < 1000

@@ -318,7 +318,7 @@ def main(argv: list[str]) -> int:
     disable_created_metrics()
 
     try:
-        es, password = _elasticsearch(args)
+        es, password = resolve_elasticsearch(args.env_file, args.es_url, args.index_prefix)
     except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
         print(f"node-agent querylog: {exc}", file=sys.stderr)
         return 2
@@ -341,19 +341,26 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _elasticsearch(args: argparse.Namespace) -> tuple[contract.ElasticsearchSettings | None, str | None]:
-    if args.es_url:
-        prefix = args.index_prefix or contract.ElasticsearchSettings.index_prefix
-        return contract.ElasticsearchSettings(url=args.es_url, index_prefix=prefix), None
+def resolve_elasticsearch(
+    env_file: Path | None, es_url: str | None = None, index_prefix: str | None = None
+) -> tuple[contract.ElasticsearchSettings | None, str | None]:
+    """Where to ship and with which password: from the node settings in SSM, unless `es_url` is given.
+
+    The password is read from Secrets Manager (elasticsearch.password_secret_arn) with the node's
+    role; it never appears in the node settings or on the command line.
+    """
+    if es_url:
+        prefix = index_prefix or contract.ElasticsearchSettings.index_prefix
+        return contract.ElasticsearchSettings(url=es_url, index_prefix=prefix), None
     from node_agent import aws, bootstrap
 
-    env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())
+    env = bootstrap.read_env_file(env_file or bootstrap.default_env_file())
     settings = bootstrap.load_settings(env)
     es = settings.elasticsearch
     if es is None:
         return None, None
-    if args.index_prefix:
-        es = dataclasses.replace(es, index_prefix=args.index_prefix)
+    if index_prefix:
+        es = dataclasses.replace(es, index_prefix=index_prefix)
     password = aws.get_secret(es.password_secret_arn, settings.region) if es.password_secret_arn else None
     return es, password
 

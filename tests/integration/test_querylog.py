@@ -186,6 +186,35 @@ def test_every_query_becomes_exactly_one_document_with_its_state_and_stats(
     assert by_query["SELECT * FROM tpch.tiny.no_such_table"]["error_type"] == "USER_ERROR"
 
 
+def test_the_index_template_makes_state_error_and_times_aggregatable(
+    querylog_setup: Any, elasticsearch: Any
+) -> None:
+    cluster, agent = querylog_setup
+    user = f"it-{uuid.uuid4().hex[:8]}"
+    run_mixed(cluster, user)
+    wait_for_documents(elasticsearch, agent.prefix, user, len(OK_QUERIES) + len(FAILING_QUERIES))
+    answer = elasticsearch.client().search(
+        index=f"{agent.prefix}-*",
+        size=0,
+        query={"term": {"user": user}},
+        aggs={
+            "state": {"terms": {"field": "state"}},
+            "error": {"terms": {"field": "error_name"}},
+            "catalog": {"terms": {"field": "input_catalogs"}},
+            "wall": {"sum": {"field": "wall_time_seconds"}},
+            "rows": {"sum": {"field": "processed_input_rows"}},
+        },
+    )["aggregations"]
+    assert {b["key"]: b["doc_count"] for b in answer["state"]["buckets"]} == {
+        "FINISHED": len(OK_QUERIES),
+        "FAILED": len(FAILING_QUERIES),
+    }
+    assert {b["key"] for b in answer["error"]["buckets"]} == {name for _, name in FAILING_QUERIES}
+    assert {b["key"] for b in answer["catalog"]["buckets"]} == {"tpch"}
+    assert answer["wall"]["value"] > 0
+    assert answer["rows"]["value"] >= sum(rows for _, rows in OK_QUERIES)
+
+
 def test_nothing_is_lost_or_duplicated_across_an_elasticsearch_outage_and_an_agent_crash(
     querylog_setup: Any, elasticsearch: Any
 ) -> None:

@@ -308,15 +308,65 @@ def test_a_failing_cloudwatch_is_counted_and_the_publisher_goes_on() -> None:
     assert agent_metrics.cloudwatch_errors._value.get() == 2
 
 
-def test_the_publisher_only_keeps_the_latest_snapshot_while_busy() -> None:
-    published: list[float | None] = []
-    publisher = CloudWatchPublisher(None, "prod", AgentMetrics(CollectorRegistry()))
-    publisher.publish = lambda s: published.append(s.cluster.running_queries)  # type: ignore[method-assign]
-    for running in (1.0, 2.0, 3.0):
+@mock_aws
+def test_the_publisher_only_sends_the_latest_snapshot_after_a_busy_spell() -> None:
+    client = boto3.client("cloudwatch", region_name="eu-west-1")
+    sent: list[dict[str, float]] = []
+    client.meta.events.register(
+        "provide-client-params.cloudwatch.PutMetricData",
+        lambda params, **_: sent.append({d["MetricName"]: d["Value"] for d in params["MetricData"]}),
+    )
+    publisher = CloudWatchPublisher(client, "prod", AgentMetrics(CollectorRegistry()))
+    for running in (1.0, 2.0, 3.0):  # offered while the publisher thread is not yet taking any
         publisher.offer(Snapshot(up=True, taken_at=NOW, cluster=ClusterNumbers(running_queries=running)))
     publisher.start()
     deadline = time.monotonic() + 10
-    while not published and time.monotonic() < deadline:
+    while not sent and time.monotonic() < deadline:
         time.sleep(0.01)
     publisher.stop()
-    assert published == [3.0]
+    assert sent == [{Metric.RUNNING_QUERIES: 3.0}]
+
+
+# --- the query-log agent's counters -------------------------------------------------------------------
+def no_bulk(docs: list[dict[str, Any]]) -> Any:
+    raise AssertionError("a discarding query log never ships")
+
+
+def test_the_query_log_agents_counters_are_passed_on(tmp_path: Path) -> None:
+    from node_agent.querylog import QuerylogAgent, QuerylogConfig
+
+    querylog = QuerylogAgent(QuerylogConfig(port=0, spool_dir=tmp_path / "spool", discard=True), bulk=no_bulk)
+    querylog._serve.start()
+    try:
+        querylog.metrics.dropped.inc(3)
+        config = MetricsConfig(
+            cluster="prod",
+            role=Role.COORDINATOR,
+            node="n1",
+            host="127.0.0.1",
+            port=0,
+            querylog_metrics_url=f"http://127.0.0.1:{querylog.port}/metrics",
+        )
+        agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
+        agent.scrape_once()
+        exposed = families(generate_latest(agent.registry).decode())
+        assert exposed["trino_querylog_events_dropped"].samples[0].value == 3
+        assert exposed["trino_up"].samples[0].value == 0  # Trino is down; the query log still shows
+    finally:
+        querylog.server.shutdown()
+        querylog.server.server_close()
+        querylog.spool.close()
+
+
+def test_a_missing_query_log_agent_is_a_counted_scrape_error() -> None:
+    config = MetricsConfig(
+        cluster="prod",
+        role=Role.COORDINATOR,
+        node="n1",
+        host="127.0.0.1",
+        port=0,
+        querylog_metrics_url=f"http://127.0.0.1:{free_port()}/metrics",
+    )
+    agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
+    agent.scrape_once()
+    assert agent.agent_metrics.scrape_errors.labels(source="querylog")._value.get() == 1

@@ -27,7 +27,14 @@ from typing import Any, TextIO
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, FunctionEnv, Metric
+from node_agent.contract import (
+    CLOUDWATCH_NAMESPACE,
+    DIMENSION_CLUSTER,
+    TRINO_HTTP_PORT,
+    TRINO_HTTPS_PORT,
+    FunctionEnv,
+    Metric,
+)
 from node_agent.trino import TrinoAdmin
 
 # Bounded retries for every AWS call: throttling gets a few backed-off attempts inside one call,
@@ -115,7 +122,7 @@ class TrinoAccess:
     """How a function reaches Trino: scheme and port of every node, and the management identity."""
 
     scheme: str = "http"
-    port: int = 8080
+    port: int | None = None  # None: Trino's default for the scheme (8080 / 8443)
     password_secret_arn: str | None = None
     ca_bundle: str | None = None  # PEM text
     timeout_seconds: float = 3.0
@@ -123,7 +130,7 @@ class TrinoAccess:
     @classmethod
     def from_env(cls, env: EnvReader, *, timeout_seconds: float) -> TrinoAccess:
         scheme = env.choice(FunctionEnv.TRINO_SCHEME, ("http", "https"), "http")
-        default_port = 8443 if scheme == "https" else 8080
+        default_port = TRINO_HTTPS_PORT if scheme == "https" else TRINO_HTTP_PORT
         return cls(
             scheme=scheme,
             port=env.integer(FunctionEnv.TRINO_PORT, default_port, minimum=1, maximum=65535),
@@ -133,7 +140,8 @@ class TrinoAccess:
         )
 
     def url(self, address: str) -> str:
-        return f"{self.scheme}://{address}:{self.port}"
+        port = self.port or (TRINO_HTTPS_PORT if self.scheme == "https" else TRINO_HTTP_PORT)
+        return f"{self.scheme}://{address}:{port}"
 
 
 class TrinoClients:

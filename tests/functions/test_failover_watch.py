@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from failover_aws import MoveOutcome, move_eni, observe
+from failover_aws import MoveOutcome, describe_instances, move_eni, observe
 from failover_watch import FailoverConfig, FailoverWatch
 from moto_cluster import (
     CLUSTER,
@@ -242,3 +242,21 @@ def _move_decision(holder: str, target: str) -> Any:
     from failover_rules import Action, Decision
 
     return Decision(Action.MOVE, "test: holder failed", holder=holder, target=target, failures=3)
+
+
+def test_an_eni_left_unattached_by_an_interrupted_move_is_attached_by_the_next_run(
+    cluster: MotoCluster,
+) -> None:
+    active, standby = cluster.coordinators
+    observed = observe(cluster.aws.ec2, cluster.aws.autoscaling, cluster.eni_id, COORDINATOR_GROUP).eni
+    stuck = move_eni(cluster.aws.ec2, observed, standby, wait_available=lambda: False)
+    assert (stuck.outcome, cluster.eni_holder()) == (MoveOutcome.DETACH_STUCK, None)
+    result = watch(cluster, ScriptedProbes({active: ["down"]})).run()
+    assert (result.outcome, cluster.eni_holder()) == ("attached", standby)
+
+
+def test_instances_ec2_no_longer_knows_are_left_out_of_a_batch_lookup(cluster: MotoCluster) -> None:
+    known = cluster.coordinators[0]
+    found = describe_instances(cluster.aws.ec2, [known, "i-0123456789abcdef0"])
+    assert list(found) == [known]
+    assert describe_instances(cluster.aws.ec2, ["i-0123456789abcdef0"]) == {}

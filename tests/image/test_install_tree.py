@@ -211,6 +211,18 @@ def test_rendered_server_log_is_the_file_cloudwatch_ships(installed: InstalledIm
     assert config["log.path"] == contract.LogFile.SERVER.value
 
 
+def test_http_request_log_is_where_trino_writes_it_by_default(
+    installed: InstalledImage, tmp_path: Path
+) -> None:
+    # Trino writes var/log/http-request.log relative to its working directory, the data dir
+    # (trino.service's WorkingDirectory; the launcher also changes into it).
+    venv = installed.path(AGENT_VENV) / "bin"
+    etc = tmp_path / "trino"
+    subprocess.run([str(venv / "python"), "-c", RENDER_SAMPLE, str(etc)], check=True, capture_output=True)
+    assert "http-server.log.path" not in (etc / "config.properties").read_text()
+    assert contract.LogFile.HTTP_REQUEST.value == f"{contract.TRINO_DATA}/var/log/http-request.log"
+
+
 def test_second_run_reuses_the_server_and_the_agent_and_keeps_the_trino_user(
     installed: InstalledImage,
 ) -> None:

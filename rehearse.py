@@ -57,7 +57,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--workers",
         type=int,
         default=None,
-        help=f"workers to boot (default: the stack's desired capacity, at most {DEFAULT_MAX_WORKERS})",
+        help=f"workers to boot (default: the stack's desired capacity, at most {DEFAULT_MAX_WORKERS}; "
+        "0 runs a lone coordinator that also executes queries)",
     )
     parser.add_argument(
         "--dir", type=Path, default=None, help="nodes' etc/, data and logs (default: .cache/rehearse/<stack>)"
@@ -90,16 +91,26 @@ def stack_overrides(stack: str, sets: list[str], properties: list[str]) -> dict[
     return overrides
 
 
+# Connector names whose plugin directory is not simply the name with "_" turned into "-".
+PLUGIN_OF_CONNECTOR = {"gsheets": "google-sheets", "hive-hadoop2": "hive"}
+
+
+def plugin_of(connector: str) -> str:
+    return PLUGIN_OF_CONNECTOR.get(connector, connector.replace("_", "-"))
+
+
 def local_node_settings(settings: NodeSettings, plugins: set[str]) -> tuple[NodeSettings, list[str]]:
     """The stack's node settings, minus what cannot run on this machine, and notes saying what changed."""
     notes: list[str] = []
     kept: dict[str, dict[str, str]] = {}
     for name, properties in settings.catalogs.items():
         connector = properties.get("connector.name", "")
-        if connector.replace("_", "-") in plugins:
+        if plugin_of(connector) in plugins:
             kept[name] = properties
         else:
-            notes.append(f"catalog {name!r} skipped: connector {connector!r} is not in the local install")
+            notes.append(
+                f"catalog {name!r} skipped: connector {connector!r} is not in Trino's server tarball"
+            )
     changes: dict[str, object] = {"catalogs": kept}
     if settings.tls.enabled:
         notes.append(
@@ -115,6 +126,7 @@ def local_node_settings(settings: NodeSettings, plugins: set[str]) -> tuple[Node
 def describe(cluster: TrinoCluster, seconds: float) -> str:
     lines = [
         f"Ready in {seconds:.0f}s: {len(cluster.workers)} worker(s) active, `{SMOKE_QUERY}` returned 25.",
+        f"  Catalogs:   {', '.join(sorted(cluster.settings.catalogs)) or 'none'}",
         f"  Web UI:     {cluster.url}/ui/  (any user name)",
         f"  Metrics:    curl -H 'X-Trino-User: {MANAGEMENT_USER}' {cluster.url}/metrics",
         f"  Queries:    {cluster.url}/v1/statement (e.g. the Trino CLI: --server {cluster.url})",
@@ -141,7 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = stack_nodes.trino_version
     print(f"Rehearsing stack {args.stack!r}: Trino {version}, cluster {settings.name!r}")
     try:
-        install = downloads.trino_install(version)
+        # The harness's plugins plus every catalog's connector that Trino's server tarball has.
+        wanted = {plugin_of(c.get("connector.name", "")) for c in stack_nodes.catalogs.values()}
+        wanted &= downloads.trino_plugins_available(version)
+        install = downloads.trino_install(version, {*downloads.TRINO_PLUGINS, *wanted})
     except downloads.DownloadError as exc:
         print(f"cannot get Trino {version}: {exc}", file=sys.stderr)
         return 1
@@ -168,7 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     factory = TrinoFactory(base_dir, version=version, install=install)
     started = time.monotonic()
     try:
-        cluster = factory.start_cluster(workers=workers, settings=local, timeout=args.timeout)
+        # No workers: the coordinator schedules the queries itself, so one JVM is enough.
+        cluster = factory.start_cluster(
+            workers=workers, settings=local, include_coordinator=workers == 0, timeout=args.timeout
+        )
         print(describe(cluster, time.monotonic() - started), flush=True)
         if args.smoke_and_exit:
             return 0

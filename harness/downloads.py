@@ -245,6 +245,25 @@ def trino_install(version: int | str = 476, plugins: Iterable[str] = TRINO_PLUGI
     )
 
 
+def trino_plugins_available(version: int | str = 476) -> set[str]:
+    """Names of every plugin in the full server tarball (listed once, then read from the cache)."""
+    listing = cache_dir() / f"trino-server-{version}.plugins.json"
+    if listing.is_file():
+        return set(json.loads(listing.read_text()))
+    tarball = fetch(trino_server(version))
+    names = set()
+    with tarfile.open(tarball, "r:gz") as archive:
+        for name in archive.getnames():
+            parts = name.split("/")
+            if len(parts) >= 3 and parts[1] == "plugin" and parts[2]:
+                names.add(parts[2])
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    staging = listing.with_suffix(f".{os.getpid()}.tmp")
+    staging.write_text(json.dumps(sorted(names)) + "\n")
+    os.replace(staging, listing)
+    return names
+
+
 def _extract_trino(tarball: Path, dest: Path, plugins: tuple[str, ...]) -> None:
     """Extract the wanted parts of the tarball, hardlinks included.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
+import rehearse
 from harness import downloads
 from harness.elasticsearch import Elasticsearch
 from harness.moto import ClusterResources, MotoServer
@@ -18,7 +21,7 @@ from harness.ports import free_port
 from harness.processes import ManagedProcess
 from harness.prometheus import PrometheusFactory
 from harness.trino import TrinoCluster, TrinoFactory, TrinoStartError, default_settings
-from node_agent.contract import TAG_CLUSTER
+from node_agent.contract import TAG_CLUSTER, TlsSettings
 from node_agent.trino import QueryResult, TrinoError
 
 pytestmark = pytest.mark.integration
@@ -262,7 +265,7 @@ def _gone(pid: int) -> bool:
 # --- make rehearse -----------------------------------------------------------------------------
 def _rehearse(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "rehearse.py", "--stack", "dev", "--smoke-and-exit", "--workers", "1", *args],
+        [sys.executable, "rehearse.py", "--stack", "dev", "--smoke-and-exit", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -272,18 +275,83 @@ def _rehearse(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rehearsal_boots_the_dev_stack_runs_the_smoke_query_and_stops(tmp_path: Path) -> None:
-    run = _rehearse("--dir", str(tmp_path / "rehearsal"))
+    run = _rehearse("--workers", "1", "--dir", str(tmp_path / "rehearsal"))
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "returned 25" in run.stdout
     assert "Web UI:     http://127.0.0.1:" in run.stdout
-    assert "catalog 'hive' skipped" in run.stdout
+    assert "Catalogs:   hive, memory, tpch" in run.stdout
     assert (tmp_path / "rehearsal" / "c1-coordinator" / "data" / "var" / "log" / "server.log").is_file()
 
 
 def test_rehearsal_with_a_bad_override_fails_with_trinos_own_error(tmp_path: Path) -> None:
-    run = _rehearse("--dir", str(tmp_path / "rehearsal"), "--property", "query.max-memory=lots")
+    run = _rehearse(
+        "--workers", "0", "--dir", str(tmp_path / "rehearsal"), "--property", "query.max-memory=lots"
+    )
 
     assert run.returncode == 1
     assert "Invalid value 'lots'" in run.stderr
     assert "query.max-memory" in run.stderr
+
+
+def test_rehearsal_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
+    rehearsal = subprocess.Popen(
+        [sys.executable, "rehearse.py", "--stack", "dev", "--workers", "0", "--dir", str(tmp_path / "r")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = _read_until(rehearsal, "Ctrl-C stops every node", timeout=400)
+        pids = _trino_pids_under(tmp_path / "r")
+        assert pids, output
+
+        rehearsal.send_signal(signal.SIGINT)
+        rest, _ = rehearsal.communicate(timeout=120)
+    finally:
+        if rehearsal.poll() is None:
+            rehearsal.kill()
+
+    assert rehearsal.returncode == 0, output + rest
+    assert "nothing is left running" in rest
+    assert all(_gone(pid) for pid in pids)
+
+
+def test_rehearsal_skips_catalogs_whose_connector_trino_does_not_ship() -> None:
+    stack = default_settings(
+        catalogs={"tpch": {"connector.name": "tpch"}, "legacy": {"connector.name": "nonesuch"}},
+        tls=TlsSettings(enabled=True, authentication="password"),
+    )
+
+    local, notes = rehearse.local_node_settings(stack, {"tpch", "memory"})
+
+    assert set(local.catalogs) == {"tpch"}
+    assert any("'legacy' skipped" in note and "nonesuch" in note for note in notes)
+    assert local.tls == TlsSettings()
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"{marker!r} not printed; output so far:\n{''.join(seen)}")
+
+
+def _trino_pids_under(base: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")).is_relative_to(base.resolve()):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids

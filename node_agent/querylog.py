@@ -113,8 +113,15 @@ class Shipper(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 progressed = self.ship_once()
-            except Exception:
-                log.exception("querylog: shipping to Elasticsearch failed; retrying in %.1fs", self._backoff)
+            except Exception as exc:  # unreachable, timeouts, 5xx on the whole request: all retried
+                log.warning(
+                    "querylog: shipping to Elasticsearch failed (%s: %s); %d events wait in the spool, "
+                    "retrying in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    self.spool.pending_records,
+                    self._backoff,
+                )
                 self.metrics.bulk_errors.inc()
                 self.metrics.es_up.set(0)
                 progressed = False

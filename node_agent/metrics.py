@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -220,7 +221,7 @@ class Scraper:
         now = datetime.now(UTC)
         passthrough = self._querylog_families()
         info = self._read("info", self.admin.info)
-        if info is None or info.get("starting", True):
+        if info is None or info.get("starting", False):
             return Snapshot(up=False, taken_at=now, passthrough=passthrough)
         status = self._read("status", self.admin.status)
         if status is None:
@@ -251,8 +252,6 @@ class Scraper:
     def _querylog_families(self) -> list[Metric]:
         if not self.querylog_metrics_url:
             return []
-        import urllib.request
-
         try:
             with urllib.request.urlopen(self.querylog_metrics_url, timeout=2) as response:
                 text = response.read().decode()

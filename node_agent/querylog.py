@@ -138,6 +138,9 @@ class Shipper(threading.Thread):
         records = self.spool.read(self.config.batch_events, self.config.batch_bytes)
         self._update_gauges()
         if not records:
+            # Nothing readable: sleep until the next append (or 1 s) instead of spinning. An append
+            # racing with this clear is picked up by the 1 s timeout.
+            self.spool.has_data.clear()
             return False
         docs = [json.loads(r.payload) for r in records]
         outcome = self.bulk(docs)

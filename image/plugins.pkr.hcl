@@ -4,7 +4,7 @@ packer {
   required_version = ">= 1.7.0"
   required_plugins {
     amazon = {
-      version = ">= 1.2.0"
+      version = ">= 1.2.0, < 2.0.0"
       source  = "github.com/hashicorp/amazon"
     }
   }

@@ -37,7 +37,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from node_agent import contract
+from node_agent import contract, jsonlog
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Role
 from node_agent.contract import Metric as CloudWatchMetric
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
@@ -567,7 +567,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cloudwatch-endpoint", help="CloudWatch endpoint URL (tests)")
     parser.add_argument("--querylog-metrics-url", help="pass on the query-log agent's counters ('' for none)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    jsonlog.configure("metrics")
     disable_created_metrics()  # *_created series only double the page size
 
     try:

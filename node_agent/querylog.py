@@ -36,7 +36,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from node_agent import contract
+from node_agent import contract, jsonlog
 from node_agent.es_index import BulkOutcome, bulk_index, make_client, put_template
 from node_agent.events import EventError, parse_completed_event
 from node_agent.spool import Position, Spool, SpoolFull
@@ -324,7 +324,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--spool-dir", type=Path, default=QuerylogConfig.spool_dir)
     parser.add_argument("--spool-max-bytes", type=int, default=QuerylogConfig.spool_max_bytes)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    jsonlog.configure("querylog")
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # not one line per bulk request
     disable_created_metrics()
 
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -427,8 +428,6 @@ def main(argv: list[str]) -> int:
         store=StateStore(args.state_dir / STATE_FILE),
     )
     stop = threading.Event()
-    import signal
-
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     agent.run(stop)
     return 0

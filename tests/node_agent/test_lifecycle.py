@@ -76,54 +76,64 @@ class World:
         return [json.loads(line) for line in self.out.getvalue().splitlines()]
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        autoscaling = boto3.client("autoscaling", region_name=REGION)
-        ec2.create_launch_template(
-            LaunchTemplateName="analytics-worker",
-            LaunchTemplateData={"ImageId": "ami-0123456789abcdef0", "InstanceType": "m6i.xlarge"},
-        )
-        autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName=GROUP,
-            LaunchTemplate={"LaunchTemplateName": "analytics-worker", "Version": "$Latest"},
-            MinSize=1,
-            MaxSize=3,
-            DesiredCapacity=1,
-            AvailabilityZones=[f"{REGION}a"],
-        )
-        autoscaling.put_lifecycle_hook(
-            LifecycleHookName=HOOK,
-            AutoScalingGroupName=GROUP,
-            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-            HeartbeatTimeout=300,
-            DefaultResult="CONTINUE",
-        )
-        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"][
-            0
-        ]
-        instance_id = group["Instances"][0]["InstanceId"]
-        lifecycle_api = StandInLifecycleApi()
-        lifecycle_api.attach(autoscaling)
-        imds = FakeImds(instance_metadata(instance_id))
-        try:
-            yield World(
-                imds=imds,
-                lifecycle_api=lifecycle_api,
-                trino=FakeTrinoNode(),
-                clock=Clock(),
-                instance_id=instance_id,
-                autoscaling=autoscaling,
-                cloudwatch=boto3.client("cloudwatch", region_name=REGION),
-                state_file=tmp_path / "state" / "lifecycle.json",
-                trino_alive=[True],
-                out=io.StringIO(),
+@dataclass(frozen=True)
+class Aws:
+    instance_id: str
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Aws]:
+    """One moto world per module (starting moto is the slow part); each test gets fresh clients,
+    a fresh stand-in and a fresh state file, so no test sees another's lifecycle calls."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(key, "testing")
+        with mock_aws():
+            ec2 = boto3.client("ec2", region_name=REGION)
+            autoscaling = boto3.client("autoscaling", region_name=REGION)
+            ec2.create_launch_template(
+                LaunchTemplateName="analytics-worker",
+                LaunchTemplateData={"ImageId": "ami-0123456789abcdef0", "InstanceType": "m6i.xlarge"},
             )
-        finally:
-            imds.stop()
+            autoscaling.create_auto_scaling_group(
+                AutoScalingGroupName=GROUP,
+                LaunchTemplate={"LaunchTemplateName": "analytics-worker", "Version": "$Latest"},
+                MinSize=1,
+                MaxSize=3,
+                DesiredCapacity=1,
+                AvailabilityZones=[f"{REGION}a"],
+            )
+            autoscaling.put_lifecycle_hook(
+                LifecycleHookName=HOOK,
+                AutoScalingGroupName=GROUP,
+                LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+                HeartbeatTimeout=300,
+                DefaultResult="CONTINUE",
+            )
+            groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
+            yield Aws(instance_id=groups["AutoScalingGroups"][0]["Instances"][0]["InstanceId"])
+
+
+@pytest.fixture
+def world(aws: Aws, tmp_path: Path) -> Iterator[World]:
+    lifecycle_api = StandInLifecycleApi()
+    autoscaling = lifecycle_api.attach(boto3.client("autoscaling", region_name=REGION))
+    imds = FakeImds(instance_metadata(aws.instance_id))
+    try:
+        yield World(
+            imds=imds,
+            lifecycle_api=lifecycle_api,
+            trino=FakeTrinoNode(),
+            clock=Clock(),
+            instance_id=aws.instance_id,
+            autoscaling=autoscaling,
+            cloudwatch=boto3.client("cloudwatch", region_name=REGION),
+            state_file=tmp_path / "state" / "lifecycle.json",
+            trino_alive=[True],
+            out=io.StringIO(),
+        )
+    finally:
+        imds.stop()
 
 
 def test_nothing_happens_while_the_instance_is_in_service(world: World) -> None:

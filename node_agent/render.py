@@ -200,6 +200,7 @@ def render(
             )
         _check_accepted(name, version, "config_overrides")
         config[name] = str(value)
+    _check_discovery_server(config, version)
     for name in config:
         _check_accepted(name, version, "config.properties")
     files["config.properties"] = _properties(config, "config.properties")
@@ -207,6 +208,16 @@ def render(
     for name in sorted(settings.catalogs):
         files[f"catalog/{name}.properties"] = _catalog(name, settings.catalogs[name], version)
     return dict(sorted(files.items()))
+
+
+def _check_discovery_server(config: dict[str, str], version: int) -> None:
+    """From 477 on, the embedded discovery server exists only with discovery.type=airlift_discovery."""
+    airlift = config.get("discovery.type") == "airlift_discovery"
+    if version >= 477 and "discovery-server.enabled" in config and not airlift:
+        raise RenderError(
+            f"config_overrides: 'discovery-server.enabled' is accepted by Trino {version} only together "
+            "with discovery.type=airlift_discovery (the default, announce, needs neither)"
+        )
 
 
 def _check_settings(settings: NodeSettings, secrets: Secrets, role: Role, version: int) -> None:

@@ -407,3 +407,25 @@ def test_tls_workers_stay_on_the_shared_secret_and_file_rules() -> None:
 def test_internal_https_is_refused_with_a_reason() -> None:
     with pytest.raises(RenderError, match="internal_https"):
         render(settings(tls=replace(TLS, internal_https=True)), FACTS, Role.COORDINATOR, LAYOUT, TLS_SECRETS)
+
+
+def test_discovery_server_flag_on_477_needs_airlift_discovery() -> None:
+    s = settings(trino_version=477, config_overrides={"discovery-server.enabled": "true"})
+    with pytest.raises(RenderError, match=r"discovery-server.enabled.*Trino 477.*airlift_discovery"):
+        render(s, FACTS, Role.COORDINATOR, LAYOUT, SECRETS)
+
+
+def test_discovery_server_flag_on_477_is_fine_with_airlift_discovery() -> None:
+    overrides = {"discovery-server.enabled": "true", "discovery.type": "airlift_discovery"}
+    config = props(
+        render(
+            settings(trino_version=477, config_overrides=overrides), FACTS, Role.COORDINATOR, LAYOUT, SECRETS
+        )["config.properties"]
+    )
+    assert config["discovery.type"] == "airlift_discovery"
+
+
+def test_discovery_type_before_477_is_refused() -> None:
+    s = settings(trino_version=476, config_overrides={"discovery.type": "announce"})
+    with pytest.raises(RenderError, match=r"discovery.type.*Trino 476.*accepted from 477"):
+        render(s, FACTS, Role.WORKER, LAYOUT, SECRETS)

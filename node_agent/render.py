@@ -476,9 +476,12 @@ def write_atomically(files: dict[str, str], etc_dir: Path) -> None:
     if not (generation / RENDERED_MARKER).exists():
         staging = Path(tempfile.mkdtemp(prefix=f".{etc_dir.name}.staging-", dir=parent))
         try:
+            staging.chmod(0o750)  # mkdtemp makes 0700: Trino's group must be able to enter
             for rel, content in files.items():
                 target = staging / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
+                for directory in reversed(target.relative_to(staging).parents[:-1]):
+                    (staging / directory).mkdir(exist_ok=True)
+                    (staging / directory).chmod(0o750)  # whatever the umask
                 _write_file(target, content)
             _write_file(staging / RENDERED_MARKER, digest(files) + "\n")
             if generation.exists():
@@ -519,6 +522,7 @@ def is_complete(etc_dir: Path) -> bool:
 def _write_file(path: Path, content: str) -> None:
     # 0640: readable by the trino group, never by everyone (shared secret, keystore, passwords).
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    os.fchmod(fd, 0o640)  # whatever the umask
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
         handle.flush()

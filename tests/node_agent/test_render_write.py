@@ -34,6 +34,13 @@ def test_files_are_not_readable_by_everyone(tmp_path: Path) -> None:
     assert not mode & stat.S_IROTH
 
 
+def test_directories_let_the_trino_group_in_but_not_everyone(tmp_path: Path) -> None:
+    write_atomically({"secrets/keystore.pem": "pem\n", "catalog/tpch.properties": "x\n"}, tmp_path / "etc")
+    for directory in (tmp_path / "etc", tmp_path / "etc" / "secrets", tmp_path / "etc" / "catalog"):
+        mode = stat.S_IMODE(directory.resolve().stat().st_mode)
+        assert mode == 0o750, (directory, oct(mode))
+
+
 def test_writing_the_same_files_twice_changes_nothing(tmp_path: Path) -> None:
     etc = tmp_path / "etc"
     write_atomically(FILES, etc)

@@ -76,6 +76,11 @@ class ManagedProcess:
         self._forget()
         return code
 
+    def terminate(self) -> None:
+        """Send SIGTERM to the process group without waiting (stop several servers in parallel)."""
+        if self.running():
+            self._signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM the process group, then SIGKILL it if it is still there after `timeout`."""
         if self.running():
@@ -151,8 +156,7 @@ def stop_all(timeout: float = 20.0) -> None:
     """Stop every process still registered: SIGTERM all groups, wait, then SIGKILL the rest."""
     procs = live_processes()
     for proc in procs:
-        if proc.running():
-            proc._signal(signal.SIGTERM)
+        proc.terminate()
     deadline = time.monotonic() + timeout
     for proc in procs:
         remaining = max(0.1, deadline - time.monotonic())

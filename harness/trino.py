@@ -172,6 +172,9 @@ class TrinoCluster:
         self.factory.wait_ready(self, expected_workers=len(running), timeout=timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop every node: SIGTERM to all at once, then wait for each (SIGKILL after `timeout`)."""
+        for node in self.nodes:
+            node.process.terminate()
         for node in reversed(self.nodes):
             node.stop(timeout)
 

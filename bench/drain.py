@@ -102,7 +102,7 @@ def drain() -> None:
     from harness.moto import MotoServer
     from harness.trino import TrinoFactory
     from node_agent.imds import Imds
-    from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config
+    from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
     from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
@@ -124,7 +124,7 @@ def drain() -> None:
             autoscaling=api.attach(moto.boto3_client("autoscaling")),
             cloudwatch=moto.boto3_client("cloudwatch"),
             trino=worker.admin(),
-            trino_running=TrinoProcess(worker.data_dir).running,
+            trino_running=trino_alive(TrinoProcess(worker.data_dir), worker.admin()),
             store=StateStore(work / "lifecycle.json"),
             out=io.StringIO(),
         )

@@ -133,6 +133,28 @@ class TrinoProcess:
         return text.rsplit(")", 1)[-1].split()
 
 
+def trino_alive(process: TrinoProcess, trino: Any) -> Callable[[], bool]:
+    """Running if its JVM is visible, or else if it still answers HTTP.
+
+    The process is the precise signal (its port closes a moment before it exits); the HTTP
+    fallback keeps a misconfigured agent that cannot read /proc/<pid>/cwd (no CAP_SYS_PTRACE)
+    from mistaking a busy Trino for a dead one and letting the instance go mid-query.
+    """
+
+    def alive() -> bool:
+        if process.running():
+            return True
+        try:
+            trino.info()
+        except TrinoUnavailable:
+            return False
+        except TrinoError:
+            return True  # it answered, just not with success
+        return True
+
+    return alive
+
+
 # --- the decision loop ----------------------------------------------------------------------
 class LocalTrino(Protocol):
     """What the agent needs from its Trino (node_agent.trino.TrinoAdmin on a node)."""
@@ -418,13 +440,14 @@ def main(argv: list[str]) -> int:
     except (bootstrap.BootstrapError, ImdsError) as exc:
         print(f"node-agent lifecycle: {exc}", file=sys.stderr)
         return 2
+    trino = TrinoAdmin(args.trino_url)
     agent = LifecycleAgent(
         config=build_config(settings, instance_id),
         imds=imds,
         autoscaling=aws.client("autoscaling", settings.region),
         cloudwatch=aws.client("cloudwatch", settings.region),
-        trino=TrinoAdmin(args.trino_url),
-        trino_running=TrinoProcess(args.data_dir).running,
+        trino=trino,
+        trino_running=trino_alive(TrinoProcess(args.data_dir), trino),
         store=StateStore(args.state_dir / STATE_FILE),
     )
     stop = threading.Event()

@@ -22,7 +22,7 @@ from harness.moto import ClusterResources, MotoServer
 from harness.trino import TrinoCluster, TrinoNode
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config
+from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
 from node_agent.trino import QueryResult
 from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 
@@ -66,7 +66,7 @@ def drain(
         autoscaling=lifecycle_api.attach(moto_server.boto3_client("autoscaling", aws_cluster.region)),
         cloudwatch=moto_server.boto3_client("cloudwatch", aws_cluster.region),
         trino=worker.admin(),
-        trino_running=TrinoProcess(worker.data_dir).running,
+        trino_running=trino_alive(TrinoProcess(worker.data_dir), worker.admin()),
         store=StateStore(tmp_path / "lifecycle.json"),
         out=log,
     )

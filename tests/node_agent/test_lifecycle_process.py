@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from node_agent.lifecycle import TrinoProcess
+from node_agent.lifecycle import TrinoProcess, trino_alive
+from node_agent.trino import TrinoError, TrinoUnavailable
 
 
 @pytest.fixture
@@ -53,6 +54,36 @@ def test_an_exited_but_unreaped_process_counts_as_exited(
 
 def test_no_process_at_all_is_not_running(data_dir: Path) -> None:
     assert not TrinoProcess(data_dir).running()
+
+
+class AnsweringTrino:
+    def __init__(self, answer: Exception | None) -> None:
+        self.answer = answer
+
+    def info(self) -> dict[str, object]:
+        if self.answer:
+            raise self.answer
+        return {"starting": False}
+
+
+def test_an_invisible_process_that_still_answers_http_counts_as_running(data_dir: Path) -> None:
+    assert trino_alive(TrinoProcess(data_dir), AnsweringTrino(None))()
+
+
+def test_an_invisible_process_answering_with_an_error_counts_as_running(data_dir: Path) -> None:
+    assert trino_alive(TrinoProcess(data_dir), AnsweringTrino(TrinoError("HTTP 503", status=503)))()
+
+
+def test_no_process_and_no_answer_is_not_running(data_dir: Path) -> None:
+    assert not trino_alive(TrinoProcess(data_dir), AnsweringTrino(TrinoUnavailable("refused")))()
+
+
+def test_a_visible_process_is_running_without_asking_http(
+    jvm: subprocess.Popen[bytes], data_dir: Path
+) -> None:
+    probe = TrinoProcess(data_dir)
+    assert _eventually(probe.running, True)
+    assert trino_alive(probe, AnsweringTrino(TrinoUnavailable("refused")))()
 
 
 def _eventually(check: object, wanted: bool, attempts: int = 50) -> bool:

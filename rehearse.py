@@ -99,7 +99,9 @@ def plugin_of(connector: str) -> str:
     return PLUGIN_OF_CONNECTOR.get(connector, connector.replace("_", "-"))
 
 
-def local_node_settings(settings: NodeSettings, plugins: set[str]) -> tuple[NodeSettings, list[str]]:
+def local_node_settings(
+    settings: NodeSettings, plugins: set[str], exchange_dir: Path
+) -> tuple[NodeSettings, list[str]]:
     """The stack's node settings, minus what cannot run on this machine, and notes saying what changed."""
     notes: list[str] = []
     kept: dict[str, dict[str, str]] = {}
@@ -119,7 +121,7 @@ def local_node_settings(settings: NodeSettings, plugins: set[str]) -> tuple[Node
         changes["tls"] = TlsSettings()
     if settings.exchange_bucket and settings.retry_policy == "TASK":
         notes.append("exchange manager writes to a local directory instead of the S3 bucket")
-        changes["exchange_bucket"] = "/tmp/presto-on-aws-rehearsal-exchange"
+        changes["exchange_bucket"] = str(exchange_dir)
     return dataclasses.replace(settings, **changes), notes  # type: ignore[arg-type]
 
 
@@ -160,8 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except downloads.DownloadError as exc:
         print(f"cannot get Trino {version}: {exc}", file=sys.stderr)
         return 1
+    base_dir = args.dir or REPO / ".cache" / "rehearse" / args.stack
     plugins = {p.name for p in (install / "plugin").iterdir()}
-    local, notes = local_node_settings(stack_nodes, plugins)
+    local, notes = local_node_settings(stack_nodes, plugins, base_dir / "exchange")
     for note in notes:
         print(f"  note: {note}")
     print(f"  catalogs: {', '.join(sorted(local.catalogs)) or 'none'}")
@@ -177,7 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
-    base_dir = args.dir or REPO / ".cache" / "rehearse" / args.stack
     shutil.rmtree(base_dir, ignore_errors=True)  # logs of the last rehearsal stay until the next one
     base_dir.mkdir(parents=True)
     factory = TrinoFactory(base_dir, version=version, install=install)

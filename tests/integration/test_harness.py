@@ -318,13 +318,13 @@ def test_rehearsal_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
     assert all(_gone(pid) for pid in pids)
 
 
-def test_rehearsal_skips_catalogs_whose_connector_trino_does_not_ship() -> None:
+def test_rehearsal_skips_catalogs_whose_connector_trino_does_not_ship_and_rehearses_tls_over_http() -> None:
     stack = default_settings(
         catalogs={"tpch": {"connector.name": "tpch"}, "legacy": {"connector.name": "nonesuch"}},
         tls=TlsSettings(enabled=True, authentication="password"),
     )
 
-    local, notes = rehearse.local_node_settings(stack, {"tpch", "memory"})
+    local, notes = rehearse.local_node_settings(stack, {"tpch", "memory"}, Path("/unused"))
 
     assert set(local.catalogs) == {"tpch"}
     assert any("'legacy' skipped" in note and "nonesuch" in note for note in notes)
@@ -355,3 +355,13 @@ def _trino_pids_under(base: Path) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def test_rehearsal_puts_the_task_retry_exchange_in_a_local_directory(tmp_path: Path) -> None:
+    stack = default_settings(retry_policy="TASK", exchange_bucket="acme-trino-exchange")
+
+    local, notes = rehearse.local_node_settings(stack, {"tpch", "memory"}, tmp_path / "exchange")
+
+    assert local.exchange_bucket == str(tmp_path / "exchange")
+    assert local.retry_policy == "TASK"
+    assert any("exchange manager" in note for note in notes)

@@ -571,7 +571,7 @@ def main(argv: list[str]) -> int:
     disable_created_metrics()  # *_created series only double the page size
 
     try:
-        node_env = _node_environment(args)
+        node_env = resolve_node(args)
     except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
         print(f"node-agent metrics: {exc}", file=sys.stderr)
         return 2
@@ -602,8 +602,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _node_environment(args: argparse.Namespace) -> tuple[Role, str, str | None, TrinoAdmin]:
-    """(role, cluster, region, Trino client) from flags, else from the node env file and SSM."""
+def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, TrinoAdmin]:
+    """(role, cluster, region, Trino client) from flags, else from the node env file and SSM.
+
+    The Trino client is the one bootstrap uses: HTTP on loopback as the management user, or, on a
+    coordinator with TLS and passwords, HTTPS with the agent's password and the pinned certificate.
+    """
     if args.role and args.cluster and args.trino_url:
         return (
             Role(args.role),

@@ -7,6 +7,7 @@ CloudWatch is moto.
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import threading
@@ -24,7 +25,16 @@ from moto import mock_aws
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric, Role
+from node_agent.contract import (
+    CLOUDWATCH_NAMESPACE,
+    DIMENSION_CLUSTER,
+    NODE_ENV_REGION,
+    NODE_ENV_ROLE,
+    NODE_ENV_SETTINGS_PARAMETER,
+    Metric,
+    NodeSettings,
+    Role,
+)
 from node_agent.metrics import (
     AgentMetrics,
     CloudWatchPublisher,
@@ -39,6 +49,7 @@ from node_agent.metrics import (
     metric_data,
     node_numbers,
     parse_openmetrics,
+    resolve_node,
 )
 from node_agent.trino import TrinoAdmin
 
@@ -370,3 +381,27 @@ def test_a_missing_query_log_agent_is_a_counted_scrape_error() -> None:
     agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
     agent.scrape_once()
     assert agent.agent_metrics.scrape_errors.labels(source="querylog")._value.get() == 1
+
+
+# --- how a node's agent finds its settings -------------------------------------------------------------
+@mock_aws
+def test_on_a_node_role_cluster_and_trino_come_from_the_env_file_and_ssm(tmp_path: Path) -> None:
+    settings = NodeSettings(
+        cluster="prod",
+        environment="prod",
+        region="eu-west-1",
+        trino_version=476,
+        coordinator_address="10.0.1.10",
+        shared_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared",
+    )
+    boto3.client("ssm", region_name="eu-west-1").put_parameter(
+        Name="/prod/node", Value=settings.to_json(), Type="SecureString"
+    )
+    env = tmp_path / "node.env"
+    env.write_text(
+        f"{NODE_ENV_SETTINGS_PARAMETER}=/prod/node\n{NODE_ENV_ROLE}=worker\n{NODE_ENV_REGION}=eu-west-1\n"
+    )
+    args = argparse.Namespace(env_file=env, role=None, cluster=None, trino_url=None)
+    role, cluster, region, admin = resolve_node(args)
+    assert (role, cluster, region) == (Role.WORKER, "prod", "eu-west-1")
+    assert admin.base_url == "http://127.0.0.1:8080"

@@ -130,7 +130,9 @@ class TrinoCluster(pulumi.ComponentResource):
                 failover_role_arn=identity.failover_role.arn,
                 failover_log_group=logs.function_groups["failover"],
                 functions_security_group_id=network.functions.id,
-                function_environment=failover_environment(s, network.coordinator_address.id),
+                function_environment=failover_environment(
+                    s, network.coordinator_address.id, secrets.management_password_arn
+                ),
                 boot_dependencies=boot,
             ),
             opts=child(self),

@@ -30,13 +30,16 @@ def _common(settings: ClusterSettings, eni_id: pulumi.Input[str]) -> Environment
     }
 
 
-def failover_environment(settings: ClusterSettings, eni_id: pulumi.Input[str]) -> Environment:
-    """Public endpoints only (/v1/info), on each coordinator's own private address, over HTTP."""
+def failover_environment(
+    settings: ClusterSettings, eni_id: pulumi.Input[str], management_password_arn: pulumi.Input[str] | None
+) -> Environment:
+    """The probe plans a query on each coordinator at its own private address; with passwords on,
+    Trino takes no identity over HTTP, so it goes over HTTPS as the management user, like the
+    worker-health function (the certificate is checked for the ENI's address, see the handler)."""
     health = settings.health
     return {
         **_common(settings, eni_id),
-        FunctionEnv.TRINO_SCHEME.value: "http",
-        FunctionEnv.TRINO_PORT.value: str(TRINO_HTTP_PORT),
+        **health_check_access(settings, management_password_arn),
         FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(FAILOVER_PROBE_TIMEOUT_SECONDS),
         FunctionEnv.FAILED_PROBES.value: str(health.failover_failed_probes),
         FunctionEnv.PROBE_INTERVAL_SECONDS.value: str(health.failover_probe_interval_seconds),

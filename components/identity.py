@@ -73,7 +73,7 @@ class ClusterIdentity(pulumi.ComponentResource):
         )
         failover_doc = _document(
             args.scope,
-            [],  # it reads only public endpoints
+            args.health_secret_arns,  # its probe logs in as the management user, like worker health
             [args.function_log_groups["failover"]],
             lambda scope, arns, groups, eni: policies.failover_policy(
                 scope,

@@ -157,10 +157,14 @@ class TrinoClients:
         *,
         secrets_client: Any = None,
         resolve_url: Callable[[str], str] | None = None,
+        tls_server_name: str | None = None,
     ) -> None:
+        """`tls_server_name`: the name to check certificates for when nodes are reached at other
+        addresses than the one the certificate names (see TrinoAdmin)."""
         self.access = access
         self._secrets_client = secrets_client
         self.resolve_url = resolve_url or access.url
+        self.tls_server_name = tls_server_name
         self._password: str | None = None
         self._ca_file: str | None = None
 
@@ -170,6 +174,7 @@ class TrinoClients:
             password=self._management_password(),
             ca_bundle=self._ca_path(),
             timeout=self.access.timeout_seconds,
+            tls_server_name=self.tls_server_name,
         )
 
     def _management_password(self) -> str | None:

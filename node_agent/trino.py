@@ -8,6 +8,7 @@ TrinoUnavailable instead of a stuck agent or a Lambda that runs out its clock.
 from __future__ import annotations
 
 import base64
+import http.client
 import http.cookiejar
 import json
 import ssl
@@ -52,21 +53,29 @@ class TrinoAdmin:
         ca_bundle: str | None = None,
         timeout: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        tls_server_name: str | None = None,
     ) -> None:
         """`ssl_context` overrides `ca_bundle`: the node agent pins its own cluster certificate
-        when it talks to its local Trino on 127.0.0.1, where no host name check can match."""
+        when it talks to its local Trino on 127.0.0.1, where no host name check can match.
+
+        `tls_server_name` is the name the certificate must carry when it differs from the URL's
+        host: the failover function probes each coordinator at its own address, while both serve
+        the certificate of the coordinator ENI's address. The check stays on, for that name.
+        """
         self.base_url = base_url.rstrip("/")
         self.user = user
         self.password = password
         self.timeout = timeout
         context = ssl_context
-        if context is None and self.base_url.startswith("https://") and ca_bundle:
+        if context is None and self.base_url.startswith("https://") and (ca_bundle or tls_server_name):
             context = ssl.create_default_context(cafile=ca_bundle)
-        self._cookies = http.cookiejar.CookieJar()
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context),
-            urllib.request.HTTPCookieProcessor(self._cookies),
+        https: urllib.request.HTTPSHandler = (
+            _NamedHttpsHandler(context, tls_server_name)
+            if context is not None and tls_server_name
+            else urllib.request.HTTPSHandler(context=context)
         )
+        self._cookies = http.cookiejar.CookieJar()
+        self._opener = urllib.request.build_opener(https, urllib.request.HTTPCookieProcessor(self._cookies))
 
     # --- public, no identity needed --------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -168,3 +177,22 @@ class TrinoAdmin:
             raise TrinoError(f"{method} {url}: HTTP {exc.code}: {detail}", status=exc.code) from exc
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise TrinoUnavailable(f"{method} {url}: {exc}") from exc
+
+
+class _NamedHttpsHandler(urllib.request.HTTPSHandler):
+    """HTTPS whose certificate is checked for a fixed name, whatever address the URL connects to."""
+
+    def __init__(self, context: ssl.SSLContext, server_name: str) -> None:
+        super().__init__(context=context)
+        self._tls_context = context
+        self._server_name = server_name
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        context, server_name = self._tls_context, self._server_name
+
+        class Connection(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                http.client.HTTPConnection.connect(self)
+                self.sock = context.wrap_socket(self.sock, server_hostname=server_name)
+
+        return self.do_open(Connection, req, context=context)

@@ -11,7 +11,7 @@ top-level imports of failover_watch and failover_aws.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -61,13 +61,14 @@ def handler(
     for service in ("ec2", "autoscaling", "cloudwatch", "secretsmanager"):
         if service not in aws:
             aws[service] = boto3.client(service, config=AWS_CLIENT_CONFIG)
-    trino_clients = trino or TrinoClients(config.trino, secrets_client=aws["secretsmanager"])
     label = f"{trigger.kind.value}: {trigger.detail}" if trigger.detail else trigger.kind.value
 
-    def probe(_instance_id: str, address: str) -> Probe:
-        return probe_coordinator(trino_clients.admin(address))
-
     try:
+        trino_clients = trino or probe_clients(config, ec2=aws["ec2"], secretsmanager=aws["secretsmanager"])
+
+        def probe(_instance_id: str, address: str) -> Probe:
+            return probe_coordinator(trino_clients.admin(address))
+
         if trigger.kind is TriggerKind.EC2_STATE_CHANGE and not _is_ours(aws, config, trigger.instance_id):
             log_line(
                 FUNCTION,
@@ -108,6 +109,29 @@ def handler(
         "holder": result.holder,
         "target": result.target,
     }
+
+
+def probe_clients(
+    config: FailoverConfig,
+    *,
+    ec2: Any,
+    secretsmanager: Any,
+    resolve_url: Callable[[str], str] | None = None,
+) -> TrinoClients:
+    """How the probes reach each coordinator at its own address.
+
+    Over HTTPS both coordinators serve the certificate of the coordinator ENI's fixed address
+    (the one clients use), so the certificate is checked for that address, read from the ENI.
+    """
+    server_name = None
+    if config.trino.scheme == "https":
+        answer = ec2.describe_network_interfaces(NetworkInterfaceIds=[config.eni_id])["NetworkInterfaces"]
+        if not answer:
+            raise LookupError(f"ENI {config.eni_id} does not exist")
+        server_name = str(answer[0]["PrivateIpAddress"])
+    return TrinoClients(
+        config.trino, secrets_client=secretsmanager, resolve_url=resolve_url, tls_server_name=server_name
+    )
 
 
 def _is_ours(aws: Mapping[str, Any], config: FailoverConfig, instance_id: str | None) -> bool:

@@ -217,7 +217,7 @@ def test_failover_environment_names_the_address_group_and_probe_policy(plan_for:
     assert env[FunctionEnv.CLUSTER] == "trino-prod"
     assert env[FunctionEnv.COORDINATOR_ENI_ID] == "trino-prod-network-coordinator-address-id"
     assert env[FunctionEnv.COORDINATOR_ASG_NAME] == "trino-prod-coordinators"
-    assert (env[FunctionEnv.TRINO_SCHEME], env[FunctionEnv.TRINO_PORT]) == ("http", "8080")
+    assert (env[FunctionEnv.TRINO_SCHEME], env[FunctionEnv.TRINO_PORT]) == ("https", "8443")
     assert env[FunctionEnv.FAILED_PROBES] == "3"
     assert int(env[FunctionEnv.PROBE_WINDOW_SECONDS]) < 60
 
@@ -307,7 +307,14 @@ def test_health_function_queries_over_https_with_the_management_password(plan_fo
     management = written_settings(plan).tls.management_password_secret_arn
     assert env[FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN] == management
     assert statement(plan, "worker-health", "ReadClusterSecrets")["Resource"] == [management]
-    assert "ReadClusterSecrets" not in sids(plan, "failover")
+
+
+def test_failover_probes_over_https_with_the_management_password(plan_for: PlanFor) -> None:
+    plan = plan_for("prod")
+    env = function(plan, "coordinators-failover").inputs["environment"]["variables"]
+    management = written_settings(plan).tls.management_password_secret_arn
+    assert env[FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN] == management
+    assert statement(plan, "failover", "ReadClusterSecrets")["Resource"] == [management]
 
 
 def test_without_passwords_the_health_function_uses_plain_http(plan_for: PlanFor) -> None:

@@ -257,7 +257,7 @@ class Scraper:
                 text = response.read().decode()
         except OSError as exc:
             log.debug("metrics: query-log agent not readable: %s", exc)
-            self.agent_metrics.scrape_errors.labels(source="querylog").inc()
+            self.agent_metrics.scrape_error("querylog")
             return []
         return [f for f in text_string_to_metric_families(text) if f.name.startswith("trino_querylog_")]
 
@@ -266,31 +266,44 @@ class Scraper:
             return call()
         except (TrinoUnavailable, TrinoError, ValueError, KeyError) as exc:
             log.warning("metrics: reading %s from Trino failed: %s", source, exc)
-            self.agent_metrics.scrape_errors.labels(source=source).inc()
+            self.agent_metrics.scrape_error(source)
             return None
 
 
 # --- Prometheus ----------------------------------------------------------------------------------
-@dataclass
 class AgentMetrics:
-    """The agent's own health, in the same registry as the Trino numbers."""
+    """The agent's own health, in the same registry and with the same labels as the Trino numbers."""
 
-    registry: CollectorRegistry
-
-    def __post_init__(self) -> None:
-        r = self.registry
-        self.scrape_errors = Counter(
-            "trino_agent_scrape_errors", "Failed reads from Trino, by source", ["source"], registry=r
+    def __init__(self, registry: CollectorRegistry, labels: dict[str, str]) -> None:
+        names = list(LABELS)
+        self._labels = {k: labels[k] for k in LABELS}
+        self._scrape_errors = Counter(
+            "trino_agent_scrape_errors",
+            "Failed reads from Trino, by source",
+            [*names, "source"],
+            registry=registry,
         )
         self.scrape_duration = Gauge(
-            "trino_agent_scrape_duration_seconds", "How long the last read of Trino took", registry=r
-        )
+            "trino_agent_scrape_duration_seconds",
+            "How long the last read of Trino took",
+            names,
+            registry=registry,
+        ).labels(**self._labels)
         self.cloudwatch_puts = Counter(
-            "trino_agent_cloudwatch_puts", "PutMetricData calls that worked", registry=r
-        )
+            "trino_agent_cloudwatch_puts", "PutMetricData calls that worked", names, registry=registry
+        ).labels(**self._labels)
         self.cloudwatch_errors = Counter(
-            "trino_agent_cloudwatch_errors", "PutMetricData calls that failed after retries", registry=r
-        )
+            "trino_agent_cloudwatch_errors",
+            "PutMetricData calls that failed after retries",
+            names,
+            registry=registry,
+        ).labels(**self._labels)
+
+    def scrape_error(self, source: str) -> None:
+        self._scrape_errors.labels(**self._labels, source=source).inc()
+
+    def scrape_errors(self, source: str) -> float:
+        return float(self._scrape_errors.labels(**self._labels, source=source)._value.get())
 
 
 class SnapshotCollector(Collector):
@@ -498,10 +511,9 @@ class MetricsAgent:
     def __init__(self, config: MetricsConfig, admin: TrinoAdmin, cloudwatch: Any | None = None) -> None:
         self.config = config
         self.registry = CollectorRegistry()
-        self.agent_metrics = AgentMetrics(self.registry)
-        self.collector = SnapshotCollector(
-            {"cluster": config.cluster, "role": str(config.role), "node": config.node}
-        )
+        labels = {"cluster": config.cluster, "role": str(config.role), "node": config.node}
+        self.agent_metrics = AgentMetrics(self.registry, labels)
+        self.collector = SnapshotCollector(labels)
         self.registry.register(self.collector)
         self.scraper = Scraper(
             admin, config.role, self.agent_metrics, querylog_metrics_url=config.querylog_metrics_url
@@ -546,7 +558,7 @@ class MetricsAgent:
                 self.scrape_once()
             except Exception:  # a bug in one scrape must not end the agent
                 log.exception("metrics: scrape failed")
-                self.agent_metrics.scrape_errors.labels(source="agent").inc()
+                self.agent_metrics.scrape_error("agent")
             self._stop.wait(max(0.0, self.config.interval_seconds - (time.monotonic() - started)))
 
 

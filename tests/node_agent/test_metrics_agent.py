@@ -58,6 +58,7 @@ STATUS = json.loads((DATA / "v1_status.json").read_text())
 STATS = json.loads((DATA / "ui_api_stats.json").read_text())
 OPENMETRICS_TEXT = (DATA / "metrics_filtered.txt").read_text()
 NOW = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)
+LABELS = {"cluster": "prod", "role": "coordinator", "node": "i-0abc"}
 
 
 def free_port() -> int:
@@ -240,7 +241,7 @@ def test_a_starting_trino_gives_trino_up_zero_without_errors(starting_trino: Fak
     snapshot = agent.scrape_once()
     assert time.monotonic() - started < 2.0  # answered, not timed out
     assert snapshot.up is False
-    assert not agent.agent_metrics.scrape_errors._metrics
+    assert agent.agent_metrics.scrape_errors("info") == 0
 
 
 def test_a_hung_trino_does_not_stall_the_prometheus_endpoint(hung_trino: FakeTrinoServer) -> None:
@@ -301,7 +302,7 @@ def test_one_interval_is_one_batched_put_metric_data_call() -> None:
         "provide-client-params.cloudwatch.PutMetricData",
         lambda params, **_: calls.append(len(params["MetricData"])),
     )
-    publisher = CloudWatchPublisher(client, "prod", AgentMetrics(CollectorRegistry()))
+    publisher = CloudWatchPublisher(client, "prod", AgentMetrics(CollectorRegistry(), LABELS))
     publisher.publish(Snapshot(up=True, taken_at=datetime.now(UTC), cluster=cluster()))
     assert len(calls) == 1 and calls[0] >= 6
     listed = client.list_metrics(Namespace=CLOUDWATCH_NAMESPACE)["Metrics"]
@@ -312,7 +313,7 @@ def test_one_interval_is_one_batched_put_metric_data_call() -> None:
 def test_a_failing_cloudwatch_is_counted_and_the_publisher_goes_on() -> None:
     client = cloudwatch_client("eu-west-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
     client.meta.config.retries["max_attempts"] = 1
-    agent_metrics = AgentMetrics(CollectorRegistry())
+    agent_metrics = AgentMetrics(CollectorRegistry(), LABELS)
     publisher = CloudWatchPublisher(client, "prod", agent_metrics)
     publisher.publish(Snapshot(up=True, taken_at=datetime.now(UTC), cluster=cluster()))
     publisher.publish(Snapshot(up=True, taken_at=datetime.now(UTC), cluster=cluster()))
@@ -327,7 +328,7 @@ def test_the_publisher_only_sends_the_latest_snapshot_after_a_busy_spell() -> No
         "provide-client-params.cloudwatch.PutMetricData",
         lambda params, **_: sent.append({d["MetricName"]: d["Value"] for d in params["MetricData"]}),
     )
-    publisher = CloudWatchPublisher(client, "prod", AgentMetrics(CollectorRegistry()))
+    publisher = CloudWatchPublisher(client, "prod", AgentMetrics(CollectorRegistry(), LABELS))
     for running in (1.0, 2.0, 3.0):  # offered while the publisher thread is not yet taking any
         publisher.offer(Snapshot(up=True, taken_at=NOW, cluster=ClusterNumbers(running_queries=running)))
     publisher.start()
@@ -380,7 +381,7 @@ def test_a_missing_query_log_agent_is_a_counted_scrape_error() -> None:
     )
     agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
     agent.scrape_once()
-    assert agent.agent_metrics.scrape_errors.labels(source="querylog")._value.get() == 1
+    assert agent.agent_metrics.scrape_errors("querylog") == 1
 
 
 # --- how a node's agent finds its settings -------------------------------------------------------------
@@ -405,3 +406,14 @@ def test_on_a_node_role_cluster_and_trino_come_from_the_env_file_and_ssm(tmp_pat
     role, cluster, region, admin = resolve_node(args)
     assert (role, cluster, region) == (Role.WORKER, "prod", "eu-west-1")
     assert admin.base_url == "http://127.0.0.1:8080"
+
+
+def test_the_agents_own_series_carry_the_same_labels() -> None:
+    agent = agent_for(f"http://127.0.0.1:{free_port()}")
+    agent.scrape_once()
+    exposed = families(generate_latest(agent.registry).decode())
+    own = [f for name, f in exposed.items() if name.startswith("trino_agent_")]
+    assert {f.name for f in own} >= {"trino_agent_scrape_errors", "trino_agent_scrape_duration_seconds"}
+    for family in own:
+        for sample in family.samples:
+            assert {"cluster": "prod", "role": "coordinator", "node": "n1"}.items() <= sample.labels.items()

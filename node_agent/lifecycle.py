@@ -65,17 +65,23 @@ class StateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.problem: str | None = None  # why the last load found nothing usable
 
     def load(self, instance_id: str) -> DrainRecord | None:
+        """The drain in progress, if any. An unreadable file is moved aside, not fatal: an agent
+        that crash-looped on it would never drain, while starting afresh only re-reads Trino's state.
+        """
+        self.problem = None
         try:
             raw = json.loads(self.path.read_text())
             record = DrainRecord(**raw)
         except FileNotFoundError:
             return None
         except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"state file {self.path} is unreadable ({exc}); remove it to start afresh"
-            ) from exc
+            aside = self.path.with_suffix(".unreadable")
+            os.replace(self.path, aside)
+            self.problem = f"state file was unreadable ({exc}); moved to {aside.name}, starting afresh"
+            return None
         return record if record.instance_id == instance_id else None  # a file baked into an image
 
     def save(self, record: DrainRecord) -> None:
@@ -203,6 +209,8 @@ class LifecycleAgent:
         self._group: str | None = None
         self._hook: str | None = config.hook_name or None
         self._said: set[str] = set()
+        if store.problem:
+            self.decide("state-unreadable", store.problem)
         if self.record and not self.record.completed:
             self.decide(
                 "resume", f"drain in progress since {_iso(self.record.started_at)} ({self.record.reason})"

@@ -377,6 +377,19 @@ def test_a_state_file_of_another_instance_is_ignored(world: World) -> None:
     assert agent.record is None
 
 
+def test_an_unreadable_state_file_is_moved_aside_and_the_drain_still_happens(world: World) -> None:
+    world.state_file.parent.mkdir(parents=True)
+    world.state_file.write_text("{half a reco")
+    world.trino.current_state = "SHUTTING_DOWN"
+    agent = world.agent()
+    assert world.decisions()[0]["decision"] == "state-unreadable"
+    assert world.state_file.with_suffix(".unreadable").exists()
+    world.terminate()
+    agent.step()
+    assert world.trino.shutdown_calls == 0  # Trino's own state says the drain was already asked for
+    assert agent.record is not None and agent.record.shutdown_requested
+
+
 def test_timings_come_from_the_node_settings() -> None:
     settings = NodeSettings(
         cluster="analytics",

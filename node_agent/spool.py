@@ -162,10 +162,18 @@ class Spool:
             self._delete_segment(segment)
         self._repair_tail()
         self._fd = os.open(self._segment_path(self._active), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._pending_records = len(self.read(max_records=2**62, max_bytes=2**62))
+        self._pending_records = self._count_pending()
         if self._pending_records:
             log.info("spool %s: %d unacknowledged events to resend", self.directory, self._pending_records)
             self.has_data.set()
+
+    def _count_pending(self) -> int:
+        """Unacknowledged records, one segment in memory at a time (a backlog can be gigabytes)."""
+        active, count = self._active, 0
+        for segment in sorted(s for s in self._sizes if s >= self._cursor.segment):
+            start = self._cursor.offset if segment == self._cursor.segment else 0
+            count += len(self._records_in(segment, start, self._sizes[segment], active=segment == active))
+        return count
 
     def _repair_tail(self) -> None:
         """Cut a torn record off the newest segment (a write that crashed before its 200)."""

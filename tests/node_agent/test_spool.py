@@ -161,3 +161,29 @@ def test_a_stale_acknowledgement_does_not_move_the_cursor_back(tmp_path: Path) -
 def test_a_size_limit_too_small_for_any_record_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_bytes"):
         Spool(tmp_path, max_bytes=4)
+
+
+def test_a_crash_between_cursor_write_and_segment_delete_does_not_resend(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10**6, segment_bytes=10)  # one record per segment
+    for name in (b"first-record", b"second-record"):
+        spool.append(name)
+    first_segment = segments(tmp_path)[0]
+    kept = first_segment.read_bytes()
+    first, _ = spool.read(max_records=2, max_bytes=10**9)
+    spool.ack(first.end, 1)
+    spool.close()
+    first_segment.write_bytes(kept)  # as if the process died before deleting it
+
+    reopened = Spool(tmp_path, max_bytes=10**6, segment_bytes=10)
+    assert payloads(reopened) == [b"second-record"]
+    assert not first_segment.exists()
+
+
+def test_the_backlog_is_counted_again_after_a_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10**6, segment_bytes=30)
+    for i in range(7):
+        spool.append(f"{i:020d}".encode())
+    batch = spool.read(max_records=2, max_bytes=10**9)
+    spool.ack(batch[-1].end, 2)
+    spool.close()
+    assert Spool(tmp_path, max_bytes=10**6, segment_bytes=30).pending_records == 5

@@ -182,7 +182,7 @@ def render(
         )
         files["rules.json"] = access_rules()
     if role is Role.COORDINATOR and versions.has_http_event_listener(version):
-        listener = _http_event_listener(version, layout)
+        listener = _http_event_listener(layout)
         files["http-event-listener.properties"] = _properties(listener, "http-event-listener.properties")
         config["event-listener.config-files"] = str(etc / "http-event-listener.properties")
     exchange = _exchange_manager(settings)
@@ -345,7 +345,7 @@ def access_rules() -> str:
     return json.dumps(rules, indent=2, sort_keys=True) + "\n"
 
 
-def _http_event_listener(version: int, layout: Layout) -> dict[str, str]:
+def _http_event_listener(layout: Layout) -> dict[str, str]:
     return {
         "event-listener.name": "http",
         "http-event-listener.log-completed": "true",

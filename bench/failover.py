@@ -3,8 +3,8 @@
 Real parts as in tests/integration/test_failover.py: two lone Trino 476 coordinators from the
 harness, the stack's resources in moto server, and the unchanged failover handler with default
 probe settings (3 failed probes, 5 s apart, a 55 s window). A thread plays EventBridge, starting
-the handler every 60 s; the active coordinator's Trino is killed at different offsets into that
-minute, because when in the minute a coordinator dies decides how long detection takes. moto's
+the handler every 60 s; the active coordinator's Trino is killed (or frozen) at different offsets
+into that minute, because when in the minute a coordinator dies decides how long detection takes. moto's
 instances have no machines behind them, so an address resolver maps their private IPs to the
 local coordinators' URLs (the only seam).
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
+import signal
 import statistics
 import sys
 import threading
@@ -28,8 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 FAILOVER_DIR = ROOT / "functions" / "failover"
 SCHEDULE_SECONDS = 60.0
-# Seconds after a scheduled invocation started: early, mid-window, in the last round, after it.
-DEATH_OFFSETS = (5.0, 30.0, 48.0, 53.0)
+# How the coordinator fails, and when: seconds after a scheduled invocation started (early,
+# mid-window, in the window's last round, after it). "frozen" is SIGSTOP: the JVM still holds its
+# port and the kernel still accepts connections, but nothing answers (a hang, a stuck GC).
+SCENARIOS = (("killed", 5.0), ("killed", 30.0), ("killed", 48.0), ("killed", 53.0), ("frozen", 30.0))
 SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": []}
 
 
@@ -78,8 +82,10 @@ class Schedule:
             run.join(timeout=120)
 
 
-def one_failover(handler: ModuleType, moto: Any, pair: list[Any], offset: float) -> tuple[float, int]:
-    """Kill the ENI holder's Trino `offset` s into a scheduled minute; seconds until it moved."""
+def one_failover(
+    handler: ModuleType, moto: Any, pair: list[Any], fault: str, offset: float
+) -> tuple[float, int]:
+    """Kill or freeze the ENI holder's Trino `offset` s into a scheduled minute; seconds until it moved."""
     from node_agent.lambda_support import TrinoAccess, TrinoClients
 
     moto.reset()
@@ -117,7 +123,11 @@ def one_failover(handler: ModuleType, moto: Any, pair: list[Any], offset: float)
     schedule = Schedule(invoke, time.monotonic())
     try:
         time.sleep(offset)
-        trino_of[active].coordinator.kill()
+        victim = trino_of[active].coordinator
+        if fault == "frozen":
+            os.kill(victim.process.popen.pid, signal.SIGSTOP)
+        else:
+            victim.kill()
         died = time.monotonic()
         while holder() != standby:
             if time.monotonic() - died > 180:
@@ -126,6 +136,7 @@ def one_failover(handler: ModuleType, moto: Any, pair: list[Any], offset: float)
         moved = time.monotonic()
     finally:
         schedule.stop()
+        trino_of[active].coordinator.kill()  # a frozen one too: SIGKILL ends a stopped process
     return moved - died, len(schedule.runs)
 
 
@@ -140,19 +151,20 @@ def main() -> int:
     results = []
     try:
         pair = [factory.start_cluster(workers=0, include_coordinator=True) for _ in range(2)]
-        for offset in DEATH_OFFSETS:
+        for fault, offset in SCENARIOS:
             log = io.StringIO()  # the handler's JSON log lines; kept out of the report
             with contextlib.redirect_stdout(log):
-                seconds, invocations = one_failover(handler, moto, pair, offset)
+                seconds, invocations = one_failover(handler, moto, pair, fault, offset)
             results.append(seconds)
             print(
-                f"killed {offset:4.0f} s into the minute: ENI on the standby {seconds:5.1f} s later "
+                f"{fault} {offset:4.0f} s into the minute: ENI on the standby {seconds:5.1f} s later "
                 f"({invocations} scheduled invocation(s))",
                 flush=True,
             )
-            # replace the dead coordinator with a fresh one, as its group would
-            dead = next(i for i, c in enumerate(pair) if not c.coordinator.running())
-            pair[dead] = factory.start_cluster(workers=0, include_coordinator=True)
+            if (fault, offset) != SCENARIOS[-1]:
+                # replace the dead coordinator with a fresh one, as its group would
+                dead = next(i for i, c in enumerate(pair) if not c.coordinator.running())
+                pair[dead] = factory.start_cluster(workers=0, include_coordinator=True)
     finally:
         moto.stop()
         factory.stop_all()

@@ -159,9 +159,10 @@ def bench_cluster(runs: int) -> None:
             cluster.stop()
     finally:
         factory.stop_all()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"3-node Trino start to ready (TPC-H + 2 active workers): median {statistics.median(times):.1f} s "
-        f"of {runs} ({', '.join(f'{t:.1f}' for t in times)})"
+        f"of {runs} ({', '.join(f'{t:.1f}' for t in times)}); load average {load} on {os.cpu_count()} cores"
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
+import ipaddress
 import json
 import shutil
 import signal
@@ -19,6 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from secrets import token_urlsafe
 
 import yaml
 
@@ -26,8 +29,10 @@ from components.node_settings import node_settings
 from components.settings import ConfigError, load_stack_settings, read_stack_file
 from harness import downloads
 from harness.trino import SMOKE_QUERY, TrinoCluster, TrinoFactory, TrinoStartError
-from node_agent.contract import MANAGEMENT_USER, NodeSettings, TlsSettings
+from node_agent import bootstrap, render
+from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role
 from node_agent.render import RenderError
+from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
 
 REPO = Path(__file__).resolve().parent
 REHEARSAL_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:rehearsal-shared-secret"
@@ -116,23 +121,138 @@ def local_node_settings(
     changes: dict[str, object] = {"catalogs": kept}
     if settings.tls.enabled:
         notes.append(
-            "TLS and password authentication rehearsed over plain HTTP (the certificate is a cloud secret)"
+            "TLS rehearsed with a throwaway self-signed certificate and generated passwords "
+            "(the real ones are cloud secrets)"
         )
-        changes["tls"] = TlsSettings()
     if settings.exchange_bucket and settings.retry_policy == "TASK":
         notes.append("exchange manager writes to a local directory instead of the S3 bucket")
         changes["exchange_bucket"] = str(exchange_dir)
     return dataclasses.replace(settings, **changes), notes  # type: ignore[arg-type]
 
 
-def describe(cluster: TrinoCluster, seconds: float) -> str:
+@dataclasses.dataclass(frozen=True)
+class SecureLogin:
+    """How to reach a rehearsal of a TLS stack: its HTTPS URL, certificate file and a user."""
+
+    url: str
+    certificate_file: Path
+    user: str
+    password: str
+
+
+def rehearsal_secrets(settings: NodeSettings, base_dir: Path) -> tuple[render.Secrets, SecureLogin | None]:
+    """Secrets for a local rehearsal: a fresh shared secret and, for a TLS stack, a self-signed
+    certificate for 127.0.0.1 and generated passwords for the agent and a `rehearsal` user, so
+    the rehearsal serves HTTPS with passwords the way the stack's coordinators do."""
+    shared = token_urlsafe(32)
+    if not settings.tls.enabled:
+        return render.Secrets(shared_secret=shared), None
+    import bcrypt
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "presto-on-aws rehearsal")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    certificate_file = base_dir / "rehearsal-certificate.pem"
+    certificate_file.write_text(certificate_pem)
+    password = token_urlsafe(16)
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode()
+    secrets = render.Secrets(
+        shared_secret=shared,
+        management_password=token_urlsafe(24),
+        keystore_pem=certificate_pem + key_pem,
+        password_file=f"rehearsal:$2y{hashed[3:]}\n" if settings.tls.authentication == "password" else None,
+    )
+    login = SecureLogin("", certificate_file, "rehearsal", password)
+    return secrets, login
+
+
+def wait_secure_ready(
+    cluster: TrinoCluster, secrets: render.Secrets, login: SecureLogin, workers: int, timeout: float
+) -> SecureLogin:
+    """The agent's own ready gate over HTTPS (the coordinator takes no identity over HTTP), then
+    the smoke query as the rehearsal user, trusting only the rehearsal's certificate."""
+    config = dict(
+        line.split("=", 1)
+        for line in (cluster.coordinator.etc_dir / "config.properties").read_text().splitlines()
+        if "=" in line
+    )
+    layout = render.Layout(https_port=int(config["http-server.https.port"]))
+    agent = bootstrap.local_admin(cluster.settings, Role.COORDINATOR, layout, secrets, timeout=30)
+    login = dataclasses.replace(login, url=f"https://127.0.0.1:{layout.https_port}")
+    user = TrinoAdmin(
+        login.url,
+        user=login.user,
+        password=login.password if secrets.password_file else None,
+        ca_bundle=str(login.certificate_file),
+        timeout=30,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        # Workers active first (catalogs are left out: a stack's metastore is not reachable here).
+        bootstrap.wait_ready(
+            agent,
+            dataclasses.replace(cluster.settings, catalogs={}),
+            Role.COORDINATOR,
+            node_id=cluster.coordinator.node_id,
+            min_workers=workers,
+            timeout=timeout,
+        )
+    except bootstrap.BootstrapError as exc:
+        raise TrinoStartError(f"{exc}; coordinator log:\n{cluster.coordinator.log_tail()}") from exc
+    last = "no answer yet"
+    while time.monotonic() < deadline:  # catalogs answer a few seconds after workers (trino-facts §2)
+        try:
+            rows = user.query(SMOKE_QUERY, deadline_seconds=60).rows
+            if rows == [[25]]:
+                return login
+            last = f"smoke query returned {rows}"
+        except (TrinoError, TrinoUnavailable) as exc:
+            last = str(exc)
+        time.sleep(1)
+    raise TrinoStartError(f"smoke query over HTTPS as {login.user} failed ({last})")
+
+
+def describe(cluster: TrinoCluster, seconds: float, login: SecureLogin | None = None) -> str:
     lines = [
         f"Ready in {seconds:.0f}s: {len(cluster.workers)} worker(s) active, `{SMOKE_QUERY}` returned 25.",
         f"  Catalogs:   {', '.join(sorted(cluster.settings.catalogs)) or 'none'}",
-        f"  Web UI:     {cluster.url}/ui/  (any user name)",
-        f"  Metrics:    curl -H 'X-Trino-User: {MANAGEMENT_USER}' {cluster.url}/metrics",
-        f"  Queries:    {cluster.url}/v1/statement (e.g. the Trino CLI: --server {cluster.url})",
     ]
+    if login is None:
+        lines += [
+            f"  Web UI:     {cluster.url}/ui/  (any user name)",
+            f"  Metrics:    curl -H 'X-Trino-User: {MANAGEMENT_USER}' {cluster.url}/metrics",
+            f"  Queries:    {cluster.url}/v1/statement (e.g. the Trino CLI: --server {cluster.url})",
+        ]
+    else:
+        lines += [
+            f"  Web UI:     {login.url}/ui/  (user {login.user}, password {login.password})",
+            f"  Queries:    trino --server {login.url} --truststore-path {login.certificate_file} "
+            f"--user {login.user} --password  (HTTP on {cluster.url} takes no user)",
+        ]
     for node in cluster.nodes:
         lines.append(f"  {node.name:<16} log {node.log_path}")
         lines.append(f"  {'':<16} etc {node.etc_dir}")
@@ -183,13 +303,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.rmtree(base_dir, ignore_errors=True)  # logs of the last rehearsal stay until the next one
     base_dir.mkdir(parents=True)
     factory = TrinoFactory(base_dir, version=version, install=install)
+    secrets, login = rehearsal_secrets(local, base_dir)
     started = time.monotonic()
     try:
         # No workers: the coordinator schedules the queries itself, so one JVM is enough.
         cluster = factory.start_cluster(
-            workers=workers, settings=local, include_coordinator=workers == 0, timeout=args.timeout
+            workers=workers,
+            settings=local,
+            secrets=secrets,
+            include_coordinator=workers == 0,
+            timeout=args.timeout,
+            wait=login is None,  # the harness's gate speaks plain HTTP; a TLS coordinator refuses it
         )
-        print(describe(cluster, time.monotonic() - started), flush=True)
+        if login is not None:
+            login = wait_secure_ready(cluster, secrets, login, workers, args.timeout)
+        print(describe(cluster, time.monotonic() - started, login), flush=True)
         if args.smoke_and_exit:
             return 0
         print("Running; Ctrl-C stops every node.", flush=True)

@@ -318,7 +318,7 @@ def test_rehearsal_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
     assert all(_gone(pid) for pid in pids)
 
 
-def test_rehearsal_skips_catalogs_whose_connector_trino_does_not_ship_and_rehearses_tls_over_http() -> None:
+def test_rehearsal_skips_catalogs_whose_connector_trino_does_not_ship_and_keeps_tls_on() -> None:
     stack = default_settings(
         catalogs={"tpch": {"connector.name": "tpch"}, "legacy": {"connector.name": "nonesuch"}},
         tls=TlsSettings(enabled=True, authentication="password"),
@@ -328,7 +328,8 @@ def test_rehearsal_skips_catalogs_whose_connector_trino_does_not_ship_and_rehear
 
     assert set(local.catalogs) == {"tpch"}
     assert any("'legacy' skipped" in note and "nonesuch" in note for note in notes)
-    assert local.tls == TlsSettings()
+    assert local.tls == stack.tls
+    assert any("self-signed certificate" in note for note in notes)
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:

@@ -57,8 +57,9 @@ def java_home() -> Path:
 def default_settings(trino_version: int = 476, **changes: object) -> NodeSettings:
     """The node settings a harness cluster uses unless a test passes its own.
 
-    Short graceful-shutdown grace period (the default is two minutes, and a drain waits it twice),
-    the tpch and memory catalogs, and the loopback coordinator.
+    A short graceful-shutdown grace period (the default is two minutes, and a drain waits it
+    twice), still above the coordinator's 5 s node-state poll so that no new task lands on a
+    draining worker; the tpch and memory catalogs; the loopback coordinator.
     """
     base = NodeSettings(
         cluster="harness",
@@ -68,7 +69,7 @@ def default_settings(trino_version: int = 476, **changes: object) -> NodeSetting
         coordinator_address="127.0.0.1",
         shared_secret_arn=f"arn:aws:secretsmanager:us-east-1:{HARNESS_ACCOUNT}:secret:harness-shared",
         catalogs={"tpch": {"connector.name": "tpch"}, "memory": {"connector.name": "memory"}},
-        config_overrides={"shutdown.grace-period": "5s"},
+        config_overrides={"shutdown.grace-period": "10s"},
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 

@@ -630,6 +630,41 @@ def test_without_the_enis_name_a_coordinator_reached_at_its_own_address_fails_th
     assert named.info()["coordinator"] is True
 
 
+def test_worker_health_check_reads_the_secured_coordinators_workers(
+    secure: SecureCluster, failover_aws: dict[str, Any]
+) -> None:
+    """The worker-health function, with the prod stack's environment, queries the coordinator at
+    the ENI's address over HTTPS as the management user and sees the worker active."""
+    import sys
+
+    from components.function_env import worker_health_environment
+    from components.settings import load_stack_settings
+    from node_agent.lambda_support import TrinoClients, env_reader
+
+    folder = str(REPO / "functions" / "worker_health")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    from worker_health_run import WorkerHealthConfig, coordinator_view
+
+    settings = load_stack_settings("prod", {"tlsCaBundle": secure.ca_file.read_text()})
+    environ = {
+        str(k): str(v)
+        for k, v in worker_health_environment(
+            settings, failover_aws["eni_id"], failover_aws["password_arn"]
+        ).items()
+    }
+    environ[FunctionEnv.PROBE_TIMEOUT_SECONDS.value] = "30"  # test-sized, as above
+    config = WorkerHealthConfig.from_env(env_reader(environ))
+    assert config.trino.scheme == "https"
+    clients = TrinoClients(
+        config.trino,
+        secrets_client=failover_aws["secretsmanager"],
+        resolve_url=lambda address: f"https://{address}:{secure.layout.https_port}",
+    )
+    view = coordinator_view(clients.admin("127.0.0.1"))
+    assert view.states == {secure.cluster.workers[0].node_id: "active"}
+
+
 # --- the drain (last: it stops the only worker) -------------------------------------------------
 def test_drain_of_a_worker_in_the_secured_cluster_completes(
     secure: SecureCluster, moto_server: MotoServer, aws_cluster: ClusterResources, tmp_path: Path
@@ -677,3 +712,40 @@ def test_drain_of_a_worker_in_the_secured_cluster_completes(
     assert decisions[-1]["decision"] == "complete", decisions
     names = [d["decision"] for d in decisions]
     assert "shutdown-requested" in names and "shutdown-failed" not in names, names  # accepted at once
+
+
+# --- the rehearsal command -------------------------------------------------------------------------
+def test_rehearsal_of_a_tls_stack_serves_https_with_passwords(tmp_path: Path) -> None:
+    """`make rehearse` of a stack with TLS and passwords keeps both on: the smoke query runs as a
+    generated user over HTTPS, trusting only the rehearsal's certificate."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "rehearse.py",
+            "--stack",
+            "dev",
+            "--workers",
+            "0",
+            "--dir",
+            str(tmp_path / "rehearsal"),
+            "--smoke-and-exit",
+            "--set",
+            "tls=true",
+            "--set",
+            "authentication=password",
+            "--set",
+            f"tlsCertificateSecretArn={ARN}tls-AbCdEf",
+            "--set",
+            f"passwordFileSecretArn={ARN}users-AbCdEf",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "returned 25" in run.stdout
+    assert "Web UI:     https://127.0.0.1:" in run.stdout
+    assert "user rehearsal, password " in run.stdout
+    config = (tmp_path / "rehearsal" / "c1-coordinator" / "etc" / "config.properties").read_text()
+    assert "http-server.authentication.type=PASSWORD\n" in config

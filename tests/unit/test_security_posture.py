@@ -4,20 +4,34 @@ The other unit tests check each resource on its own (ingress ports, IAM statemen
 the settings parameter). These follow the chain across layers: what the prod stack writes for its
 nodes, rendered by the renderer the nodes use, must serve clients over HTTPS with passwords only,
 and a secret value the program creates must exist in exactly one place, its Secrets Manager
-version.
+version. The functions reach each coordinator at its own address but check its certificate for
+the coordinator ENI's address, which is the one the certificate names.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from collections.abc import Callable
+import ssl
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from components.function_env import failover_environment
+from components.settings import load_stack_settings
 from node_agent import render
 from node_agent.contract import MANAGEMENT_USER, TRINO_HTTPS_PORT, NodeSettings, Role
+from node_agent.lambda_support import env_reader
+from node_agent.trino import TrinoAdmin, TrinoUnavailable
 from plan import Plan, reveal
+from tests.node_agent.certs import self_signed
 
 PlanFor = Callable[[str], Plan]
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -109,3 +123,92 @@ def test_a_generated_secret_value_appears_only_in_its_secret_version(plan_for: P
             assert not _mentions(dict(resource.inputs), value), f"{resource.type} {resource.name}"
     for value in values:
         assert not _mentions(plan.outputs, value), "a stack output"
+
+
+# --- the functions check the coordinator certificate for the ENI's address ---------------------
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """An HTTPS server on 127.0.0.1 whose certificate names only 10.0.0.10 (the ENI's address)."""
+    certificate, key = self_signed("coordinator.test")  # SANs: that name and 10.0.0.10
+    (tmp_path / "cert.pem").write_text(certificate + key)
+    (tmp_path / "ca.pem").write_text(certificate)
+
+    class Info(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"coordinator": true, "starting": false}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Info)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], tmp_path / "ca.pem"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_coordinator_reached_at_its_own_address_is_verified_for_the_enis(
+    tls_server: tuple[int, Path],
+) -> None:
+    port, ca = tls_server
+    admin = TrinoAdmin(f"https://127.0.0.1:{port}", ca_bundle=str(ca), tls_server_name="10.0.0.10")
+    assert admin.info()["coordinator"] is True
+
+
+def test_the_host_name_check_stays_on_for_the_named_address(tls_server: tuple[int, Path]) -> None:
+    port, ca = tls_server
+    with pytest.raises(TrinoUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        TrinoAdmin(f"https://127.0.0.1:{port}", ca_bundle=str(ca), tls_server_name="10.0.0.99").info()
+    with pytest.raises(TrinoUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        TrinoAdmin(f"https://127.0.0.1:{port}", ca_bundle=str(ca)).info()
+
+
+def _failover_handler() -> Any:
+    """The failover handler as Lambda loads it: its folder is the import root."""
+    folder = Path(__file__).resolve().parents[2] / "functions" / "failover"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location("posture_failover_handler", folder / "handler.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("stack", "server_name"), [("prod", "10.0.0.10"), ("dev", None)])
+def test_failover_probes_check_the_certificate_for_the_enis_address_when_on_https(
+    monkeypatch: pytest.MonkeyPatch, stack: str, server_name: str | None
+) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    handler = _failover_handler()
+    with mock_aws():
+        ec2 = boto3.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+        eni = ec2.create_network_interface(SubnetId=subnet, PrivateIpAddress="10.0.0.10")["NetworkInterface"]
+        arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:agent"
+        environ = {
+            str(k): str(v)
+            for k, v in failover_environment(
+                load_stack_settings(stack), eni["NetworkInterfaceId"], arn if stack == "prod" else None
+            ).items()
+        }
+        config = handler.FailoverConfig.from_env(env_reader(environ))
+        clients = handler.probe_clients(config, ec2=ec2, secretsmanager=boto3.client("secretsmanager"))
+    assert clients.tls_server_name == server_name

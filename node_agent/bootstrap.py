@@ -245,7 +245,9 @@ def wait_ready(
     """Block until this node does real work; return what proved it.
 
     Coordinator: at least `min_workers` active workers and a query over every catalog (SHOW
-    SCHEMAS), since `starting=false` comes seconds before catalogs can be queried. Worker: the
+    SCHEMAS), since `starting=false` comes seconds before catalogs can be queried. With
+    min_workers=0 no query can prove anything (none runs without a worker), so only the
+    coordinator's own state is checked. Worker: the
     coordinator lists this node as active (asked through `coordinator`, else through this node's
     own discovery URI) and this worker itself says it is ACTIVE. Behind a password-protected
     coordinator the agent has no password on workers, so only the local state is checked.
@@ -269,6 +271,15 @@ class _NotYet(Exception):
 
 
 def _coordinator_ready(admin: TrinoAdmin, settings: NodeSettings, min_workers: int) -> str:
+    if min_workers == 0:
+        # Measured on Trino 476 (include-coordinator=false): with no worker, no query finishes,
+        # not even SELECT 1, so a coordinator that must be ready before its first worker can
+        # only be judged by its own state.
+        info = admin.info()
+        state = admin.state()
+        if info.get("starting") or state != "ACTIVE":
+            raise _NotYet(f"coordinator starting={info.get('starting')}, state={state}")
+        return "coordinator started and ACTIVE (no workers required; queries wait for the first worker)"
     rows = admin.query(
         "SELECT count(*) FROM system.runtime.nodes WHERE coordinator = false AND state = 'active'",
         deadline_seconds=30,

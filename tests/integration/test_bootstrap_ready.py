@@ -51,6 +51,26 @@ def test_ready_gate_waits_for_more_workers_than_there_are(trino_cluster: TrinoCl
         )
 
 
+def test_ready_gate_without_required_workers_passes_on_a_lone_coordinator(
+    trino_factory: TrinoFactory,
+) -> None:
+    """What the AMI's trino.service runs (--min-workers 0): a new cluster's coordinator is ready
+    before any worker has joined, or the agents that scale the workers out would never start."""
+    cluster = trino_factory.start_cluster(workers=0, wait=False)
+    try:
+        proof = bootstrap.wait_ready(
+            cluster.admin(),
+            cluster.settings,
+            Role.COORDINATOR,
+            node_id=cluster.coordinator.node_id,
+            min_workers=0,
+            timeout=240,
+        )
+        assert "started and ACTIVE" in proof
+    finally:
+        cluster.stop()
+
+
 def test_ready_gate_sees_a_worker_through_its_coordinator(trino_cluster: TrinoCluster) -> None:
     worker = trino_cluster.workers[0]
     proof = bootstrap.wait_ready(

@@ -280,11 +280,9 @@ def _coordinator_ready(admin: TrinoAdmin, settings: NodeSettings, min_workers: i
         if info.get("starting") or state != "ACTIVE":
             raise _NotYet(f"coordinator starting={info.get('starting')}, state={state}")
         return "coordinator started and ACTIVE (no workers required; queries wait for the first worker)"
-    rows = admin.query(
-        "SELECT count(*) FROM system.runtime.nodes WHERE coordinator = false AND state = 'active'",
-        deadline_seconds=30,
-    ).rows
-    workers = int(rows[0][0]) if rows else 0
+    # Counted from the web UI's stats, not a query: until a worker is there, a query would only
+    # sit in the queue (and outlive our deadline there).
+    workers = int(admin.stats().get("activeWorkers", 0))
     if workers < min_workers:
         raise _NotYet(f"{workers} of {min_workers} workers active")
     for catalog in sorted(settings.catalogs):

@@ -22,7 +22,7 @@ plan: venv
 
 ## Everything: lint, unit, functions, agent, image and the real-component integration suite.
 test: venv lint
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=15
 
 ## The same without the integration suite (no Trino, Elasticsearch or Prometheus).
 test-fast: venv lint

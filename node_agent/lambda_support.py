@@ -18,12 +18,13 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any, Generic, TextIO, TypeVar
 
+import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -338,3 +339,49 @@ def remaining_seconds(context: object, default: float) -> float:
 
 def env_reader(environ: Mapping[str, str] | None = None) -> EnvReader:
     return EnvReader(os.environ if environ is None else environ)
+
+
+# --- the start of every invocation --------------------------------------------------------------
+ConfigT = TypeVar("ConfigT")
+AWS_SERVICES = ("ec2", "autoscaling", "cloudwatch", "secretsmanager")
+
+
+@dataclass(frozen=True)
+class Invocation(Generic[ConfigT]):
+    """An invocation that is to run: what started it, its configuration, and its AWS clients."""
+
+    trigger: Trigger
+    config: ConfigT
+    aws: dict[str, Any]
+
+
+def start_invocation(
+    function: str,
+    event: object,
+    *,
+    run_on: Collection[TriggerKind],
+    read_config: Callable[[EnvReader], ConfigT],
+    environ: Mapping[str, str] | None = None,
+    clients: Mapping[str, Any] | None = None,
+) -> Invocation[ConfigT] | dict[str, Any]:
+    """Decide whether this invocation runs at all, before it makes a single AWS call.
+
+    Returns the summary to hand back at once (and logs it) for an event the function does not run
+    on ("ignored") or an environment it cannot use ("misconfigured"); otherwise the Invocation,
+    with a client for each of AWS_SERVICES: the injected one where `clients` has it (tests), else
+    one built with AWS_CLIENT_CONFIG, so no call retries beyond the invocation.
+    """
+    trigger = classify_event(event)
+    if trigger.kind not in run_on:
+        log_line(function, "ignored_event", trigger=trigger.kind.value, reason=trigger.detail)
+        return {"outcome": "ignored", "reason": trigger.detail}
+    try:
+        config = read_config(env_reader(environ))
+    except ConfigError as exc:
+        log_line(function, "misconfigured", reason=str(exc))
+        return {"outcome": "misconfigured", "reason": str(exc)}
+    aws = dict(clients) if clients else {}
+    for service in AWS_SERVICES:
+        if service not in aws:
+            aws[service] = boto3.client(service, config=AWS_CLIENT_CONFIG)
+    return Invocation(trigger, config, aws)

@@ -14,22 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import boto3
 from failover_aws import observe
 from failover_rules import Probe
 from failover_watch import FUNCTION, FailoverConfig, FailoverWatch, probe_coordinator
 
 from node_agent.lambda_support import (
-    AWS_CLIENT_CONFIG,
     AWS_ERRORS,
-    ConfigError,
     TriggerKind,
     TrinoClients,
     aws_error_fields,
-    classify_event,
-    env_reader,
     log_line,
     remaining_seconds,
+    start_invocation,
 )
 
 _RUN_ON = (TriggerKind.SCHEDULE, TriggerKind.EC2_STATE_CHANGE, TriggerKind.AUTOSCALING, TriggerKind.MANUAL)
@@ -48,19 +44,12 @@ def handler(
 
     `environ`, `clients` and `trino` are seams for tests; Lambda passes only event and context.
     """
-    trigger = classify_event(event)
-    if trigger.kind not in _RUN_ON:
-        log_line(FUNCTION, "ignored_event", trigger=trigger.kind.value, reason=trigger.detail)
-        return {"outcome": "ignored", "reason": trigger.detail}
-    try:
-        config = FailoverConfig.from_env(env_reader(environ))
-    except ConfigError as exc:
-        log_line(FUNCTION, "misconfigured", reason=str(exc))
-        return {"outcome": "misconfigured", "reason": str(exc)}
-    aws = dict(clients) if clients else {}
-    for service in ("ec2", "autoscaling", "cloudwatch", "secretsmanager"):
-        if service not in aws:
-            aws[service] = boto3.client(service, config=AWS_CLIENT_CONFIG)
+    started = start_invocation(
+        FUNCTION, event, run_on=_RUN_ON, read_config=FailoverConfig.from_env, environ=environ, clients=clients
+    )
+    if isinstance(started, dict):
+        return started
+    trigger, config, aws = started.trigger, started.config, started.aws
     label = f"{trigger.kind.value}: {trigger.detail}" if trigger.detail else trigger.kind.value
 
     try:

@@ -9,19 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
 from worker_health_run import FUNCTION, WorkerHealthConfig, WorkerHealthRun
 
 from node_agent.lambda_support import (
-    AWS_CLIENT_CONFIG,
     AWS_ERRORS,
-    ConfigError,
     TriggerKind,
     TrinoClients,
     aws_error_fields,
-    classify_event,
-    env_reader,
     log_line,
+    start_invocation,
 )
 
 # Only a schedule (or a person invoking it by hand) counts a check: an extra run on some other
@@ -41,19 +37,17 @@ def handler(
 
     `environ`, `clients` and `trino` are seams for tests; Lambda passes only event and context.
     """
-    trigger = classify_event(event)
-    if trigger.kind not in _RUN_ON:
-        log_line(FUNCTION, "ignored_event", trigger=trigger.kind.value, reason=trigger.detail)
-        return {"outcome": "ignored", "reason": trigger.detail}
-    try:
-        config = WorkerHealthConfig.from_env(env_reader(environ))
-    except ConfigError as exc:
-        log_line(FUNCTION, "misconfigured", reason=str(exc))
-        return {"outcome": "misconfigured", "reason": str(exc)}
-    aws = dict(clients) if clients else {}
-    for service in ("ec2", "autoscaling", "cloudwatch", "secretsmanager"):
-        if service not in aws:
-            aws[service] = boto3.client(service, config=AWS_CLIENT_CONFIG)
+    started = start_invocation(
+        FUNCTION,
+        event,
+        run_on=_RUN_ON,
+        read_config=WorkerHealthConfig.from_env,
+        environ=environ,
+        clients=clients,
+    )
+    if isinstance(started, dict):
+        return started
+    trigger, config, aws = started.trigger, started.config, started.aws
     trino_clients = trino or TrinoClients(config.trino, secrets_client=aws["secretsmanager"])
     run = WorkerHealthRun(
         config,

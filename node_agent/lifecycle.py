@@ -111,7 +111,7 @@ class TrinoProcess:
             pid, started = self._known
             fields = self._stat(pid)
             if fields and fields[19] == started:
-                return fields[0] not in ("Z", "X")
+                return fields[0] not in ("Z", "X") or self._threads_alive(pid)
             self._known = None
         for entry in self.proc.iterdir():
             if entry.name.isdigit() and self._is_trino(entry):
@@ -119,6 +119,22 @@ class TrinoProcess:
                 if fields and fields[0] not in ("Z", "X"):
                     self._known = (entry.name, fields[19])
                     return True
+        return False
+
+    def _threads_alive(self, pid: str) -> bool:
+        """A JVM's main thread can be a zombie while its other threads still run the shutdown:
+        the process has exited only when every thread has."""
+        try:
+            tasks = list((self.proc / pid / "task").iterdir())
+        except OSError:
+            return False
+        for task in tasks:
+            try:
+                state = (task / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X"):
+                return True
         return False
 
     def _is_trino(self, entry: Path) -> bool:

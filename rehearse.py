@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import ipaddress
 import json
 import shutil
 import signal
@@ -148,34 +146,12 @@ def rehearsal_secrets(settings: NodeSettings, base_dir: Path) -> tuple[render.Se
     if not settings.tls.enabled:
         return render.Secrets(shared_secret=shared), None
     import bcrypt
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "presto-on-aws rehearsal")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
+    from harness.certs import issue_certificate
+
+    certificate_pem, key_pem = issue_certificate(
+        "presto-on-aws rehearsal", dns_names=["localhost"], ip_addresses=["127.0.0.1"], valid_days=7
     )
-    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
     certificate_file = base_dir / "rehearsal-certificate.pem"
     certificate_file.write_text(certificate_pem)
     password = token_urlsafe(16)

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 import bcrypt
 import pytest
 
+from harness.certs import issue_certificate
 from harness.trino import TrinoCluster, TrinoFactory, default_settings
 from node_agent import bootstrap, render
 from node_agent.contract import MANAGEMENT_USER, Role, TlsSettings
 from node_agent.trino import TrinoAdmin, TrinoError
-from tests.node_agent.certs import self_signed
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +99,7 @@ class TlsCluster:
 
 @pytest.fixture(scope="module")
 def tls_cluster(trino_factory: TrinoFactory) -> Iterator[TlsCluster]:
-    certificate, key = self_signed("localhost")
+    certificate, key = issue_certificate("localhost", dns_names=["localhost"], ip_addresses=["10.0.0.10"])
     alice_hash = bcrypt.hashpw(ALICE_PASSWORD.encode(), bcrypt.gensalt(10)).decode()
     secrets = render.Secrets(
         shared_secret="tls-cluster-shared-secret",

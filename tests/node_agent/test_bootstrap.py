@@ -13,10 +13,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from certs import self_signed
 from fakes import FakeImds, instance_metadata
 from moto import mock_aws
 
+from harness.certs import issue_certificate
 from node_agent import bootstrap, render
 from node_agent.contract import (
     MANAGEMENT_USER,
@@ -280,4 +280,6 @@ def test_a_keystore_without_certificate_is_refused() -> None:
         bootstrap.pinned_context(PRIVATE_KEY)
 
 
-CERTIFICATE, PRIVATE_KEY = self_signed()
+CERTIFICATE, PRIVATE_KEY = issue_certificate(
+    "trino.test", dns_names=["trino.test"], ip_addresses=["10.0.0.10"]
+)

@@ -26,12 +26,12 @@ from moto import mock_aws
 
 from components.function_env import failover_environment
 from components.settings import load_stack_settings
+from harness.certs import issue_certificate
 from node_agent import render
 from node_agent.contract import MANAGEMENT_USER, TRINO_HTTPS_PORT, NodeSettings, Role
 from node_agent.lambda_support import env_reader
 from node_agent.trino import TrinoAdmin, TrinoUnavailable
 from plan import Plan, reveal
-from tests.node_agent.certs import self_signed
 
 PlanFor = Callable[[str], Plan]
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -129,7 +129,9 @@ def test_a_generated_secret_value_appears_only_in_its_secret_version(plan_for: P
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """An HTTPS server on 127.0.0.1 whose certificate names only 10.0.0.10 (the ENI's address)."""
-    certificate, key = self_signed("coordinator.test")  # SANs: that name and 10.0.0.10
+    certificate, key = issue_certificate(
+        "coordinator.test", dns_names=["coordinator.test"], ip_addresses=["10.0.0.10"]
+    )
     (tmp_path / "cert.pem").write_text(certificate + key)
     (tmp_path / "ca.pem").write_text(certificate)
 

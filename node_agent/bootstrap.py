@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from node_agent import aws, render
+from node_agent import aws, log_shipping, render
 from node_agent.contract import (
     MANAGEMENT_USER,
     NODE_ENV_FILE,
@@ -182,6 +182,21 @@ def give_to(owner: str | None, etc_dir: Path) -> None:
         os.chown(path, 0 if os.geteuid() == 0 else user, group)
 
 
+def ship_node_logs(settings: NodeSettings, ctl: Path = log_shipping.AGENT_CTL) -> str:
+    """Start the CloudWatch agent on the cluster's log groups; return what happened, for the log line.
+
+    Never fatal: a node whose logs cannot ship still serves queries, and refusing to start Trino
+    would turn one logging fault into an outage of every node the image boots.
+    """
+    try:
+        return log_shipping.ship_logs(settings.log_groups, ctl=ctl).summary()
+    except log_shipping.AgentNotInstalled as exc:
+        return f"not shipped: {exc}"
+    except log_shipping.LogShippingError as exc:
+        _say("error", f"CloudWatch agent not started (Trino starts anyway): {exc}")
+        return f"not shipped: {exc}"
+
+
 # --- how the agent reaches its own Trino -----------------------------------------------------
 def local_admin(
     settings: NodeSettings,
@@ -312,6 +327,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--meminfo", type=Path, default=Path("/proc/meminfo"))
     parser.add_argument("--etc-dir", type=Path, default=Path(TRINO_ETC))
     parser.add_argument("--data-dir", type=Path, default=Path(TRINO_DATA))
+    parser.add_argument(
+        "--cloudwatch-ctl",
+        type=Path,
+        default=log_shipping.AGENT_CTL,
+        help="the CloudWatch agent's control script (absent off the AMI: logs are then not shipped)",
+    )
     parser.add_argument("--owner", default="trino", help="account whose group may read etc/ (if it exists)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 0 only if etc/ is a complete render")
@@ -354,6 +375,7 @@ def main(argv: list[str]) -> int:
         files = render_node(settings, facts, env.role, layout, secrets)
         render.write_atomically(files, args.etc_dir)
         give_to(args.owner, args.etc_dir)
+        logs = ship_node_logs(settings, args.cloudwatch_ctl)
     except BootstrapError as exc:
         _say("error", str(exc))
         return exc.code
@@ -364,6 +386,7 @@ def main(argv: list[str]) -> int:
         "rendered",
         f"{len(files)} files for {env.role.value} {facts.instance_id} (trino {settings.trino_version})",
         digest=render.digest(files)[:16],
+        logs=logs,
     )
     return 0
 

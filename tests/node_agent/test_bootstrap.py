@@ -283,3 +283,27 @@ def test_a_keystore_without_certificate_is_refused() -> None:
 CERTIFICATE, PRIVATE_KEY = issue_certificate(
     "trino.test", dns_names=["trino.test"], ip_addresses=["10.0.0.10"]
 )
+
+
+def test_a_log_shipping_fault_is_reported_but_does_not_stop_the_render(
+    node: Node, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ctl = tmp_path / "stand-in-amazon-cloudwatch-agent-ctl"
+    ctl.write_text("#!/bin/sh\nexit 0\n")
+    ctl.chmod(0o755)
+    node.publish(node.settings(log_groups={"SERVER": "/presto-on-aws/test/server"}))
+    assert node.run("--cloudwatch-ctl", str(ctl)) == 0
+    captured = capsys.readouterr()
+    rendered = json.loads(captured.out.strip())
+    assert rendered["logs"].startswith("not shipped: cannot read the CloudWatch agent template")
+    assert "Trino starts anyway" in captured.err
+    assert render.is_complete(node.etc)
+
+
+def test_off_the_ami_the_render_says_logs_are_not_shipped(
+    node: Node, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node.publish(node.settings(log_groups={"SERVER": "/presto-on-aws/test/server"}))
+    assert node.run("--cloudwatch-ctl", str(tmp_path / "absent-ctl")) == 0
+    rendered = json.loads(capsys.readouterr().out.strip())
+    assert "not installed" in rendered["logs"]

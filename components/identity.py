@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from components import policies
 from components.base import TYPE_PREFIX, child, tagged
 from components.policies import NodeGrants, Scope
-from components.settings import ClusterSettings
+from components.settings import ClusterSettings, catalog_secret_arns
 from node_agent.contract import TAG_ROLE, Role
 
 
@@ -55,9 +55,11 @@ class ClusterIdentity(pulumi.ComponentResource):
         def grants(secret_arns: Sequence[str], groups: Sequence[str]) -> NodeGrants:
             return NodeGrants(args.parameter_name, groups, secret_arns, buckets, kms)
 
+        # Every node renders the catalogs, so every node reads the secrets they refer to.
+        catalog_arns = catalog_secret_arns(s.trino.catalogs)
         coordinator_doc = _document(
             args.scope,
-            args.coordinator_secret_arns,
+            [*args.coordinator_secret_arns, *catalog_arns],
             args.node_log_groups,
             lambda scope, arns, groups, _: policies.coordinator_policy(
                 scope, grants(arns, groups), glue=s.trino.metastore == "glue"
@@ -65,7 +67,7 @@ class ClusterIdentity(pulumi.ComponentResource):
         )
         worker_doc = _document(
             args.scope,
-            args.worker_secret_arns,
+            [*args.worker_secret_arns, *catalog_arns],
             args.node_log_groups,
             lambda scope, arns, groups, _: policies.worker_policy(
                 scope, grants(arns, groups), worker_asg=args.worker_asg_name

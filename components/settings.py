@@ -34,7 +34,7 @@ from components.config_keys import (
     PROJECT,
 )
 from node_agent import versions
-from node_agent.contract import TAG_CLUSTER, TRINO_HTTP_PORT, TRINO_HTTPS_PORT
+from node_agent.contract import SECRET_REFERENCE_PREFIX, TAG_CLUSTER, TRINO_HTTP_PORT, TRINO_HTTPS_PORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION_KEY = "aws:region"
@@ -74,6 +74,9 @@ _CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _CATALOG_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PROPERTY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-\[\]]*$")
+# A catalog property whose name ends in one of these words holds a credential (connection-password,
+# aws-secret-key, oauth2.token); key-column or keystore-path do not.
+_CREDENTIAL_WORDS = frozenset({"password", "passwd", "secret", "key", "token", "credential", "credentials"})
 _BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _INDEX_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
 _AMI_OWNER = re.compile(r"^(self|amazon|aws-marketplace|\d{12})$")
@@ -713,7 +716,40 @@ def _catalogs(reader: _Reader, metastore: str) -> dict[str, dict[str, str]]:
         for key in bad:
             reader.problem("catalogs", f"{where}: property {key!r} must be a valid name with a scalar value")
         catalogs[name] = {k: _scalar_text(v) for k, v in properties.items() if k not in bad}
+        for key, text in catalogs[name].items():
+            _check_catalog_value(reader, name, key, text)
     return catalogs
+
+
+def _check_catalog_value(reader: _Reader, catalog: str, key: str, text: str) -> None:
+    """A credential reaches the nodes only as a Secrets Manager reference, never as stack text."""
+    where = f"catalogs.{catalog}.{key}"
+    if text.startswith(SECRET_REFERENCE_PREFIX):
+        arn, _, json_key = text[len(SECRET_REFERENCE_PREFIX) :].partition("#")
+        if not _ARN["secretsmanager"].match(arn) or ("#" in text and not json_key):
+            reader.problem(
+                "catalogs",
+                f"{where}: {text!r} is not a valid reference (allowed: {SECRET_REFERENCE_PREFIX}<secret ARN> "
+                f"or {SECRET_REFERENCE_PREFIX}<secret ARN>#<json key>, ARN "
+                "arn:aws:secretsmanager:<region>:<account>:secret:<name>)",
+            )
+    elif re.split(r"[._-]", key.lower())[-1] in _CREDENTIAL_WORDS:
+        reader.problem(
+            "catalogs",
+            f"{where}: looks like a credential and is stored in plain text; "
+            f"store it in Secrets Manager and give {SECRET_REFERENCE_PREFIX}<arn> instead",
+        )
+
+
+def catalog_secret_arns(catalogs: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """The secret ARNs the catalogs refer to, which every node must be allowed to read."""
+    arns = {
+        value[len(SECRET_REFERENCE_PREFIX) :].partition("#")[0]
+        for properties in catalogs.values()
+        for value in properties.values()
+        if value.startswith(SECRET_REFERENCE_PREFIX)
+    }
+    return sorted(arns)
 
 
 def _overrides(reader: _Reader, version: int) -> dict[str, str]:

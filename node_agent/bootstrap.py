@@ -32,6 +32,7 @@ from node_agent.contract import (
     NODE_ENV_REGION,
     NODE_ENV_ROLE,
     NODE_ENV_SETTINGS_PARAMETER,
+    SECRET_REFERENCE_PREFIX,
     TRINO_DATA,
     TRINO_ETC,
     NodeSettings,
@@ -127,7 +128,47 @@ def load_secrets(settings: NodeSettings, role: Role) -> render.Secrets:
         password_file=secret(tls.password_file_secret_arn, "tls.password_file_secret_arn")
         if on_tls_coordinator
         else None,
+        catalog_values=catalog_secrets(settings),
     )
+
+
+def catalog_secrets(settings: NodeSettings) -> dict[str, str]:
+    """Resolve every `secretsmanager:<arn>[#key]` catalog value before anything is rendered.
+
+    A reference that does not resolve stops the boot, naming the catalog property, so the
+    previous render stays and Trino never sees the reference text in place of a credential.
+    """
+    values: dict[str, str] = {}
+    for name in sorted(settings.catalogs):
+        for key, reference in sorted(settings.catalogs[name].items()):
+            if not reference.startswith(SECRET_REFERENCE_PREFIX) or reference in values:
+                continue
+            where = f"catalogs.{name}.{key}"
+            arn, sep, json_key = reference[len(SECRET_REFERENCE_PREFIX) :].partition("#")
+            try:
+                text = aws.get_secret(arn, settings.region)
+            except aws.AwsError as exc:
+                raise BootstrapError(f"{where}: {exc}", EXIT_UNAVAILABLE) from exc
+            values[reference] = _json_field(text, json_key, where, arn) if sep else text
+    return values
+
+
+def _json_field(text: str, json_key: str, where: str, arn: str) -> str:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise BootstrapError(f"{where}: secret {arn!r} is not a JSON object, so it has no key {json_key!r}")
+    if json_key not in document:
+        keys = ", ".join(sorted(document)) or "none"
+        raise BootstrapError(f"{where}: secret {arn!r} has no JSON key {json_key!r} (keys: {keys})")
+    value = document[json_key]
+    if isinstance(value, dict | list) or value is None:
+        raise BootstrapError(f"{where}: JSON key {json_key!r} of secret {arn!r} is not a scalar value")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def instance_facts(imds: Imds, meminfo: Path, attempts: int = IMDS_ATTEMPTS) -> render.NodeFacts:

@@ -27,6 +27,9 @@ QUERYLOG_PATH = "/v1/query-completed"  # where Trino's HTTP event listener POSTs
 # The only user that Trino's access rules allow to write system information (graceful shutdown)
 # and read management endpoints. Ordinary users cannot drain a node.
 MANAGEMENT_USER = "presto-on-aws-agent"
+# A catalog property value `secretsmanager:<secret ARN>[#<json key>]` is resolved by bootstrap on
+# the node; only the secret's value reaches the catalog file.
+SECRET_REFERENCE_PREFIX = "secretsmanager:"
 
 # --- on the node -------------------------------------------------------------------------------
 # User data writes only this small file (no secrets): which parameter holds the node settings and

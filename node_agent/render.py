@@ -29,7 +29,8 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from node_agent import versions
@@ -37,6 +38,7 @@ from node_agent.contract import (
     MANAGEMENT_USER,
     QUERYLOG_PATH,
     QUERYLOG_PORT,
+    SECRET_REFERENCE_PREFIX,
     TRINO_DATA,
     TRINO_ETC,
     TRINO_HTTP_PORT,
@@ -108,6 +110,8 @@ class Secrets:
     management_password: str | None = None
     keystore_pem: str | None = None
     password_file: str | None = None
+    # Each catalog reference (`secretsmanager:<arn>[#key]`, exactly as in the settings) -> its value.
+    catalog_values: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- sizing --------------------------------------------------------------------------------------
@@ -206,7 +210,9 @@ def render(
     files["config.properties"] = _properties(config, "config.properties")
 
     for name in sorted(settings.catalogs):
-        files[f"catalog/{name}.properties"] = _catalog(name, settings.catalogs[name], version)
+        files[f"catalog/{name}.properties"] = _catalog(
+            name, _resolved(name, settings.catalogs[name], secrets.catalog_values), version
+        )
     return dict(sorted(files.items()))
 
 
@@ -429,6 +435,17 @@ def password_file_with_agent(user_file: str, management_password: str, salt_key:
     hashed = bcrypt.hashpw(management_password.encode(), b"$2b$10$" + salt).decode()
     lines.append(f"{MANAGEMENT_USER}:$2y{hashed[3:]}")  # Trino reads bcrypt as $2y$ only
     return "\n".join(lines) + "\n"
+
+
+def _resolved(name: str, properties: dict[str, str], values: Mapping[str, str]) -> dict[str, str]:
+    """The catalog with each secret reference replaced by its value; a reference never reaches Trino."""
+    resolved = dict(properties)
+    for key, value in properties.items():
+        if str(value).startswith(SECRET_REFERENCE_PREFIX):
+            if value not in values:
+                raise RenderError(f"catalogs.{name}.{key}: the secret it refers to was not resolved")
+            resolved[key] = values[value]
+    return resolved
 
 
 def _catalog(name: str, properties: dict[str, str], version: int) -> str:

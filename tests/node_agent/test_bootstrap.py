@@ -10,9 +10,11 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from fakes import FakeImds, instance_metadata
 from moto import mock_aws
 
@@ -307,3 +309,107 @@ def test_off_the_ami_the_render_says_logs_are_not_shipped(
     assert node.run("--cloudwatch-ctl", str(tmp_path / "absent-ctl")) == 0
     rendered = json.loads(capsys.readouterr().out.strip())
     assert "not installed" in rendered["logs"]
+
+
+# --- catalog properties given as Secrets Manager references ----------------------------------
+
+
+def sales_catalog(**properties: str) -> dict[str, dict[str, str]]:
+    base = {"connector.name": "postgresql", "connection-url": "jdbc:postgresql://db/sales"}
+    return {"tpch": {"connector.name": "tpch"}, "sales": {**base, **properties}}
+
+
+def test_a_catalog_secret_reference_is_rendered_as_the_secrets_value(node: Node) -> None:
+    arn = node.secret("analytics/sales-password", "pg-s3cret")
+    node.publish(node.settings(catalogs=sales_catalog(**{"connection-password": f"secretsmanager:{arn}"})))
+    assert node.run() == 0
+    text = (node.etc / "catalog" / "sales.properties").read_text()
+    assert props(node.etc / "catalog" / "sales.properties")["connection-password"] == "pg-s3cret"
+    assert "secretsmanager:" not in text
+
+
+def test_a_catalog_secret_reference_with_a_json_key_takes_that_field(node: Node) -> None:
+    arn = node.secret("analytics/sales", json.dumps({"username": "reporting", "password": "pg-s3cret"}))
+    catalogs = sales_catalog(
+        **{
+            "connection-user": f"secretsmanager:{arn}#username",
+            "connection-password": f"secretsmanager:{arn}#password",
+        }
+    )
+    node.publish(node.settings(catalogs=catalogs))
+    assert node.run() == 0
+    sales = props(node.etc / "catalog" / "sales.properties")
+    assert (sales["connection-user"], sales["connection-password"]) == ("reporting", "pg-s3cret")
+
+
+def test_a_missing_catalog_secret_fails_naming_the_property_and_keeps_the_previous_render(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node.publish(node.settings())
+    assert node.run() == 0
+    before = sorted(p.name for p in (node.etc / "catalog").iterdir())
+    missing = f"secretsmanager:arn:aws:secretsmanager:{REGION}:123456789012:secret:gone-AbCdEf"
+    node.publish(node.settings(catalogs=sales_catalog(**{"connection-password": missing})))
+    assert node.run() == bootstrap.EXIT_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert "catalogs.sales.connection-password" in err and "ResourceNotFoundException" in err
+    assert sorted(p.name for p in (node.etc / "catalog").iterdir()) == before
+
+
+def test_a_missing_json_key_fails_naming_the_property_and_the_key(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = node.secret("analytics/sales", json.dumps({"username": "reporting"}))
+    node.publish(
+        node.settings(catalogs=sales_catalog(**{"connection-password": f"secretsmanager:{arn}#password"}))
+    )
+    assert node.run() == bootstrap.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "catalogs.sales.connection-password" in err and "no JSON key 'password'" in err
+    assert not node.etc.exists()
+
+
+def test_a_json_key_on_a_plain_text_secret_fails_naming_the_property(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = node.secret("analytics/sales", "pg-s3cret")
+    node.publish(
+        node.settings(catalogs=sales_catalog(**{"connection-password": f"secretsmanager:{arn}#password"}))
+    )
+    assert node.run() == bootstrap.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "catalogs.sales.connection-password" in err and "is not a JSON object" in err
+    assert "pg-s3cret" not in err
+
+
+class FakeDenyingSecretsManager:
+    """Moto does not enforce IAM, so this stand-in answers AccessDenied for one ARN."""
+
+    def __init__(self, real: Any, denied: str) -> None:
+        self.real = real
+        self.denied = denied
+
+    def get_secret_value(self, SecretId: str) -> Any:
+        if SecretId == self.denied:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "GetSecretValue"
+            )
+        return self.real.get_secret_value(SecretId=SecretId)
+
+
+def test_a_catalog_secret_the_role_may_not_read_fails_naming_the_property(
+    node: Node, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = node.secret("analytics/other-team", "theirs")
+    fake = FakeDenyingSecretsManager(node.secretsmanager, arn)
+    real_client = bootstrap.aws.client
+    monkeypatch.setattr(
+        bootstrap.aws,
+        "client",
+        lambda service, region: fake if service == "secretsmanager" else real_client(service, region),
+    )
+    node.publish(node.settings(catalogs=sales_catalog(**{"connection-password": f"secretsmanager:{arn}"})))
+    assert node.run() == bootstrap.EXIT_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert "catalogs.sales.connection-password" in err and "AccessDeniedException" in err
+    assert not node.etc.exists()

@@ -429,3 +429,10 @@ def test_discovery_type_before_477_is_refused() -> None:
     s = settings(trino_version=476, config_overrides={"discovery.type": "announce"})
     with pytest.raises(RenderError, match=r"discovery.type.*Trino 476.*accepted from 477"):
         render(s, FACTS, Role.WORKER, LAYOUT, SECRETS)
+
+
+def test_an_unresolved_catalog_secret_reference_is_refused_rather_than_written() -> None:
+    reference = "secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:sales-AbCdEf"
+    catalogs = {"sales": {"connector.name": "postgresql", "connection-password": reference}}
+    with pytest.raises(RenderError, match=r"catalogs\.sales\.connection-password"):
+        render(settings(catalogs=catalogs), FACTS, Role.WORKER, LAYOUT, SECRETS)

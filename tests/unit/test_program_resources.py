@@ -413,6 +413,26 @@ def test_coordinator_reads_every_secret_it_serves_with_and_workers_only_their_lo
     ]
 
 
+def test_every_node_may_read_exactly_the_secrets_its_catalogs_refer_to(plan_for: PlanFor) -> None:
+    from plan import run_program
+
+    sales = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:trino/sales-Ab12Cd"
+    catalogs = {
+        "tpch": {"connector.name": "tpch"},
+        "sales": {
+            "connector.name": "postgresql",
+            "connection-url": "jdbc:postgresql://db/sales",
+            "connection-user": f"secretsmanager:{sales}#user",
+            "connection-password": f"secretsmanager:{sales}#password",
+        },
+    }
+    plan = run_program("prod", {"catalogs": catalogs})
+    for job in ("coordinator", "worker"):
+        before = statement(plan_for("prod"), job, "ReadClusterSecrets")["Resource"]
+        after = statement(plan, job, "ReadClusterSecrets")["Resource"]
+        assert sorted(after) == sorted([*before, sales]), job
+
+
 def test_worker_agent_may_find_its_own_group_and_hook(plan_for: PlanFor) -> None:
     s = statement(plan_for("prod"), "worker", "FindOwnDrainHook")
     assert s["Action"] == ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from components.config_keys import KNOWN
 from components.settings import (
     ConfigError,
     SecretText,
+    catalog_secret_arns,
     load_stack_settings,
     parse,
     read_stack_file,
@@ -290,6 +292,72 @@ def test_override_the_chosen_version_rejects_is_refused() -> None:
 def test_catalog_without_connector_name_is_refused() -> None:
     message = only({"catalogs": '{"sales": {"connection-url": "jdbc:postgresql://db/sales"}}'})
     assert "catalog 'sales': needs connector.name" in message
+
+
+SALES_SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:trino/sales-Ab12Cd"
+
+
+def sales_catalog(**properties: str) -> dict[str, str]:
+    catalog = {"connector.name": "postgresql", "connection-url": "jdbc:postgresql://db/sales", **properties}
+    return {"catalogs": json.dumps({"sales": catalog})}
+
+
+def parsed_sales(**properties: str) -> dict[str, str]:
+    raw = {**VALID, "presto-on-aws:catalogs": sales_catalog(**properties)["catalogs"]}
+    return dict(parse("test", raw).trino.catalogs["sales"])
+
+
+def test_catalog_password_in_plain_text_is_refused_naming_the_property() -> None:
+    message = only(sales_catalog(**{"connection-password": "hunter2"}))
+    assert "catalogs.sales.connection-password" in message
+    assert "secretsmanager:<arn>" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    "name", ["hive.s3.aws-secret-key", "s3.aws-access-key", "iceberg.rest-catalog.oauth2.token"]
+)
+def test_catalog_property_named_like_a_credential_with_a_literal_value_is_refused(name: str) -> None:
+    assert f"catalogs.sales.{name}: looks like a credential" in only(sales_catalog(**{name: "AKIAEXAMPLE"}))
+
+
+def test_catalog_property_that_only_mentions_a_key_is_not_a_credential() -> None:
+    assert (
+        parsed_sales(**{"redis.key-prefix-schema-table": "true"})["redis.key-prefix-schema-table"] == "true"
+    )
+
+
+def test_catalog_password_given_as_a_secret_reference_is_kept_as_the_reference() -> None:
+    reference = f"secretsmanager:{SALES_SECRET}"
+    assert parsed_sales(**{"connection-password": reference})["connection-password"] == reference
+
+
+def test_catalog_secret_reference_may_name_a_json_key() -> None:
+    reference = f"secretsmanager:{SALES_SECRET}#password"
+    assert parsed_sales(**{"connection-password": reference})["connection-password"] == reference
+
+
+def test_catalog_secret_reference_to_something_other_than_a_secret_arn_is_refused() -> None:
+    bad = "secretsmanager:arn:aws:ssm:eu-west-1:111122223333:parameter/sales"
+    message = only(sales_catalog(**{"connection-password": bad}))
+    assert "catalogs.sales.connection-password" in message and "is not a valid reference" in message
+    assert "arn:aws:secretsmanager:<region>:<account>:secret:<name>" in message
+
+
+def test_catalog_secret_reference_with_an_empty_json_key_is_refused() -> None:
+    message = only(sales_catalog(**{"connection-password": f"secretsmanager:{SALES_SECRET}#"}))
+    assert "catalogs.sales.connection-password" in message and "#<json key>" in message
+
+
+def test_catalog_secret_arns_lists_each_referenced_secret_once() -> None:
+    catalogs = {
+        "sales": {
+            "connection-user": f"secretsmanager:{SALES_SECRET}#user",
+            "connection-password": f"secretsmanager:{SALES_SECRET}#password",
+        },
+        "tpch": {"connector.name": "tpch"},
+    }
+    assert catalog_secret_arns(catalogs) == [SALES_SECRET]
 
 
 def test_user_catalog_named_like_the_metastore_catalog_is_refused() -> None:

@@ -24,7 +24,9 @@ import pulumi.automation as auto
 
 from components.config_keys import PROJECT
 from components.program import program
-from components.settings import REPO_ROOT, SecretText, load_stack_settings
+from components.settings import REPO_ROOT
+from components.settings_model import SecretText
+from components.stack_file import load_stack_settings
 
 OutputSink = Callable[[str], None]
 

@@ -26,7 +26,9 @@ from components.cluster import TrinoCluster
 from components.config_keys import PROJECT
 from components.packaging import PackagingError
 from components.program import program, stack_outputs
-from components.settings import ClusterSettings, ConfigError, parse, read_stack_file
+from components.settings import parse
+from components.settings_model import ClusterSettings, ConfigError
+from components.stack_file import read_stack_file
 
 MOCK_ACCOUNT = "123456789012"
 MOCK_AMI = "ami-0123456789abcdef0"

@@ -24,7 +24,8 @@ from secrets import token_urlsafe
 import yaml
 
 from components.node_settings import node_settings
-from components.settings import ConfigError, load_stack_settings, read_stack_file
+from components.settings_model import ConfigError
+from components.stack_file import load_stack_settings, read_stack_file
 from harness import downloads
 from harness.trino import SMOKE_QUERY, TrinoCluster, TrinoFactory, TrinoStartError
 from node_agent import bootstrap, render

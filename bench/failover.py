@@ -86,7 +86,7 @@ def one_failover(
     handler: ModuleType, moto: Any, pair: list[Any], fault: str, offset: float
 ) -> tuple[float, int]:
     """Kill or freeze the ENI holder's Trino `offset` s into a scheduled minute; seconds until it moved."""
-    from node_agent.lambda_support import TrinoAccess, TrinoClients
+    from functions.shared.lambda_support import TrinoAccess, TrinoClients
 
     moto.reset()
     resources = moto.create_cluster_resources(coordinators=2, workers=0)

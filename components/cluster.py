@@ -24,7 +24,7 @@ from components.network import ClusterNetwork, ClusterNetworkArgs
 from components.policies import Scope, partition_of
 from components.scaling import ScalingPolicies, ScalingPoliciesArgs
 from components.secrets import ClusterSecrets, ClusterSecretsArgs
-from components.settings import ClusterSettings
+from components.settings_model import ClusterSettings
 from components.settings_parameter import (
     ClusterNodeSettings,
     ClusterNodeSettingsArgs,

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from components.base import TYPE_PREFIX, child
 from components.functions import ClusterFunction, ClusterFunctionArgs
 from components.launch import NodeLaunchTemplateArgs, asg_tags, node_launch_template
-from components.settings import ClusterSettings
+from components.settings_model import ClusterSettings
 from node_agent.contract import Role
 
 # A coordinator needs this long to boot, render its config and pass its ready gate; until then

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from components.coordinators import COORDINATOR_GRACE_SECONDS, coordinator_asg_name
-from components.settings import ClusterSettings
+from components.settings_model import ClusterSettings
 from components.workers import worker_asg_name
 from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
 

@@ -17,7 +17,8 @@ import pulumi_aws as aws
 from components import policies
 from components.base import TYPE_PREFIX, child, tagged
 from components.policies import NodeGrants, Scope
-from components.settings import ClusterSettings, catalog_secret_arns
+from components.settings_model import ClusterSettings
+from components.settings_trino import catalog_secret_arns
 from node_agent.contract import TAG_ROLE, Role
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import ClusterSettings
+from components.settings_model import ClusterSettings
 from node_agent.contract import AMI_TAG_TRINO_VERSION
 
 

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child, tagged
-from components.settings import ClusterSettings
+from components.settings_model import ClusterSettings
 from node_agent.contract import (
     BOOTSTRAP_UNIT,
     NODE_ENV_FILE,

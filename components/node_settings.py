@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from components.settings import ClusterSettings
+from components.settings_model import ClusterSettings
 from node_agent.contract import ElasticsearchSettings, NodeSettings, TlsSettings
 
 # The S3 file system that replaced Hadoop's in Trino; older releases use the legacy one, which

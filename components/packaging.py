@@ -1,9 +1,10 @@
-"""What goes into a function's zip: its folder, plus the node_agent modules it imports.
+"""What goes into a function's zip: its folder, plus the shared modules it imports.
 
-The functions share the Trino admin client and the contract with the agent, so their zips carry
-those modules. Which ones is read from the code itself (import statements, followed through
-node_agent), so a function that starts using another shared module ships it without anyone
-editing a list here.
+The functions share their invocation prologue with each other (functions/shared) and the Trino
+admin client and the contract with the agent (node_agent), so their zips carry those modules.
+Which ones is read from the code itself (import statements, followed through the shared
+packages), so a function that starts using another shared module ships it without anyone editing
+a list here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pulumi
 
 from components.settings import REPO_ROOT
 
-SHARED_PACKAGE = "node_agent"
+# Packages whose modules a zip carries at the same path as in the repository.
+SHARED_PACKAGES = ("node_agent", "functions.shared")
 HANDLER_FILE = "handler.py"  # contract.FUNCTION_HANDLER is "handler.handler"
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 
@@ -25,7 +27,7 @@ class PackagingError(RuntimeError):
 
 
 def _shared_imports(source: Path) -> set[str]:
-    """node_agent module names (e.g. "node_agent.trino") that a Python file imports."""
+    """Shared module names (e.g. "node_agent.trino") that a Python file imports."""
     tree = ast.parse(source.read_text(), filename=str(source))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -35,7 +37,9 @@ def _shared_imports(source: Path) -> set[str]:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         else:
             continue
-        found.update(n for n in names if n == SHARED_PACKAGE or n.startswith(SHARED_PACKAGE + "."))
+        found.update(
+            n for n in names for package in SHARED_PACKAGES if n == package or n.startswith(package + ".")
+        )
     return found
 
 
@@ -52,7 +56,7 @@ def archive_files(function: str, root: Path = REPO_ROOT) -> dict[str, Path]:
         if path.is_file() and not SKIPPED_PARTS & set(path.parts) and path.suffix != ".pyc"
     }
     pending = [path for path in files.values() if path.suffix == ".py"]
-    shared: dict[str, Path] = {f"{SHARED_PACKAGE}/__init__.py": root / SHARED_PACKAGE / "__init__.py"}
+    shared: dict[str, Path] = {}
     while pending:
         for module in _shared_imports(pending.pop()):
             relative = module.replace(".", "/") + ".py"
@@ -60,6 +64,13 @@ def archive_files(function: str, root: Path = REPO_ROOT) -> dict[str, Path]:
             if path.is_file() and relative not in shared:
                 shared[relative] = path
                 pending.append(path)
+    for relative in list(shared):
+        # Every package on the way to a shared module needs its __init__.py to be importable.
+        parts = relative.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            init = "/".join(parts[:depth]) + "/__init__.py"
+            if (root / init).is_file():
+                shared.setdefault(init, root / init)
     return {**files, **shared}
 
 

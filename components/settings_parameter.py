@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
 from components.node_settings import node_settings
-from components.settings import ClusterSettings
+from components.settings_model import ClusterSettings
 
 STANDARD_TIER_LIMIT = 4096
 

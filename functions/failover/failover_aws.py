@@ -15,8 +15,8 @@ from typing import Any
 
 from failover_rules import MISSING, Coordinator, EniState, Observation
 
+from functions.shared.lambda_support import AWS_ERRORS, AwsErrorKind, aws_error_kind
 from node_agent.contract import COORDINATOR_ENI_DEVICE_INDEX
-from node_agent.lambda_support import AWS_ERRORS, AwsErrorKind, aws_error_kind
 
 
 class MoveOutcome(StrEnum):

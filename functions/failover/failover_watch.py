@@ -26,8 +26,7 @@ from failover_rules import (
     standbys_to_replace,
 )
 
-from node_agent.contract import FunctionEnv, Metric
-from node_agent.lambda_support import (
+from functions.shared.lambda_support import (
     AWS_ERRORS,
     Clock,
     EnvReader,
@@ -36,6 +35,7 @@ from node_agent.lambda_support import (
     log_line,
     put_count,
 )
+from node_agent.contract import FunctionEnv, Metric
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
 
 FUNCTION = "failover"

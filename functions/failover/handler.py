@@ -18,7 +18,7 @@ from failover_aws import observe
 from failover_rules import Probe
 from failover_watch import FUNCTION, FailoverConfig, FailoverWatch, probe_coordinator
 
-from node_agent.lambda_support import (
+from functions.shared.lambda_support import (
     AWS_ERRORS,
     TriggerKind,
     TrinoClients,

@@ -11,7 +11,7 @@ from typing import Any
 
 from worker_health_run import FUNCTION, WorkerHealthConfig, WorkerHealthRun
 
-from node_agent.lambda_support import (
+from functions.shared.lambda_support import (
     AWS_ERRORS,
     TriggerKind,
     TrinoClients,

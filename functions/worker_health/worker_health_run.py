@@ -22,8 +22,7 @@ from typing import Any
 
 from worker_health_rules import CoordinatorView, Plan, Worker, plan
 
-from node_agent.contract import TAG_HEALTH_MISSES, FunctionEnv, Metric
-from node_agent.lambda_support import (
+from functions.shared.lambda_support import (
     AWS_ERRORS,
     AwsErrorKind,
     Clock,
@@ -34,6 +33,7 @@ from node_agent.lambda_support import (
     log_line,
     put_count,
 )
+from node_agent.contract import TAG_HEALTH_MISSES, FunctionEnv, Metric
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
 
 FUNCTION = "worker_health"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from moto_cluster import COORDINATOR_GROUP, InjectedAwsError, MotoCluster, build_cluster, function_env
 
-from node_agent.lambda_support import TrinoAccess, TrinoClients
+from functions.shared.lambda_support import TrinoAccess, TrinoClients
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "failover" / "handler.py"
 SCHEDULE = {

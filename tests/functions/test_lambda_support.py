@@ -11,8 +11,7 @@ import certifi
 import pytest
 from botocore.exceptions import ClientError
 
-from node_agent.contract import FunctionEnv
-from node_agent.lambda_support import (
+from functions.shared.lambda_support import (
     AwsErrorKind,
     ConfigError,
     EnvReader,
@@ -24,6 +23,7 @@ from node_agent.lambda_support import (
     log_line,
     remaining_seconds,
 )
+from node_agent.contract import FunctionEnv
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ from moto_cluster import (
 from worker_health_rules import CoordinatorView
 from worker_health_run import WorkerHealthConfig, WorkerHealthRun
 
+from functions.shared.lambda_support import EnvReader, TrinoAccess, TrinoClients
 from node_agent.contract import TAG_HEALTH_MISSES, Metric
-from node_agent.lambda_support import EnvReader, TrinoAccess, TrinoClients
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "worker_health" / "handler.py"
 SCHEDULE = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": []}

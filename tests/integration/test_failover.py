@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
+from functions.shared.lambda_support import TrinoAccess, TrinoClients
 from harness.moto import ClusterResources, MotoServer
 from harness.trino import TrinoCluster, TrinoFactory
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
-from node_agent.lambda_support import TrinoAccess, TrinoClients
 
 pytestmark = pytest.mark.integration
 

@@ -514,8 +514,8 @@ def test_failover_probe_sees_the_secured_coordinator_healthy(
     """The probe runs with the environment the prod stack gives the function, against a coordinator
     reached at its own address (127.0.0.2) while its certificate names the ENI's (127.0.0.1)."""
     from components.function_env import failover_environment
-    from components.settings import load_stack_settings
-    from node_agent.lambda_support import env_reader
+    from components.stack_file import load_stack_settings
+    from functions.shared.lambda_support import env_reader
 
     settings = load_stack_settings("prod", {"tlsCaBundle": secure.ca_file.read_text()})
     environ = {
@@ -577,8 +577,8 @@ def test_worker_health_check_reads_the_secured_coordinators_workers(
     import sys
 
     from components.function_env import worker_health_environment
-    from components.settings import load_stack_settings
-    from node_agent.lambda_support import TrinoClients, env_reader
+    from components.stack_file import load_stack_settings
+    from functions.shared.lambda_support import TrinoClients, env_reader
 
     folder = str(REPO / "functions" / "worker_health")
     if folder not in sys.path:

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from functions.shared.lambda_support import EnvReader, TrinoAccess, TrinoClients
 from harness.moto import ClusterResources, MotoServer
 from harness.trino import TrinoCluster
 from node_agent.contract import TAG_HEALTH_MISSES
-from node_agent.lambda_support import EnvReader, TrinoAccess, TrinoClients
 from node_agent.trino import TrinoAdmin
 
 pytestmark = pytest.mark.integration

@@ -35,21 +35,16 @@ from node_agent.contract import (
     NodeSettings,
     Role,
 )
-from node_agent.metrics import (
+from node_agent.metrics import MetricsAgent, MetricsConfig, SnapshotCollector, resolve_node
+from node_agent.metrics_cloudwatch import CloudWatchPublisher, cloudwatch_client, metric_data
+from node_agent.metrics_sources import (
     AgentMetrics,
-    CloudWatchPublisher,
     ClusterNumbers,
-    MetricsAgent,
-    MetricsConfig,
     Snapshot,
-    SnapshotCollector,
     airlift_seconds,
-    cloudwatch_client,
     cluster_numbers,
-    metric_data,
     node_numbers,
     parse_openmetrics,
-    resolve_node,
 )
 from node_agent.trino import TrinoAdmin
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from components.config_keys import KNOWN
-from components.settings import ClusterSettings, ConfigError, parse
+from components.settings import parse
+from components.settings_model import ClusterSettings, ConfigError
 
 MINIMAL = {
     "aws:region": "eu-west-1",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.function_env import failover_environment, worker_health_environment
-from components.settings import load_stack_settings
+from components.stack_file import load_stack_settings
 from node_agent.contract import FunctionEnv
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

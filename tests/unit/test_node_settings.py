@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from components.node_settings import node_settings
-from components.settings import load_stack_settings
 from components.settings_parameter import parameter_tier
+from components.stack_file import load_stack_settings
 from node_agent.contract import NodeSettings
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}-AbCdEf"

@@ -22,12 +22,14 @@ def repo(tmp_path: Path) -> Path:
     write(tmp_path, "node_agent/__init__.py")
     write(tmp_path, "node_agent/contract.py", "import json\n")
     write(tmp_path, "node_agent/trino.py", "from node_agent.contract import MANAGEMENT_USER\n")
-    write(tmp_path, "node_agent/lambda_support.py", "from node_agent.trino import TrinoAdmin\n")
+    write(tmp_path, "functions/__init__.py")
+    write(tmp_path, "functions/shared/__init__.py")
+    write(tmp_path, "functions/shared/lambda_support.py", "from node_agent.trino import TrinoAdmin\n")
     write(tmp_path, "node_agent/render.py", "import bcrypt\n")
     write(
         tmp_path,
         "functions/failover/handler.py",
-        "from failover_rules import x\nimport node_agent.lambda_support\n",
+        "from failover_rules import x\nimport functions.shared.lambda_support\n",
     )
     write(tmp_path, "functions/failover/failover_rules.py", "x = 1\n")
     write(tmp_path, "functions/failover/__pycache__/handler.cpython-311.pyc", "compiled")
@@ -41,10 +43,12 @@ def test_archive_holds_the_function_folder_at_its_root(repo: Path) -> None:
 
 
 def test_shared_modules_are_followed_through_their_own_imports(repo: Path) -> None:
-    shared = {name for name in archive_files("failover", repo) if name.startswith("node_agent/")}
+    shared = {name for name in archive_files("failover", repo) if "/" in name}
     assert shared == {
+        "functions/__init__.py",
+        "functions/shared/__init__.py",
+        "functions/shared/lambda_support.py",
         "node_agent/__init__.py",
-        "node_agent/lambda_support.py",
         "node_agent/trino.py",
         "node_agent/contract.py",
     }

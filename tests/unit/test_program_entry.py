@@ -11,7 +11,9 @@ from pulumi.output import Unknown
 
 from components.config_keys import PROJECT
 from components.program import program
-from components.settings import REPO_ROOT, ConfigError, read_stack_file
+from components.settings import REPO_ROOT
+from components.settings_model import ConfigError
+from components.stack_file import read_stack_file
 from plan import RecordingMocks, RecordingMonitor, run_program
 
 

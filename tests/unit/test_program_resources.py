@@ -505,7 +505,7 @@ def test_without_password_authentication_only_the_shared_secret_is_generated(pla
 
 
 def test_elasticsearch_password_given_as_a_pulumi_secret_is_stored_in_secrets_manager() -> None:
-    from components.settings import SecretText
+    from components.settings_model import SecretText
     from plan import run_program
 
     plan = run_program(

@@ -25,11 +25,11 @@ import pytest
 from moto import mock_aws
 
 from components.function_env import failover_environment
-from components.settings import load_stack_settings
+from components.stack_file import load_stack_settings
+from functions.shared.lambda_support import env_reader
 from harness.certs import issue_certificate
 from node_agent import render
 from node_agent.contract import MANAGEMENT_USER, TRINO_HTTPS_PORT, NodeSettings, Role
-from node_agent.lambda_support import env_reader
 from node_agent.trino import TrinoAdmin, TrinoUnavailable
 from plan import Plan, reveal
 

@@ -8,7 +8,8 @@ import json
 import pulumi
 import pytest
 
-from components.settings import load_stack_settings, parse, raw_from_pulumi, read_stack_file
+from components.settings import parse
+from components.stack_file import load_stack_settings, raw_from_pulumi, read_stack_file
 
 
 @pytest.fixture

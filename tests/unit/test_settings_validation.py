@@ -9,14 +9,10 @@ import pytest
 
 import plan
 from components.config_keys import KNOWN
-from components.settings import (
-    ConfigError,
-    SecretText,
-    catalog_secret_arns,
-    load_stack_settings,
-    parse,
-    read_stack_file,
-)
+from components.settings import parse
+from components.settings_model import ConfigError, SecretText
+from components.settings_trino import catalog_secret_arns
+from components.stack_file import load_stack_settings, read_stack_file
 
 VALID = {
     "aws:region": "eu-west-1",

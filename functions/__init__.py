@@ -1,0 +1,1 @@
+"""The Lambda functions, one folder each; shared/ holds the code they share (each zip carries it)."""

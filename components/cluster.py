@@ -117,7 +117,9 @@ class TrinoCluster(pulumi.ComponentResource):
                 ami_id=ami.id,
                 root_device_name=ami.root_device_name,
                 instance_profile_arn=profile.arn,
-                security_group_ids=[network.nodes.id],
+                # Only coordinators take clients (workers are reached by members alone).
+                security_group_ids=[network.nodes.id]
+                + ([network.clients.id] if role is Role.COORDINATOR else []),
                 parameter_name=parameter_name,
             )
 

@@ -50,15 +50,20 @@ def _widget(title: str, metrics: list[list[Any]], region: str, x: int, y: int) -
 
 
 def dashboard_body(cluster: str, region: str, worker_group: str, coordinator_group: str) -> str:
-    """Queries, workers, CPU, memory, drains and the reconcilers' actions, two widgets a row."""
+    """Queries, workers, CPU, memory, drains and the reconcilers' actions, two widgets a row.
+
+    The coordinator's gauges are shown as Maximum and its per-interval counts as Sum: if the
+    standby coordinator ever publishes too (during a failover), its zeros land in the same metric,
+    and an Average or Minimum would show half the queue or no workers at all.
+    """
     m = _cluster_metric
     panels = [
         (
             "Queries running / queued / blocked",
             [
-                m(cluster, Metric.RUNNING_QUERIES, "Average"),
-                m(cluster, Metric.QUEUED_QUERIES, "Average"),
-                m(cluster, Metric.BLOCKED_QUERIES, "Average"),
+                m(cluster, Metric.RUNNING_QUERIES, "Maximum"),
+                m(cluster, Metric.QUEUED_QUERIES, "Maximum"),
+                m(cluster, Metric.BLOCKED_QUERIES, "Maximum"),
             ],
         ),
         (
@@ -68,7 +73,7 @@ def dashboard_body(cluster: str, region: str, worker_group: str, coordinator_gro
         (
             "Workers: active in Trino vs in service",
             [
-                m(cluster, Metric.ACTIVE_WORKERS, "Minimum"),
+                m(cluster, Metric.ACTIVE_WORKERS, "Maximum"),
                 ["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", worker_group],
                 ["AWS/AutoScaling", "GroupDesiredCapacity", "AutoScalingGroupName", worker_group],
                 ["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", coordinator_group],
@@ -77,7 +82,7 @@ def dashboard_body(cluster: str, region: str, worker_group: str, coordinator_gro
         (
             "CPU",
             [
-                m(cluster, Metric.CLUSTER_CPU_PERCENT, "Average"),
+                m(cluster, Metric.CLUSTER_CPU_PERCENT, "Maximum"),
                 ["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", worker_group, {"stat": "Average"}],
             ],
         ),

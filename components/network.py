@@ -30,9 +30,15 @@ def _slug(text: str) -> str:
 
 
 class ClusterNetwork(pulumi.ComponentResource):
-    """Trino's ports open only between members, to the functions and to the configured clients."""
+    """Trino's ports open only between members, to the functions and to the configured clients.
+
+    Clients get a group of their own that only the coordinators (their instances and the address
+    ENI) carry: on the shared nodes group, the client port (8080 when `tls: false`) would let every
+    client reach every worker directly.
+    """
 
     nodes: aws.ec2.SecurityGroup
+    clients: aws.ec2.SecurityGroup
     functions: aws.ec2.SecurityGroup
     coordinator_address: aws.ec2.NetworkInterface
 
@@ -50,6 +56,13 @@ class ClusterNetwork(pulumi.ComponentResource):
             tags=tagged(s.tags, f"{s.name}-nodes"),
             opts=child(self),
         )
+        self.clients = aws.ec2.SecurityGroup(
+            f"{name}-clients",
+            vpc_id=s.network.vpc_id,
+            description=f"Trino clients to the coordinators of {s.name}",
+            tags=tagged(s.tags, f"{s.name}-clients"),
+            opts=child(self),
+        )
         self.functions = aws.ec2.SecurityGroup(
             f"{name}-functions",
             vpc_id=s.network.vpc_id,
@@ -65,9 +78,11 @@ class ClusterNetwork(pulumi.ComponentResource):
             self._ingress("functions", TRINO_HTTPS_PORT, group=self.functions.id, what="health queries")
         client_port = s.security.client_port
         for cidr in s.network.client_cidrs:
-            self._ingress(f"clients-{_slug(cidr)}", client_port, cidr=cidr, what="Trino clients")
+            self._ingress(
+                f"clients-{_slug(cidr)}", client_port, cidr=cidr, what="Trino clients", to=self.clients
+            )
         for group in s.network.client_security_group_ids:
-            self._ingress(f"clients-{group}", client_port, group=group, what="Trino clients")
+            self._ingress(f"clients-{group}", client_port, group=group, what="Trino clients", to=self.clients)
         for cidr in s.network.metrics_cidrs:
             self._ingress(f"metrics-{_slug(cidr)}", AGENT_METRICS_PORT, cidr=cidr, what="Prometheus")
         for group in s.network.metrics_security_group_ids:
@@ -112,7 +127,7 @@ class ClusterNetwork(pulumi.ComponentResource):
             f"{name}-coordinator-address",
             subnet_id=s.network.coordinator_subnet_id,
             private_ips=private_ips,
-            security_groups=[self.nodes.id, *s.network.extra_security_group_ids],
+            security_groups=[self.nodes.id, self.clients.id, *s.network.extra_security_group_ids],
             description=f"Fixed address of the active {s.name} coordinator (moved on failover)",
             tags=tagged(s.tags, f"{s.name}-coordinator-address", **{TAG_ROLE: Role.COORDINATOR.value}),
             opts=child(self),
@@ -120,6 +135,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "nodesSecurityGroupId": self.nodes.id,
+                "clientsSecurityGroupId": self.clients.id,
                 "functionsSecurityGroupId": self.functions.id,
                 "coordinatorAddress": self.coordinator_address.private_ip,
             }
@@ -133,10 +149,11 @@ class ClusterNetwork(pulumi.ComponentResource):
         what: str,
         cidr: str | None = None,
         group: pulumi.Input[str] | None = None,
+        to: aws.ec2.SecurityGroup | None = None,
     ) -> None:
         aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-in-{label}-{port}",
-            security_group_id=self.nodes.id,
+            security_group_id=(to or self.nodes).id,
             ip_protocol="tcp",
             from_port=port,
             to_port=port,

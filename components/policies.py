@@ -15,6 +15,43 @@ from typing import Any
 
 from node_agent.contract import CLOUDWATCH_NAMESPACE, TAG_CLUSTER, TAG_HEALTH_MISSES
 
+# Every Glue call Trino's Glue metastore makes, PrestoSQL 330 to Trino 483 (GlueHiveMetastore,
+# its column-statistics provider and GlueMetastoreStats, which wraps each call it makes): schemas
+# (CREATE/ALTER/DROP SCHEMA), tables and views, partitions (batch create/read/update, single
+# read/update/delete), column statistics (ANALYZE, stats on write, DROP), and the SQL routines
+# stored in Glue since CREATE FUNCTION (UserDefinedFunction). Trino never calls CreatePartition
+# (it creates in batches) or BatchDeletePartition (it drops one partition at a time).
+GLUE_METASTORE_ACTIONS = (
+    "glue:GetDatabase",
+    "glue:GetDatabases",
+    "glue:CreateDatabase",
+    "glue:UpdateDatabase",
+    "glue:DeleteDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:DeleteTable",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+    "glue:BatchCreatePartition",
+    "glue:UpdatePartition",
+    "glue:BatchUpdatePartition",
+    "glue:DeletePartition",
+    "glue:GetColumnStatisticsForTable",
+    "glue:UpdateColumnStatisticsForTable",
+    "glue:DeleteColumnStatisticsForTable",
+    "glue:GetColumnStatisticsForPartition",
+    "glue:UpdateColumnStatisticsForPartition",
+    "glue:DeleteColumnStatisticsForPartition",
+    "glue:GetUserDefinedFunction",
+    "glue:GetUserDefinedFunctions",
+    "glue:CreateUserDefinedFunction",
+    "glue:UpdateUserDefinedFunction",
+    "glue:DeleteUserDefinedFunction",
+)
+
 # Every action this program grants, each one checked by hand against the AWS Service
 # Authorization Reference. Adding an action means adding it here (and a test will say so).
 IAM_ACTIONS = frozenset(
@@ -32,21 +69,7 @@ IAM_ACTIONS = frozenset(
         "ec2:DescribeInstances",
         "ec2:DescribeNetworkInterfaces",
         "ec2:DetachNetworkInterface",
-        "glue:BatchCreatePartition",
-        "glue:BatchDeletePartition",
-        "glue:BatchGetPartition",
-        "glue:CreatePartition",
-        "glue:CreateTable",
-        "glue:DeletePartition",
-        "glue:DeleteTable",
-        "glue:GetDatabase",
-        "glue:GetDatabases",
-        "glue:GetPartition",
-        "glue:GetPartitions",
-        "glue:GetTable",
-        "glue:GetTables",
-        "glue:UpdatePartition",
-        "glue:UpdateTable",
+        *GLUE_METASTORE_ACTIONS,
         "kms:Decrypt",
         "logs:CreateLogStream",
         "logs:DescribeLogStreams",
@@ -187,25 +210,10 @@ def _buckets(scope: Scope, buckets: Sequence[str]) -> list[Statement]:
 
 
 def _glue(scope: Scope) -> Statement:
-    actions = [
-        "glue:GetDatabase",
-        "glue:GetDatabases",
-        "glue:GetTable",
-        "glue:GetTables",
-        "glue:CreateTable",
-        "glue:UpdateTable",
-        "glue:DeleteTable",
-        "glue:GetPartition",
-        "glue:GetPartitions",
-        "glue:BatchGetPartition",
-        "glue:CreatePartition",
-        "glue:BatchCreatePartition",
-        "glue:UpdatePartition",
-        "glue:DeletePartition",
-        "glue:BatchDeletePartition",
+    resources = [
+        scope.arn("glue", r) for r in ("catalog", "database/*", "table/*/*", "userDefinedFunction/*/*")
     ]
-    resources = [scope.arn("glue", r) for r in ("catalog", "database/*", "table/*/*")]
-    return _allow("GlueMetastore", actions, resources)
+    return _allow("GlueMetastore", GLUE_METASTORE_ACTIONS, resources)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class ScalingPolicies(pulumi.ComponentResource):
             Metric.CLUSTER_MEMORY_RESERVED_PERCENT,
             memory_threshold,
             (100.0 - memory_threshold) / 2,
-            "Average",
+            "Maximum",  # not Average: a standby coordinator's zeros would halve it
         )
         self.register_outputs(
             {"cpuPolicy": cpu.name, "queuedPolicy": queued.name, "memoryPolicy": memory.name}

@@ -62,26 +62,27 @@ usage() {
 }
 
 # --- what the Trino version decides ----------------------------------------------------------
-# The oldest Java each release starts on (TrinoSystemRequirements; PrestoSQL docs).
+# The oldest Java each release starts on (TrinoSystemRequirements; the "Require JDK" entries of the
+# release notes: 390 -> 17, 436 -> 21.0.1, 447 -> 22, 464 -> 23, 476 -> 24.0.1, 479 -> 25). The
+# same table is node_agent/versions.py java_minimum; tests/image check that the two agree.
 java_minimum() {
   local v=$1
   if ((v <= 389)); then echo 11
-  elif ((v <= 431)); then echo 17
-  elif ((v <= 475)); then echo 21
+  elif ((v <= 435)); then echo 17
+  elif ((v <= 446)); then echo 21
+  elif ((v <= 463)); then echo 22
+  elif ((v <= 475)); then echo 23
   elif ((v <= 478)); then echo 24
   else echo 25
   fi
 }
 
-# The Corretto we install: an LTS release at or above the minimum. 476-478 need 24.0.1+; Corretto
-# 24 is short-term, so they get 25 (the integration suite runs Trino 476 on Java 25 too).
+# The Corretto we install: the major Trino itself requires (and tests with), except 476-478: their
+# 24.0.1+ is short-term, so they get 25 (the integration suite runs Trino 476 on Java 25 too).
 java_choice() {
-  local v=$1
-  if ((v <= 389)); then echo 11
-  elif ((v <= 431)); then echo 17
-  elif ((v <= 475)); then echo 21
-  else echo 25
-  fi
+  local v=$1 minimum
+  minimum=$(java_minimum "$v")
+  if ((minimum == 24)); then echo 25; else echo "$minimum"; fi
 }
 
 # Releases up to 350 are PrestoSQL (io.prestosql:presto-server), later ones Trino.

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from node_agent import versions
 from node_agent.contract import Role
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
 
@@ -36,6 +37,22 @@ OPENMETRICS = {
     "trino_execution_name_QueryManager_ConsumedCpuTimeSecs": "cpu_seconds",
     "trino_memory_name_ClusterMemoryManager_ClusterMemoryBytes": "memory_total_bytes",
     "trino_memory_name_ClusterMemoryManager_ClusterTotalMemoryReservation": "memory_reserved_bytes",
+}
+
+# The same counters as JMX attributes, for the releases without /metrics (PrestoSQL 330 to Trino
+# 406), read over /v1/jmx/mbean: bean (after the domain) -> attribute -> what we read it as.
+JMX = {
+    "execution:name=QueryManager": {
+        "CompletedQueries.TotalCount": "completed_queries",
+        "FailedQueries.TotalCount": "failed_queries",
+        "ConsumedInputBytes.TotalCount": "input_bytes",
+        "ConsumedInputRows.TotalCount": "input_rows",
+        "ConsumedCpuTimeSecs.TotalCount": "cpu_seconds",
+    },
+    "memory:name=ClusterMemoryManager": {
+        "ClusterMemoryBytes": "memory_total_bytes",
+        "ClusterTotalMemoryReservation": "memory_reserved_bytes",
+    },
 }
 
 
@@ -123,10 +140,14 @@ def node_numbers(status: dict[str, Any]) -> NodeNumbers:
 
 
 def cluster_numbers(
-    stats: dict[str, Any] | None, openmetrics: dict[str, float] | None, worker_cpu_load: float | None
+    stats: dict[str, Any] | None,
+    openmetrics: dict[str, float] | None,
+    worker_cpu_load: float | None,
+    jmx: dict[str, float] | None = None,
 ) -> ClusterNumbers:
+    """`openmetrics` by Trino's /metrics names; `jmx` already by our names (see read_jmx)."""
     stats = stats or {}
-    om = {OPENMETRICS[k]: v for k, v in (openmetrics or {}).items() if k in OPENMETRICS}
+    om = {**(jmx or {}), **{OPENMETRICS[k]: v for k, v in (openmetrics or {}).items() if k in OPENMETRICS}}
     return ClusterNumbers(
         running_queries=_maybe_float(stats.get("runningQueries")),
         queued_queries=_maybe_float(stats.get("queuedQueries")),
@@ -157,6 +178,39 @@ def airlift_seconds(text: str) -> float:
             except ValueError:
                 break
     raise ValueError(f"not an airlift duration: {text!r} (expected e.g. 3.52m, 150.00ms)")
+
+
+def read_jmx(admin: TrinoAdmin, domains: tuple[str, ...]) -> tuple[dict[str, float], str]:
+    """The JMX counters by our names, and the domain that answered (tried in the order given).
+
+    A bean missing under one domain (404) is looked up under the next; if no domain has it, the
+    last error is raised, so the scrape counts a `jmx` error instead of publishing nothing quietly.
+    """
+    values: dict[str, float] = {}
+    found = domains[0]
+    for bean, attributes in JMX.items():
+        error: TrinoError | None = None
+        for domain in (found, *(d for d in domains if d != found)):
+            try:
+                answer = admin.mbean(f"{domain}.{bean}")
+            except TrinoError as exc:
+                error = exc
+                continue
+            found, error = domain, None
+            values.update(
+                {ours: float(answer[a]) for a, ours in attributes.items() if answer.get(a) is not None}
+            )
+            break
+        if error is not None:
+            raise error
+    return values, found
+
+
+def trino_version(info: dict[str, Any]) -> int | None:
+    """The release number of /v1/info's nodeVersion ("476", "350", "476-SNAPSHOT"), if any."""
+    text = str((info.get("nodeVersion") or {}).get("version", ""))
+    digits = text.split("-")[0].split(".")[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def _origin(uri: str) -> str:
@@ -190,6 +244,7 @@ class Scraper:
         self.agent_metrics = agent_metrics
         self.worker_admin = worker_admin or (lambda uri: TrinoAdmin(uri, timeout=admin.timeout))
         self.querylog_metrics_url = querylog_metrics_url
+        self._jmx_domain: str | None = None
 
     def scrape(self) -> Snapshot:
         started = time.monotonic()
@@ -211,9 +266,22 @@ class Scraper:
         cluster = None
         if self.role is Role.COORDINATOR:
             stats = self._read("stats", self.admin.stats)
-            text = self._read("openmetrics", lambda: self.admin.metrics(list(OPENMETRICS)))
-            cluster = cluster_numbers(stats, parse_openmetrics(text) if text else None, self._worker_cpu())
+            version = trino_version(info)
+            text, jmx = None, None
+            if version is None or versions.has_openmetrics(version):
+                text = self._read("openmetrics", lambda: self.admin.metrics(list(OPENMETRICS)))
+            else:  # 330-406 have no /metrics: the same counters over /v1/jmx/mbean
+                jmx = self._read("jmx", lambda: self._jmx(version))
+            om = parse_openmetrics(text) if text else None
+            cluster = cluster_numbers(stats, om, self._worker_cpu(), jmx)
         return Snapshot(up=True, taken_at=now, node=node, cluster=cluster, passthrough=passthrough)
+
+    def _jmx(self, version: int) -> dict[str, float]:
+        domains = versions.jmx_domains(version)
+        if self._jmx_domain in domains:  # the one that answered last time first
+            domains = (self._jmx_domain, *(d for d in domains if d != self._jmx_domain))
+        values, self._jmx_domain = read_jmx(self.admin, domains)
+        return values
 
     def _worker_cpu(self) -> float | None:
         nodes = self._read("nodes", self.admin.nodes)

@@ -103,6 +103,13 @@ class TrinoAdmin:
         query = "?" + urllib.parse.urlencode([("name[]", n) for n in names]) if names else ""
         return self._request("GET", "/metrics" + query).decode()
 
+    def mbean(self, object_name: str) -> dict[str, Any]:
+        """GET /v1/jmx/mbean/{name} (airlift JmxHttpModule; PrestoSQL 330 to Trino 479): the bean's
+        readable attributes by name. Nested stats are flattened, e.g. `FailedQueries.TotalCount`."""
+        path = "/v1/jmx/mbean/" + urllib.parse.quote(object_name, safe="")
+        bean = self._json("GET", path) or {}
+        return {a["name"]: a.get("value") for a in bean.get("attributes") or [] if a.get("readable", True)}
+
     def nodes(self) -> list[dict[str, Any]]:
         """GET /v1/node on the coordinator: the other nodes it heartbeats, each with its `uri`."""
         return list(self._json("GET", "/v1/node") or [])

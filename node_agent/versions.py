@@ -149,6 +149,23 @@ def has_http_event_listener(version: int) -> bool:
     return version >= 363
 
 
+def has_openmetrics(version: int) -> bool:
+    """Trino's own /metrics arrived in 407 (commit 7ece4d14739, JmxOpenMetricsModule)."""
+    return version >= 407
+
+
+def has_jmx_http(version: int) -> bool:
+    """/v1/jmx/mbean (airlift JmxHttpModule) is served from PrestoSQL 330 until Trino 479; 480
+    removed it (commit a2a219a73ed, "Do not expose JMX beans over http")."""
+    return version < 480
+
+
+def jmx_domains(version: int) -> tuple[str, ...]:
+    """The JMX domain Trino's own beans are exported under, most likely first: `presto.*` in
+    PrestoSQL (PrefixObjectNameGeneratorModule), `trino.*` after the rename."""
+    return ("presto", "trino") if version < FIRST_TRINO else ("trino", "presto")
+
+
 def has_file_system_information_rules(version: int) -> bool:
     """File access control learnt `system_information` rules (and management.user) in 337."""
     return version >= 337
@@ -167,12 +184,34 @@ def has_total_memory_per_node(version: int) -> bool:
     return version < 369
 
 
+# The oldest Java major each release starts on: (first release, major), newest first. Sources:
+# PrestoSQL 330 docs (Java 11); Trino release notes 390 ("minimum required Java version to
+# 17.0.3"), 436 ("Require JDK 21.0.1"), 447 ("Require JDK 22"), 464 ("Require JDK 23"), 476
+# ("Require JDK 24"), 479 ("Require JDK 25"). image/install.sh java_minimum is the same table.
+JAVA_MINIMUM: tuple[tuple[int, int], ...] = (
+    (479, 25),
+    (476, 24),
+    (464, 23),
+    (447, 22),
+    (436, 21),
+    (390, 17),
+    (OLDEST_VERSION, 11),
+)
+
+
+def java_minimum(version: int) -> int:
+    """The oldest Java major this release starts on (TrinoSystemRequirements refuses older)."""
+    check_version(version)
+    return next(major for first, major in JAVA_MINIMUM if version >= first)
+
+
 def jvm_flags_for_java(version: int) -> list[str]:
     """Flags the Java runtime of this Trino version needs that its launcher does not add itself.
 
     476-478 need Java 24+ and the AMI ships Java 25, for which launcher 304 adds nothing; 479+
     launchers add the module/access flags themselves, but the vector module stays (Trino checks for
-    it at startup). Older versions run on Java 11-23, where none of these are needed.
+    it at startup). Older versions run on the Java they require (see java_minimum), where none of
+    these are needed.
     """
     if 476 <= version <= 478:
         return [

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 from image_install import INSTALL, InstalledImage, install_args, run_install
 
-from node_agent import contract
+from node_agent import contract, versions
 
 MAVEN = "https://repo1.maven.org/maven2"
 GITHUB = "https://github.com/trinodb/trino/releases/download"
@@ -22,10 +23,44 @@ def plan(version: int | str, *extra: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in result.stdout.splitlines())
 
 
+def test_java_minimum_agrees_with_versions_py_for_every_accepted_release() -> None:
+    """The AMI installs from install.sh's table, the renderer reasons from versions.py's: one
+    release where they differ is an image whose Trino refuses to start (447-475 once got Java 21)."""
+    accepted = range(versions.OLDEST_VERSION, versions.NEWEST_VERSION + 1)
+    script = f'for v in {" ".join(map(str, accepted))}; do bash "$1" --plan --trino-version "$v"; done'
+    result = subprocess.run(
+        ["bash", "-c", script, "plan", str(INSTALL)], capture_output=True, text=True, check=True
+    )
+    plans = [dict(line.split("=", 1) for line in block.splitlines()) for block in _plans(result.stdout)]
+    disagree = {
+        int(p["trino_version"]): (
+            p["java_minimum"],
+            p["java_version"],
+            versions.java_minimum(int(p["trino_version"])),
+        )
+        for p in plans
+        if int(p["java_minimum"]) != versions.java_minimum(int(p["trino_version"]))
+        or int(p["java_version"]) < int(p["java_minimum"])
+    }
+    assert len(plans) == len(accepted)
+    assert disagree == {}
+
+
+def _plans(stdout: str) -> list[str]:
+    """install.sh --plan prints one block per run, each starting with its trino_version line."""
+    blocks: list[str] = []
+    for line in stdout.splitlines():
+        if line.startswith("trino_version="):
+            blocks.append("")
+        blocks[-1] += line + "\n"
+    return blocks
+
+
 @pytest.mark.parametrize(
     ("version", "java", "minimum"),
-    [(330, "11", "11"), (350, "11", "11"), (431, "17", "17"), (475, "21", "21"), (476, "25", "24"),
-     (478, "25", "24"), (479, "25", "25"), (483, "25", "25")],
+    [(330, "11", "11"), (350, "11", "11"), (431, "17", "17"), (435, "17", "17"), (436, "21", "21"),
+     (446, "21", "21"), (447, "22", "22"), (463, "22", "22"), (464, "23", "23"), (475, "23", "23"),
+     (476, "25", "24"), (478, "25", "24"), (479, "25", "25"), (483, "25", "25")],
 )  # fmt: skip
 def test_java_is_chosen_from_the_trino_version(version: int, java: str, minimum: str) -> None:
     chosen = plan(version)

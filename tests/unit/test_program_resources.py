@@ -445,6 +445,31 @@ def test_glue_is_granted_only_with_the_glue_metastore(plan_for: PlanFor) -> None
     assert "GlueMetastore" not in sids(plan_for("prod"), "worker")
 
 
+# What Trino's Glue metastore calls, read from its source (plugin/trino-hive .../metastore/glue:
+# GlueHiveMetastore, the column-statistics provider, GlueMetastoreStats at 483 which wraps every
+# call); Trino creates partitions only in batches and drops them one at a time.
+TRINO_GLUE_CALLS = {
+    *(f"glue:{verb}Database" for verb in ("Get", "Create", "Update", "Delete")),
+    "glue:GetDatabases",
+    *(f"glue:{verb}Table" for verb in ("Get", "Create", "Update", "Delete")),
+    "glue:GetTables",
+    *(
+        f"glue:{verb}Partition"
+        for verb in ("Get", "Update", "Delete", "BatchGet", "BatchCreate", "BatchUpdate")
+    ),
+    "glue:GetPartitions",
+    *(f"glue:{v}ColumnStatisticsFor{o}" for v in ("Get", "Update", "Delete") for o in ("Table", "Partition")),
+    *(f"glue:{verb}UserDefinedFunction" for verb in ("Get", "Create", "Update", "Delete")),
+    "glue:GetUserDefinedFunctions",
+}
+
+
+def test_glue_grant_is_exactly_what_trinos_glue_metastore_calls(plan_for: PlanFor) -> None:
+    s = statement(plan_for("dev-glue-spot"), "coordinator", "GlueMetastore")
+    assert set(s["Action"]) == TRINO_GLUE_CALLS
+    assert any(r.endswith(":userDefinedFunction/*/*") for r in s["Resource"])
+
+
 def test_s3_access_is_limited_to_data_and_exchange_buckets(plan_for: PlanFor) -> None:
     s = statement(plan_for("prod"), "worker", "ListDataBuckets")
     assert s["Resource"] == [

@@ -6,8 +6,12 @@
 
 Each call runs the same program function as `pulumi up` (components/program.py) as an inline
 program of the Automation API, with the stack's config from Pulumi.<stack>.yaml. Overrides are
-validated offline first (the same parser, every problem at once), then written to the stack's
-config the way `pulumi config set` would, then the operation runs. CLI failures become
+validated offline first (the same parser, every problem at once). `deploy` writes them to the
+stack's config the way `pulumi config set` would, so the next `up` deploys the same thing;
+`preview` sets them only for the preview and puts the previous values back afterwards, so a
+preview never changes what the next `up` does. `destroy` and `outputs` run no program, so they
+neither read nor validate the stack file: a stack whose file no longer parses (or is gone) can
+still be torn down. CLI failures become
 AutomationError subclasses that say what to do. The Pulumi CLI must be installed; tests replace
 the stack factory instead.
 """
@@ -52,7 +56,9 @@ class OperationFailed(AutomationError):
 class StackLike(Protocol):
     """The part of `pulumi.automation.Stack` used here (a seam for tests)."""
 
+    def get_all_config(self) -> auto.ConfigMap: ...
     def set_all_config(self, config: Mapping[str, auto.ConfigValue], path: bool = False) -> None: ...
+    def remove_all_config(self, keys: list[str], path: bool = False) -> None: ...
     def up(self, **kwargs: Any) -> auto.UpResult: ...
     def preview(self, **kwargs: Any) -> auto.PreviewResult: ...
     def destroy(self, **kwargs: Any) -> auto.DestroyResult: ...
@@ -94,10 +100,14 @@ def config_values(overrides: Mapping[str, object]) -> dict[str, auto.ConfigValue
     return values
 
 
-def _open(stack: str, overrides: Mapping[str, object] | None, factory: StackFactory) -> StackLike:
+def _validated(stack: str, overrides: Mapping[str, object] | None) -> None:
+    """ConfigError before the CLI is touched, for the operations that run the program."""
     if overrides and any(v is None for v in overrides.values()):
         raise AutomationError("removing a key (None) is not supported here; use `pulumi config rm`")
-    load_stack_settings(stack, overrides)  # ConfigError before the CLI is touched
+    load_stack_settings(stack, overrides)
+
+
+def _open(stack: str, factory: StackFactory) -> StackLike:
     try:
         handle = factory(stack)
     except FileNotFoundError as error:
@@ -107,9 +117,25 @@ def _open(stack: str, overrides: Mapping[str, object] | None, factory: StackFact
         ) from error
     except auto.CommandError as error:
         raise _translate(stack, "open", error) from error
-    if overrides:
-        handle.set_all_config(config_values(overrides))
     return handle
+
+
+def _with_overrides_for(handle: StackLike, overrides: Mapping[str, object], call: Callable[[], Any]) -> Any:
+    """Run `call` with the overrides in the stack's config, then put back what was there before."""
+    values = config_values(overrides)
+    if not values:
+        return call()
+    before = handle.get_all_config()
+    handle.set_all_config(values)
+    try:
+        return call()
+    finally:
+        added = [key for key in values if key not in before]
+        if added:
+            handle.remove_all_config(added)
+        restored = {key: before[key] for key in values if key in before}
+        if restored:
+            handle.set_all_config(restored)
 
 
 def _translate(stack: str, operation: str, error: auto.CommandError) -> AutomationError:
@@ -140,7 +166,10 @@ def deploy(
     on_output: OutputSink | None = None,
     factory: StackFactory = local_stack,
 ) -> DeployResult:
-    handle = _open(stack, config_overrides, factory)
+    _validated(stack, config_overrides)
+    handle = _open(stack, factory)
+    if config_overrides:
+        handle.set_all_config(config_values(config_overrides))
     result: auto.UpResult = _run(stack, "deploy", lambda: handle.up(on_output=on_output))
     changes = dict(result.summary.resource_changes or {})
     return DeployResult(outputs=_plain(result.outputs), changes=changes)
@@ -153,22 +182,28 @@ def preview(
     on_output: OutputSink | None = None,
     factory: StackFactory = local_stack,
 ) -> dict[str, int]:
-    """The change summary (operation -> count) that `pulumi preview` reports."""
-    handle = _open(stack, config_overrides, factory)
-    result: auto.PreviewResult = _run(stack, "preview", lambda: handle.preview(on_output=on_output))
+    """The change summary (operation -> count) that `pulumi preview` reports; the stack's config
+    is the same afterwards as before."""
+    _validated(stack, config_overrides)
+    handle = _open(stack, factory)
+    result: auto.PreviewResult = _with_overrides_for(
+        handle,
+        config_overrides or {},
+        lambda: _run(stack, "preview", lambda: handle.preview(on_output=on_output)),
+    )
     return dict(result.change_summary)
 
 
 def destroy(
     stack: str, *, on_output: OutputSink | None = None, factory: StackFactory = local_stack
 ) -> dict[str, int]:
-    handle = _open(stack, None, factory)
+    handle = _open(stack, factory)
     result: auto.DestroyResult = _run(stack, "destroy", lambda: handle.destroy(on_output=on_output))
     return dict(result.summary.resource_changes or {})
 
 
 def outputs(stack: str, *, factory: StackFactory = local_stack) -> dict[str, Any]:
-    handle = _open(stack, None, factory)
+    handle = _open(stack, factory)
     return _plain(_run(stack, "outputs", handle.outputs))
 
 

@@ -4,7 +4,9 @@ It runs the real program function (components/program.py, the one `pulumi up` ru
 Pulumi's mocks, with the stack's config loaded the way the CLI would load it, records every
 resource the program declares (type, name, parent, inputs, dependencies) and prints the
 component tree, a count by type and the security posture read from that same graph.
-A bad stack file prints its list of problems and exits 2; no traceback.
+Then every AWS request the graph implies is checked against botocore's service models and the
+documented limits they lack (components/aws_requests.py). A bad stack file, or a request AWS would
+refuse, prints the whole list of problems and exits 2; no traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
+from components.aws_request_check import request_problems
+from components.aws_requests import requests_of
 from components.cluster import TrinoCluster
 from components.config_keys import PROJECT
 from components.packaging import PackagingError
@@ -120,16 +124,27 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # As in a real preview of a new stack: computed outputs (ARNs, the ENI's address,
             # template versions) are not known yet, so everything built on them stays unknown.
             return "", state
-        service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
         state.setdefault("name", args.name)
-        state["arn"] = f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.name}"
+        state["arn"] = self.arn(args.typ, args.name)
         if args.typ == "aws:ec2/networkInterface:NetworkInterface":
             state["privateIp"] = (args.inputs.get("privateIps") or [MOCK_COORDINATOR_IP])[0]
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
-        if args.typ == "aws:secretsmanager/secret:Secret":
-            state["arn"] = f"arn:aws:secretsmanager:{self.region}:{MOCK_ACCOUNT}:secret:{args.name}-AbCdEf"
         return f"{args.name}-id", state
+
+    def arn(self, type_: str, name: str) -> str:
+        """An ARN in the format AWS gives this type (the request check validates ARNs)."""
+        service = type_.split(":")[1].split("/")[0] if ":" in type_ else "mock"
+        where = f"{self.region}:{MOCK_ACCOUNT}"
+        formats = {
+            "aws:iam/role:Role": f"arn:aws:iam::{MOCK_ACCOUNT}:role/{name}",
+            "aws:iam/instanceProfile:InstanceProfile": f"arn:aws:iam::{MOCK_ACCOUNT}:instance-profile/{name}",
+            "aws:lambda/function:Function": f"arn:aws:lambda:{where}:function:{name}",
+            "aws:cloudwatch/eventRule:EventRule": f"arn:aws:events:{where}:rule/{name}",
+            "aws:cloudwatch/logGroup:LogGroup": f"arn:aws:logs:{where}:log-group:{name}",
+            "aws:secretsmanager/secret:Secret": f"arn:aws:secretsmanager:{where}:secret:{name}-AbCdEf",
+        }
+        return formats.get(type_, f"arn:aws:{service}:{where}:{name}")
 
     def call(self, args: MockCallArgs) -> tuple[dict, list]:
         self.calls.append(args)
@@ -377,6 +392,11 @@ def render(plan: Plan) -> str:
     lines += [f"  {count:4d}  {type_}" for type_, count in sorted(counts.items())]
     lines += [f"  {sum(counts.values()):4d}  resources in total, in {components} components", ""]
     lines += ["Security posture:"] + [f"  {line}" for line in security_posture(plan)]
+    requests, _ = requests_of(plan.resources)
+    lines += [
+        "",
+        f"AWS requests: {len(requests)} checked against botocore's service models and documented limits",
+    ]
     return "\n".join(lines)
 
 
@@ -410,6 +430,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except PackagingError as error:
         print(f"cannot package a function: {error}", file=sys.stderr)
+        return 2
+    refused = request_problems(plan.resources)
+    if refused:
+        lines = "\n".join(f"  - {p}" for p in refused)
+        print(
+            f"stack {options.stack!r}: AWS would refuse {len(refused)} request(s):\n{lines}", file=sys.stderr
+        )
         return 2
     print(render(plan))
     return 0

@@ -22,6 +22,7 @@ from components.config_keys import (
     MAX_DRAIN_MINUTES,
     PROJECT,
 )
+from components.settings_limits import limit_problems
 from components.settings_model import (
     ClusterSettings,
     ConfigError,
@@ -45,6 +46,7 @@ from components.settings_reader import (
     ID,
     INSTANCE_TYPE,
     MAX_CA_BUNDLE_BYTES,
+    MAX_CLUSTER_NAME,
     PEM_CERT,
     REGION,
     TAG_KEY,
@@ -55,11 +57,13 @@ from components.settings_reader import (
     is_ipv4,
     matches,
 )
+from components.settings_render import render_problems
 from components.settings_trino import trino_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION_KEY = "aws:region"
 
+TLS_SINCE = 337  # the node agent's renderer refuses TLS below it (node_agent/render.py)
 LOG_KINDS = ("server", "httpRequest", "agent", "syslog", "functions")
 DEFAULT_RETENTION = {"server": 30, "httpRequest": 14, "agent": 30, "syslog": 14, "functions": 30}
 
@@ -96,6 +100,13 @@ def parse(
     workers = _workers(reader)
     trino = trino_settings(reader)
     security = _security(reader)
+    if security.tls and trino.version < TLS_SINCE:
+        reader.problem(
+            "tls",
+            f"true needs trinoVersion {TLS_SINCE} or newer (the management user and file access rules "
+            f"the TLS coordinator relies on arrived in 337); trinoVersion is {trino.version}: "
+            "set tls: false or a newer version",
+        )
     settings = ClusterSettings(
         stack=stack,
         name=name,
@@ -116,7 +127,7 @@ def parse(
         scaling=ScalingSettings(
             cpu_target_percent=reader.integer("scalingCpuTargetPercent", 60, 10, 95),
             queued_queries_threshold=reader.integer("scalingQueuedQueriesThreshold", 5, 1, 10000),
-            memory_reserved_percent=reader.integer("scalingMemoryReservedPercent", 80, 10, 100),
+            memory_reserved_percent=reader.integer("scalingMemoryReservedPercent", 80, 10, 99),
             step_workers=reader.integer("scalingStepWorkers", 2, 1, 100),
             warmup_seconds=reader.integer("scalingWarmupSeconds", 300, 0, 3600),
         ),
@@ -138,6 +149,10 @@ def parse(
         extra_tags=_tags(reader),
     )
     problems.extend(reader.problems)
+    problems.extend(limit_problems(settings))
+    if not problems:
+        # The node agent's renderer has the last word: what it refuses, no node could boot with.
+        problems.extend(render_problems(settings))
     if problems:
         raise ConfigError(stack, problems)
     return settings
@@ -166,7 +181,7 @@ def _namespace_problems(raw: Mapping[str, str]) -> list[str]:
 
 def _default_cluster_name(stack: str) -> str:
     cleaned = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-")
-    return ("trino-" + cleaned)[:24].rstrip("-")
+    return ("trino-" + cleaned)[:MAX_CLUSTER_NAME].rstrip("-")
 
 
 def _coordinator_count(reader: ConfigReader) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from components import aws_limits
 from components.settings_model import ElasticsearchConfig
 from components.settings_reader import ARN, INDEX_PREFIX, PEM_CERT, ConfigReader, secret_text
 
@@ -14,6 +15,7 @@ def elasticsearch_config(reader: ConfigReader) -> ElasticsearchConfig | None:
         "elasticsearchPassword",
         "elasticsearchPasswordSecretArn",
         "elasticsearchCaBundle",
+        "elasticsearchIndexPrefix",
     )
     url_text = reader.string("elasticsearchUrl")
     if url_text is None:
@@ -45,6 +47,13 @@ def elasticsearch_config(reader: ConfigReader) -> ElasticsearchConfig | None:
     ca_bundle = reader.string("elasticsearchCaBundle")
     if ca_bundle is not None and PEM_CERT not in ca_bundle:
         reader.problem("elasticsearchCaBundle", f"is not PEM (allowed: text containing {PEM_CERT})")
+    elif ca_bundle is not None and len(ca_bundle.encode()) > aws_limits.ELASTICSEARCH_CA_BUNDLE_BYTES.value:
+        limit = aws_limits.ELASTICSEARCH_CA_BUNDLE_BYTES
+        reader.problem(
+            "elasticsearchCaBundle",
+            f"is {len(ca_bundle.encode())} bytes; at most {limit.value} are allowed "
+            f"({limit.what}; give only the issuing CA and its root)",
+        )
     return ElasticsearchConfig(
         url=url or "",
         index_prefix=reader.string("elasticsearchIndexPrefix", INDEX_PREFIX) or "trino-queries",
@@ -69,4 +78,6 @@ def es_url(reader: ConfigReader, text: str) -> str | None:
     ):
         reader.problem("elasticsearchUrl", f"{text!r} is not valid (allowed: http(s)://host[:port], no path)")
         return None
-    return f"{parts.scheme}://{parts.hostname}:{port}"
+    # urlsplit drops an IPv6 literal's brackets; put them back or the port reads as part of it.
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port}"

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from components import aws_limits
 from components.config_keys import (
     KNOWN,
     PROJECT,
@@ -22,7 +23,16 @@ ID = {
     "ami": re.compile(r"^ami-[0-9a-f]{8,17}$"),
 }
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
-CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
+# The longest name the program derives from the cluster name for a resource Pulumi auto-names
+# under a 64-character limit: the failover's EventBridge rule and target
+# "<cluster>-coordinators-failover-state-change" plus Pulumi's 8-character suffix. The request
+# check (tests/unit/test_aws_requests.py) runs a stack with the longest accepted name and fails if
+# any generated name no longer fits, so this bound cannot silently go stale.
+LONGEST_AUTO_NAMED_SUFFIX = "-coordinators-failover-state-change"
+MAX_CLUSTER_NAME = aws_limits.auto_name_room("aws:cloudwatch/eventRule:EventRule") - len(
+    LONGEST_AUTO_NAMED_SUFFIX
+)
+CLUSTER_NAME = re.compile(rf"^[a-z][a-z0-9-]{{1,{MAX_CLUSTER_NAME - 2}}}[a-z0-9]$")
 ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 CATALOG_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PROPERTY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-\[\]]*$")

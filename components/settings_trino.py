@@ -42,6 +42,7 @@ MANAGED_PROPERTIES = {
     "http-server.https.keystore.path": "the tlsCertificateSecretArn key",
     "http-server.authentication.type": "the authentication key",
     "access-control.name": "the renderer's file-based access control",
+    "security.config-file": "the renderer's file-based access control (rules.json)",
     "event-listener.config-files": "the query log (elasticsearchUrl)",
     "spill-enabled": "the spillEnabled key",
     "retry-policy": "the retryPolicy key",
@@ -88,7 +89,7 @@ def trino_settings(reader: ConfigReader) -> TrinoSettings:
             "retryPolicy",
             f"{retry} needs fault-tolerant execution, which arrived in 369 (trinoVersion {version})",
         )
-    catalogs = parse_catalogs(reader, metastore)
+    catalogs = parse_catalogs(reader, metastore, version)
     return TrinoSettings(
         version=version,
         metastore=metastore,
@@ -102,7 +103,7 @@ def trino_settings(reader: ConfigReader) -> TrinoSettings:
     )
 
 
-def parse_catalogs(reader: ConfigReader, metastore: str) -> dict[str, dict[str, str]]:
+def parse_catalogs(reader: ConfigReader, metastore: str, version: int) -> dict[str, dict[str, str]]:
     value = reader.structured("catalogs", dict)
     if value is None:
         return {}
@@ -134,7 +135,19 @@ def parse_catalogs(reader: ConfigReader, metastore: str) -> dict[str, dict[str, 
         catalogs[name] = {k: scalar_text(v) for k, v in properties.items() if k not in bad}
         for key, text in catalogs[name].items():
             check_catalog_value(reader, name, key, text)
+            reason = version_rejection(key, version)
+            if reason:
+                reader.problem("catalogs", f"catalogs.{name}.{key}: {reason} (trinoVersion {version})")
+            if has_line_break(text):
+                reader.problem("catalogs", f"catalogs.{name}.{key}: {LINE_BREAK}")
     return catalogs
+
+
+LINE_BREAK = "the value contains a line break, which a .properties file cannot hold (allowed: one line)"
+
+
+def has_line_break(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 def check_catalog_value(reader: ConfigReader, catalog: str, key: str, text: str) -> None:
@@ -181,6 +194,8 @@ def parse_overrides(reader: ConfigReader, version: int) -> dict[str, str]:
             reason = version_rejection(name, version)
             if reason:
                 reader.problem("configOverrides", reason)
+            if has_line_break(overrides[name]):
+                reader.problem("configOverrides", f"{name!r}: {LINE_BREAK}")
     return {k: v for k, v in overrides.items() if k not in MANAGED_PROPERTIES}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pulumi
 import yaml
 
+from components import pulumi_yaml
 from components.settings import REPO_ROOT, parse
 from components.settings_model import SECRET_PLACEHOLDER, ClusterSettings, ConfigError, SecretText
 from components.settings_reader import full_key, scalar_text
@@ -46,7 +47,9 @@ def read_stack_file(
         stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise ConfigError(stack, [f"no stack file {path.name} (stacks here: {', '.join(stacks) or 'none'})"])
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = pulumi_yaml.load(path.read_text()) or {}
+    except pulumi_yaml.DuplicateKeyError as exc:
+        raise ConfigError(stack, [f"{path.name}: {exc}"]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(stack, [f"{path.name} is not valid YAML: {exc}"]) from exc
     config = document.get("config") or {}
@@ -62,9 +65,9 @@ def read_stack_file(
             raw[key] = value.value
             secret.add(key)
         elif isinstance(value, dict | list):
-            raw[key] = json.dumps(value)
+            raw[key] = json.dumps(pulumi_yaml.go_value(value))
         elif value is not None:
-            raw[key] = scalar_text(value)
+            raw[key] = pulumi_yaml.go_text(value)
     return raw, secret
 
 

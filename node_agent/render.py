@@ -76,7 +76,15 @@ _PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]*]+$")
 
 
 class RenderError(ValueError):
-    """The settings cannot be turned into a configuration this Trino version accepts."""
+    """The settings cannot be turned into a configuration this Trino version accepts.
+
+    `problems` lists every reason found in one render (the message joins them), so `make plan`,
+    which renders both roles before anything is deployed, can report them all at once.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 @dataclass(frozen=True)
@@ -139,23 +147,24 @@ def _size(value: int) -> str:
 
 # --- properties files ----------------------------------------------------------------------------
 def _properties(values: dict[str, str], where: str) -> str:
+    problems = [
+        f"{where}: property name {key!r} is not valid (letters, digits, _ . - only)"
+        for key in values
+        if not _PROPERTY_NAME.match(key)
+    ] + [
+        f"{where}: value of {key!r} contains a line break, which is not allowed"
+        for key, value in values.items()
+        if any(c in value for c in "\r\n")
+    ]
+    if problems:
+        raise RenderError("; ".join(problems), problems)
     lines = []
     for key, value in values.items():
-        if not _PROPERTY_NAME.match(key):
-            raise RenderError(f"{where}: property name {key!r} is not valid (letters, digits, _ . - only)")
-        if any(c in value for c in "\r\n"):
-            raise RenderError(f"{where}: value of {key!r} contains a line break, which is not allowed")
         escaped = value.replace("\\", "\\\\")
         if escaped[:1].isspace():
             escaped = "\\" + escaped
         lines.append(f"{key}={escaped}")
     return "\n".join(lines) + "\n"
-
-
-def _check_accepted(name: str, version: int, where: str) -> None:
-    problem = versions.rejection(name, version)
-    if problem:
-        raise RenderError(f"{where}: {problem}")
 
 
 # --- the renderer --------------------------------------------------------------------------------
@@ -169,7 +178,7 @@ def render(
     except ValueError as exc:
         raise RenderError(str(exc)) from exc
     role = Role(role)
-    _check_settings(settings, secrets, role, version)
+    problems = _settings_problems(settings, secrets, role, version)
     heap = heap_bytes(facts.memory_bytes)
     etc = layout.etc_dir
 
@@ -192,77 +201,91 @@ def render(
     exchange = _exchange_manager(settings)
     if exchange:
         files["exchange-manager.properties"] = _properties(exchange, "exchange-manager.properties")
-    if role is Role.COORDINATOR and settings.tls.enabled:
+    if role is Role.COORDINATOR and settings.tls.enabled and not problems:
         files.update(_tls_files(settings, secrets, layout))
         config.update(_tls_config(settings, layout))
 
     for name in sorted(settings.config_overrides):
         value = settings.config_overrides[name]
         if name in MANAGED:
-            raise RenderError(
+            problems.append(
                 f"config_overrides: {name!r} is set by the renderer from {MANAGED[name]}; change that instead"
             )
-        _check_accepted(name, version, "config_overrides")
-        config[name] = str(value)
-    _check_discovery_server(config, version)
+        elif versions.rejection(name, version):
+            problems.append(f"config_overrides: {versions.rejection(name, version)}")
+        else:
+            config[name] = str(value)
+    problems.extend(_discovery_server_problems(config, version))
     for name in config:
-        _check_accepted(name, version, "config.properties")
-    files["config.properties"] = _properties(config, "config.properties")
-
-    for name in sorted(settings.catalogs):
-        files[f"catalog/{name}.properties"] = _catalog(
-            name, _resolved(name, settings.catalogs[name], secrets.catalog_values), version
+        if name not in settings.config_overrides and versions.rejection(name, version):
+            problems.append(f"config.properties: {versions.rejection(name, version)}")
+    for path, make in [("config.properties", lambda: _properties(config, "config.properties"))] + [
+        (
+            f"catalog/{name}.properties",
+            lambda name=name: _catalog(
+                name, _resolved(name, settings.catalogs[name], secrets.catalog_values), version
+            ),
         )
+        for name in sorted(settings.catalogs)
+    ]:
+        try:
+            files[path] = make()
+        except RenderError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise RenderError("; ".join(problems), problems)
     return dict(sorted(files.items()))
 
 
-def _check_discovery_server(config: dict[str, str], version: int) -> None:
+def _discovery_server_problems(config: dict[str, str], version: int) -> list[str]:
     """From 477 on, the embedded discovery server exists only with discovery.type=airlift_discovery."""
     airlift = config.get("discovery.type") == "airlift_discovery"
     if version >= 477 and "discovery-server.enabled" in config and not airlift:
-        raise RenderError(
+        return [
             f"config_overrides: 'discovery-server.enabled' is accepted by Trino {version} only together "
             "with discovery.type=airlift_discovery (the default, announce, needs neither)"
-        )
+        ]
+    return []
 
 
-def _check_settings(settings: NodeSettings, secrets: Secrets, role: Role, version: int) -> None:
+def _settings_problems(settings: NodeSettings, secrets: Secrets, role: Role, version: int) -> list[str]:
+    """Every reason the settings cannot be rendered for this role and version."""
     product = f"{versions.product_name(version)} {version}"
+    problems = []
     if not re.match(r"^[a-z0-9_]+$", settings.environment):
-        raise RenderError(
+        problems.append(
             f"environment {settings.environment!r} is not valid (lowercase letters, digits and _ only)"
         )
     if not secrets.shared_secret:
-        raise RenderError("the shared secret is empty; the node cannot join the cluster without it")
+        problems.append("the shared secret is empty; the node cannot join the cluster without it")
     policy = settings.retry_policy
     if policy not in ("NONE", "QUERY", "TASK"):
-        raise RenderError(f"retry_policy {policy!r} is not valid (allowed: NONE, QUERY, TASK)")
-    if policy != "NONE" and not versions.has_fault_tolerant_execution(version):
-        raise RenderError(f"retry_policy {policy} needs fault-tolerant execution (369+), not {product}")
+        problems.append(f"retry_policy {policy!r} is not valid (allowed: NONE, QUERY, TASK)")
+    elif policy != "NONE" and not versions.has_fault_tolerant_execution(version):
+        problems.append(f"retry_policy {policy} needs fault-tolerant execution (369+), not {product}")
     if policy == "TASK" and not settings.exchange_bucket:
-        raise RenderError("retry_policy TASK needs exchange_bucket (an S3 bucket for the exchange manager)")
+        problems.append("retry_policy TASK needs exchange_bucket (an S3 bucket for the exchange manager)")
     tls = settings.tls
     if tls.internal_https:
-        raise RenderError(
+        problems.append(
             "tls.internal_https is not supported: internal traffic is authenticated with the shared "
             "secret and stays inside the cluster's security groups; set tls.internal_https to false"
         )
     if tls.authentication not in ("none", "password"):
-        raise RenderError(f"tls.authentication {tls.authentication!r} is not valid (allowed: none, password)")
+        problems.append(f"tls.authentication {tls.authentication!r} is not valid (allowed: none, password)")
     if tls.authentication == "password" and not tls.enabled:
-        raise RenderError(
-            "tls.authentication 'password' needs tls.enabled (passwords only travel over HTTPS)"
-        )
+        problems.append("tls.authentication 'password' needs tls.enabled (passwords only travel over HTTPS)")
     if tls.enabled and role is Role.COORDINATOR:
         if version < 337:
-            raise RenderError(f"tls.enabled needs 337 or newer (management user and rules), not {product}")
+            problems.append(f"tls.enabled needs 337 or newer (management user and rules), not {product}")
         if not secrets.keystore_pem:
-            raise RenderError("tls.enabled but no keystore: set tls.keystore_secret_arn (PEM chain + key)")
+            problems.append("tls.enabled but no keystore: set tls.keystore_secret_arn (PEM chain + key)")
         if tls.authentication == "password" and not (secrets.password_file and secrets.management_password):
-            raise RenderError(
+            problems.append(
                 "tls.authentication 'password' needs both tls.password_file_secret_arn and "
                 "tls.management_password_secret_arn (the agent logs in as " + MANAGEMENT_USER + ")"
             )
+    return problems
 
 
 def _node_properties(settings: NodeSettings, facts: NodeFacts, layout: Layout) -> dict[str, str]:
@@ -392,7 +415,7 @@ def _tls_config(settings: NodeSettings, layout: Layout) -> dict[str, str]:
 
 
 def _tls_files(settings: NodeSettings, secrets: Secrets, layout: Layout) -> dict[str, str]:
-    assert secrets.keystore_pem is not None  # checked in _check_settings
+    assert secrets.keystore_pem is not None  # checked in _settings_problems
     files = {"secrets/keystore.pem": secrets.keystore_pem}
     if settings.tls.authentication == "password":
         assert secrets.password_file is not None and secrets.management_password is not None
@@ -456,8 +479,11 @@ def _catalog(name: str, properties: dict[str, str], version: int) -> str:
         )
     if "connector.name" not in properties:
         raise RenderError(f"{where}: connector.name is required")
-    for key in properties:
-        _check_accepted(key, version, where)
+    rejected = [
+        f"{where}: {versions.rejection(k, version)}" for k in properties if versions.rejection(k, version)
+    ]
+    if rejected:
+        raise RenderError("; ".join(rejected), rejected)
     ordered = {"connector.name": properties["connector.name"]}
     ordered.update({k: str(properties[k]) for k in sorted(properties) if k != "connector.name"})
     return _properties(ordered, where)

@@ -26,6 +26,7 @@ CONFIGS: dict[str, tuple[str, Mapping[str, object]]] = {
             "workerSpotPercentage": 0,
             "workerOnDemandBaseCapacity": 0,
             "elasticsearchUrl": None,
+            "elasticsearchIndexPrefix": None,
             "elasticsearchUsername": None,
             "elasticsearchPasswordSecretArn": None,
             "coordinatorPrivateIp": None,
@@ -39,15 +40,16 @@ ALL = tuple(CONFIGS)
 _cache: dict[str, Plan] = {}
 
 
-def plan_of(config: str) -> Plan:
+def plan_of(config: str, configs: Mapping[str, tuple[str, Mapping[str, object]]] = CONFIGS) -> Plan:
+    """The recorded run of `configs[config]`, run once per session."""
     if config not in _cache:
-        stack, overrides = CONFIGS[config]
+        stack, overrides = configs[config]
         _cache[config] = run_program(stack, overrides)
     return _cache[config]
 
 
 @pytest.fixture
-def plan_for() -> Callable[[str], Plan]:
+def plan_for() -> Callable[..., Plan]:
     return plan_of
 
 

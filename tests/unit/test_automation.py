@@ -32,16 +32,27 @@ def summary(kind: str, changes: dict[str, int]) -> auto.UpdateSummary:
 class StandInStack:
     """A stand-in for pulumi.automation.Stack that records what the wrapper asked of it."""
 
-    def __init__(self, fail_with: Exception | None = None) -> None:
-        self.config: dict[str, auto.ConfigValue] = {}
+    def __init__(
+        self, fail_with: Exception | None = None, config: dict[str, auto.ConfigValue] | None = None
+    ) -> None:
+        self.config: dict[str, auto.ConfigValue] = dict(config or {})
+        self.config_seen: dict[str, auto.ConfigValue] = {}  # the config when the operation ran
         self.calls: list[str] = []
         self.fail_with = fail_with
+
+    def get_all_config(self) -> dict[str, auto.ConfigValue]:
+        return dict(self.config)
 
     def set_all_config(self, config: dict[str, auto.ConfigValue], path: bool = False) -> None:
         self.config.update(config)
 
+    def remove_all_config(self, keys: list[str], path: bool = False) -> None:
+        for key in keys:
+            del self.config[key]
+
     def _call(self, name: str) -> None:
         self.calls.append(name)
+        self.config_seen = dict(self.config)
         if self.fail_with is not None:
             raise self.fail_with
 
@@ -66,6 +77,10 @@ class StandInStack:
         return {"workerGroupName": auto.OutputValue("trino-prod-workers", secret=False)}
 
 
+def plain(config: dict[str, auto.ConfigValue]) -> dict[str, tuple[str, bool]]:
+    return {key: (value.value, value.secret) for key, value in config.items()}
+
+
 def factory_for(stand_in: StandInStack) -> automation.StackFactory:
     return lambda stack: stand_in
 
@@ -87,12 +102,44 @@ def test_secret_outputs_stay_hidden() -> None:
 def test_overrides_are_written_as_the_cli_stores_them() -> None:
     stand_in = StandInStack()
     overrides = {"workerMaxSize": 60, "tls": True, "clientCidrs": ["10.1.0.0/16"]}
-    automation.preview("prod", overrides, factory=factory_for(stand_in))
+    automation.deploy("prod", overrides, factory=factory_for(stand_in))
     written = {key: (value.value, value.secret) for key, value in stand_in.config.items()}
     assert written == {
         "presto-on-aws:workerMaxSize": ("60", False),
         "presto-on-aws:tls": ("true", False),
         "presto-on-aws:clientCidrs": ('["10.1.0.0/16"]', False),
+    }
+
+
+def test_preview_runs_with_the_overrides_but_leaves_the_stack_config_as_it_was() -> None:
+    before = {
+        "presto-on-aws:workerMaxSize": auto.ConfigValue("40"),
+        "presto-on-aws:elasticsearchPassword": auto.ConfigValue("old", secret=True),
+    }
+    stand_in = StandInStack(config=before)
+    automation.preview(
+        "prod", {"workerMaxSize": 60, "clientCidrs": ["10.1.0.0/16"]}, factory=factory_for(stand_in)
+    )
+    assert stand_in.config_seen["presto-on-aws:workerMaxSize"].value == "60"
+    assert stand_in.config_seen["presto-on-aws:clientCidrs"].value == '["10.1.0.0/16"]'
+    assert plain(stand_in.config) == plain(before)
+
+
+def test_failed_preview_also_leaves_the_stack_config_as_it_was() -> None:
+    failed = auto.CommandError(auto.CommandResult("", "error: preview failed", 255))
+    stand_in = StandInStack(fail_with=failed, config={"presto-on-aws:workerMaxSize": auto.ConfigValue("40")})
+    with pytest.raises(automation.OperationFailed):
+        automation.preview("prod", {"workerMaxSize": 60}, factory=factory_for(stand_in))
+    assert plain(stand_in.config) == {"presto-on-aws:workerMaxSize": ("40", False)}
+
+
+def test_destroy_works_when_the_stack_file_no_longer_validates() -> None:
+    assert automation.destroy("retired", factory=factory_for(StandInStack())) == {"delete": 63}
+
+
+def test_outputs_work_when_the_stack_file_no_longer_validates() -> None:
+    assert automation.outputs("retired", factory=factory_for(StandInStack())) == {
+        "workerGroupName": "trino-prod-workers"
     }
 
 

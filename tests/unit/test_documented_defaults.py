@@ -6,19 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from stack_config import VALID
 
 from components.config_keys import KNOWN
 from components.settings import parse
 from components.settings_model import ClusterSettings, ConfigError
 
-MINIMAL = {
-    "aws:region": "eu-west-1",
-    "presto-on-aws:environment": "test",
-    "presto-on-aws:vpcId": "vpc-0a1b2c3d",
-    "presto-on-aws:coordinatorSubnetId": "subnet-0a1b2c3d",
-    "presto-on-aws:workerSubnetIds": '["subnet-0a1b2c3d"]',
-    "presto-on-aws:tls": "false",
-}
+MINIMAL = VALID
 
 # key -> where its value lands in the settings
 READ: dict[str, Callable[[ClusterSettings], Any]] = {

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from stack_config import VALID, only, problems
 
 import plan
 from components.config_keys import KNOWN
@@ -13,30 +14,6 @@ from components.settings import parse
 from components.settings_model import ConfigError, SecretText
 from components.settings_trino import catalog_secret_arns
 from components.stack_file import load_stack_settings, read_stack_file
-
-VALID = {
-    "aws:region": "eu-west-1",
-    "presto-on-aws:environment": "test",
-    "presto-on-aws:vpcId": "vpc-0a1b2c3d",
-    "presto-on-aws:coordinatorSubnetId": "subnet-0a1b2c3d",
-    "presto-on-aws:workerSubnetIds": '["subnet-0a1b2c3d"]',
-    "presto-on-aws:tls": "false",
-}
-
-
-def problems(changes: dict[str, str | None], secret: set[str] | None = None) -> list[str]:
-    """The problems parse() reports for VALID with `changes` applied (None removes a key)."""
-    raw = {**VALID, **{k if ":" in k else f"presto-on-aws:{k}": v for k, v in changes.items()}}
-    raw = {k: v for k, v in raw.items() if v is not None}
-    with pytest.raises(ConfigError) as caught:
-        parse("test", raw, secret or set())
-    return caught.value.problems
-
-
-def only(changes: dict[str, str | None], secret: set[str] | None = None) -> str:
-    found = problems(changes, secret)
-    assert len(found) == 1, found
-    return found[0]
 
 
 def test_minimal_config_parses_with_documented_defaults() -> None:
@@ -229,6 +206,17 @@ def test_elasticsearch_keys_without_url_are_refused() -> None:
     assert "is set but elasticsearchUrl is not" in only({"elasticsearchUsername": "trino"})
 
 
+def test_elasticsearch_index_prefix_without_url_is_refused() -> None:
+    message = only({"elasticsearchIndexPrefix": "trino-q"})
+    assert message.startswith("presto-on-aws:elasticsearchIndexPrefix: is set but elasticsearchUrl is not")
+
+
+def test_memory_threshold_of_100_that_can_never_fire_is_refused() -> None:
+    message = only({"scalingMemoryReservedPercent": "100"})
+    assert "presto-on-aws:scalingMemoryReservedPercent: 100 is out of range" in message
+    assert "100 would never fire" in message
+
+
 def test_password_authentication_without_tls_is_refused() -> None:
     message = problems(
         {
@@ -409,7 +397,9 @@ def test_stack_files_parse_and_differ_like_real_stacks() -> None:
 
 
 def test_overrides_replace_file_values_and_none_removes_a_key() -> None:
-    settings = load_stack_settings("dev", {"workerMaxSize": 7, "elasticsearchUrl": None})
+    settings = load_stack_settings(
+        "dev", {"workerMaxSize": 7, "elasticsearchUrl": None, "elasticsearchIndexPrefix": None}
+    )
     assert settings.workers.max_size == 7
     assert settings.elasticsearch is None
 

@@ -1,9 +1,13 @@
-"""Query-log numbers: agent throughput and latency into a real Elasticsearch, with ES's own bulk rate.
+"""Query-log numbers: the agent (its own process, as on a node) next to Elasticsearch's raw bulk rate.
 
 Starts a local Elasticsearch (harness) unless --es-url is given, then in one run:
-1. the ceiling: the same documents bulk-indexed straight into Elasticsearch (events/s);
-2. throughput: N real-shaped QueryCompletedEvents POSTed to the agent (one sender, like Trino's
-   single listener thread, and several), timed from the first POST until ES acknowledged the last;
+1. raw: the same documents the agent would index, straight into Elasticsearch with
+   `helpers.bulk` (500 per request), before and after the agent runs;
+2. the agent as `python -m node_agent.querylog` on its own spool: its RSS and CPU idle, then
+   --senders processes POSTing real Trino 476 events (~30 KB on average, ends spread over
+   --days days, so several daily indices) as fast as it answers: events/s from the first POST
+   until Elasticsearch acknowledged the last (the agent's own counter), p50/p99 time to the 200,
+   and the agent's RSS and CPU under that load;
 3. latency: events at a steady rate, each timed from its POST until a search finds it.
 Prints numbers; asserts nothing.
 """
@@ -11,117 +15,208 @@ Prints numbers; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import multiprocessing
+import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from node_agent.contract import ElasticsearchSettings  # noqa: E402
-from node_agent.es_index import bulk_index, make_client, put_template  # noqa: E402
-from node_agent.events import parse_completed_event  # noqa: E402
-from node_agent.querylog import QuerylogConfig, for_elasticsearch  # noqa: E402
+from bench.agent_idle import cpu_seconds, memory_kib  # noqa: E402
+from harness.ports import free_port  # noqa: E402
+from node_agent.contract import QUERYLOG_PATH, ElasticsearchSettings  # noqa: E402
+from node_agent.es_index import make_client, put_template  # noqa: E402
+from node_agent.events import index_name, parse_completed_event  # noqa: E402
 
-EVENT = json.loads((ROOT / "tests/node_agent/data/trino476/finished_lineitem_scan.json").read_text())
+DATA = ROOT / "tests/node_agent/data/trino476"
+TEMPLATES = [
+    json.loads((DATA / f"{name}.json").read_text())
+    for name in ("finished_lineitem_scan", "finished_nation_count", "failed_division_by_zero")
+]
 
 
-def event_body(query_id: str) -> bytes:
-    EVENT["metadata"]["queryId"] = query_id
-    return json.dumps(EVENT).encode()
+def event_body(query_id: str, n: int, days: int) -> bytes:
+    """A captured Trino 476 event with a new id, ending on one of `days` days."""
+    event = json.loads(json.dumps(TEMPLATES[n % len(TEMPLATES)]))
+    end = datetime(2026, 11, 20, 12, tzinfo=UTC) + timedelta(days=n % days, seconds=n)
+    event["metadata"]["queryId"] = query_id
+    event["createTime"] = (end - timedelta(seconds=3)).isoformat().replace("+00:00", "Z")
+    event["executionStartTime"] = (end - timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    event["endTime"] = end.isoformat().replace("+00:00", "Z")
+    return json.dumps(event).encode()
 
 
-def raw_bulk_rate(es_url: str, prefix: str, count: int, batch: int = 500) -> float:
-    client = make_client(ElasticsearchSettings(url=es_url), None)
+def bodies(tag: str, count: int, days: int) -> list[bytes]:
+    return [event_body(f"{tag}-{i}-{uuid.uuid4().hex[:8]}", i, days) for i in range(count)]
+
+
+def raw_bulk_rate(es_url: str, prefix: str, events: list[bytes]) -> float:
+    """events/s for helpers.bulk of the documents the agent would index (parsing not timed)."""
+    from elasticsearch import helpers
+
+    client = make_client(ElasticsearchSettings(url=es_url), None, timeout=60)
     put_template(client, prefix)
-    docs = [parse_completed_event(event_body(f"raw-{i}-{uuid.uuid4().hex[:6]}")) for i in range(count)]
+    docs = [parse_completed_event(body) for body in events]
+    actions = [
+        {"_index": index_name(prefix, d["end_time"]), "_id": d["query_id"], "_source": d} for d in docs
+    ]
     started = time.perf_counter()
-    for i in range(0, count, batch):
-        outcome = bulk_index(client, prefix, docs[i : i + batch])
-        assert all(r == "ok" for r in outcome.results), outcome.reasons[:3]
-    return count / (time.perf_counter() - started)
+    ok, errors = helpers.bulk(client, actions, chunk_size=500, max_chunk_bytes=50 * 1024 * 1024)
+    elapsed = time.perf_counter() - started
+    assert ok == len(events) and not errors, errors
+    return len(events) / elapsed
 
 
-def agent_throughput(es_url: str, prefix: str, count: int, senders: int) -> tuple[float, float]:
-    """(events/s from first POST to last ES acknowledgement, events/s accepted by the listener)."""
-    with tempfile.TemporaryDirectory() as spool:
-        config = QuerylogConfig(port=0, spool_dir=Path(spool))
-        agent = for_elasticsearch(config, ElasticsearchSettings(url=es_url, index_prefix=prefix), None)
-        agent.start()
-        try:
-            url = f"http://127.0.0.1:{agent.port}{config.path}"
-            bodies = [event_body(f"tp-{senders}-{i}-{uuid.uuid4().hex[:6]}") for i in range(count)]
-            local = threading.local()
+class AgentProcess:
+    """`node-agent querylog` as its own process, as systemd runs it on a coordinator."""
 
-            def post(body: bytes) -> None:
-                session = getattr(local, "session", None) or requests.Session()
-                local.session = session
-                response = session.post(url, data=body, headers={"Content-Type": "application/json"})
-                response.raise_for_status()
+    def __init__(self, es_url: str, prefix: str, spool_dir: Path) -> None:
+        self.port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "node_agent.querylog",
+            f"--port={self.port}",
+            f"--spool-dir={spool_dir}",
+            f"--es-url={es_url}",
+            f"--index-prefix={prefix}",
+        ]
+        self.log = spool_dir.with_suffix(".log").open("wb")
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"querylog agent did not start; see {self.log.name}") from None
+                time.sleep(0.1)
 
-            started = time.perf_counter()
-            with ThreadPoolExecutor(senders) as pool:
-                list(pool.map(post, bodies))
-            accepted = time.perf_counter() - started
-            while agent.metrics.indexed._value.get() < count:
-                time.sleep(0.005)
-            return count / (time.perf_counter() - started), count / accepted
-        finally:
-            agent.stop()
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def metric(self, name: str) -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        self.log.close()
 
 
-def latency(es_url: str, prefix: str, count: int, rate: float) -> list[float]:
+def _send(args: tuple[int, list[bytes]]) -> list[float]:
+    """One sender process (like one Trino listener thread): POST each body, seconds to each 200."""
+    port, events = args
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    latencies: list[float] = []
+    for body in events:
+        started = time.perf_counter()
+        connection.request("POST", QUERYLOG_PATH, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"agent answered {response.status}")
+        latencies.append(time.perf_counter() - started)
+    connection.close()
+    return latencies
+
+
+def footprint(pid: int, seconds: float) -> tuple[float, float]:
+    """(CPU % of one core, RSS MiB) of `pid` over `seconds`."""
+    cpu, started = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return 100 * (cpu_seconds(pid) - cpu) / (time.monotonic() - started), memory_kib(pid)["VmRSS"] / 1024
+
+
+def agent_throughput(agent: AgentProcess, events: list[bytes], senders: int) -> dict[str, float]:
+    shares = [(agent.port, events[i::senders]) for i in range(senders)]
+    indexed_before = agent.metric("trino_querylog_events_indexed_total")
+    cpu_before = cpu_seconds(agent.pid)
+    rss_peak = 0.0
+    done = threading.Event()
+
+    def sample_rss() -> None:
+        nonlocal rss_peak
+        while not done.is_set():
+            rss_peak = max(rss_peak, memory_kib(agent.pid)["VmRSS"] / 1024)
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(senders) as pool:
+        latencies = sorted(x for share in pool.map(_send, shares) for x in share)
+    accepted = time.perf_counter() - started
+    while agent.metric("trino_querylog_events_indexed_total") - indexed_before < len(events):
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    cpu = cpu_seconds(agent.pid) - cpu_before
+    return {
+        "end_to_end": len(events) / elapsed,
+        "accepted": len(events) / accepted,
+        "p50_200": percentile(latencies, 50),
+        "p99_200": percentile(latencies, 99),
+        "cpu_percent": 100 * cpu / elapsed,
+        "rss_peak": rss_peak,
+    }
+
+
+def searchable_latency(agent: AgentProcess, es_url: str, prefix: str, count: int, rate: float) -> list[float]:
     """Seconds from POST to the first search that finds the document (refresh interval 1 s)."""
     client = make_client(ElasticsearchSettings(url=es_url), None)
-    with tempfile.TemporaryDirectory() as spool:
-        config = QuerylogConfig(port=0, spool_dir=Path(spool))
-        agent = for_elasticsearch(config, ElasticsearchSettings(url=es_url, index_prefix=prefix), None)
-        agent.start()
-        sent: dict[str, float] = {}
-        found: dict[str, float] = {}
-        done = threading.Event()
+    sent: dict[str, float] = {}
+    found: dict[str, float] = {}
+    done = threading.Event()
 
-        def poll() -> None:
-            while not done.is_set():
-                pending = [q for q in list(sent) if q not in found]
-                if pending:
-                    hits = client.search(
-                        index=f"{prefix}-*",
-                        query={"ids": {"values": pending}},
-                        size=len(pending),
-                        source=False,
-                    )["hits"]["hits"]
-                    now = time.perf_counter()
-                    for hit in hits:
-                        found.setdefault(hit["_id"], now)
-                time.sleep(0.02)
+    def poll() -> None:
+        while not done.is_set():
+            pending = [q for q in list(sent) if q not in found]
+            if pending:
+                hits = client.search(
+                    index=f"{prefix}-*", query={"ids": {"values": pending}}, size=len(pending), source=False
+                )["hits"]["hits"]
+                now = time.perf_counter()
+                for hit in hits:
+                    found.setdefault(hit["_id"], now)
+            time.sleep(0.02)
 
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        try:
-            url = f"http://127.0.0.1:{agent.port}{config.path}"
-            with requests.Session() as session:
-                for i in range(count):
-                    query_id = f"lat-{i}-{uuid.uuid4().hex[:6]}"
-                    body = event_body(query_id)
-                    sent[query_id] = time.perf_counter()
-                    session.post(url, data=body).raise_for_status()
-                    time.sleep(1 / rate)
-            deadline = time.monotonic() + 60
-            while len(found) < count and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            done.set()
-            poller.join(5)
-            agent.stop()
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    connection = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=60)
+    try:
+        for i in range(count):
+            query_id = f"lat-{i}-{uuid.uuid4().hex[:8]}"
+            body = event_body(query_id, i, 1)
+            sent[query_id] = time.perf_counter()
+            connection.request("POST", QUERYLOG_PATH, body=body, headers={"Content-Type": "application/json"})
+            connection.getresponse().read()
+            time.sleep(1 / rate)
+        deadline = time.monotonic() + 60
+        while len(found) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        done.set()
+        poller.join(5)
+        connection.close()
     return sorted(found[q] - sent[q] for q in found)
 
 
@@ -132,7 +227,10 @@ def percentile(values: list[float], p: float) -> float:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--es-url", help="an Elasticsearch 8.x to use instead of starting one")
-    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--days", type=int, default=5, help="event end times spread over this many days")
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--latency-events", type=int, default=200)
     parser.add_argument("--latency-rate", type=float, default=20.0, help="events/s during the latency run")
     args = parser.parse_args(argv)
@@ -146,27 +244,51 @@ def main(argv: list[str]) -> int:
         es_url = server.url
     prefix = f"bench-{uuid.uuid4().hex[:6]}"
     try:
-        posted = len(event_body("x"))
-        indexed = len(json.dumps(parse_completed_event(event_body("x"))))
-        print(f"event: {posted} bytes as posted by Trino 476, {indexed} bytes indexed")
-        raw_bulk_rate(es_url, prefix, 1000)  # warm-up: creates the daily index, warms the JIT
-        raw = raw_bulk_rate(es_url, prefix, args.events)
-        print(f"raw Elasticsearch bulk (500/request, same documents): {raw:8.0f} events/s")
-        for senders in (1, 4):
-            end_to_end, accepted = agent_throughput(es_url, prefix, args.events, senders)
-            print(
-                f"agent, {senders} sender(s): {accepted:8.0f} events/s accepted (fsynced), "
-                f"{end_to_end:8.0f} events/s receipt -> acknowledged by ES"
-            )
-        raw = raw_bulk_rate(es_url, prefix, args.events)
-        print(f"raw Elasticsearch bulk again, after the agent runs:   {raw:8.0f} events/s")
-        lat = latency(es_url, prefix, args.latency_events, args.latency_rate)
+        sample = bodies("size", 30, args.days)
+        posted = sum(len(b) for b in sample) / len(sample)
+        indexed = sum(len(json.dumps(parse_completed_event(b))) for b in sample) / len(sample)
         print(
-            f"receipt -> searchable at {args.latency_rate:.0f} events/s "
-            f"({len(lat)}/{args.latency_events} found): "
-            f"p50 {percentile(lat, 50) * 1000:.0f} ms, p99 {percentile(lat, 99) * 1000:.0f} ms "
-            "(index refresh interval 1 s)"
+            f"events: {posted / 1024:.1f} KiB as posted by Trino 476 (mean), {indexed / 1024:.1f} KiB indexed"
         )
+        raw_bulk_rate(es_url, prefix, bodies("warm", 2000, args.days))  # creates the indices, warms the JVM
+        raw_before = raw_bulk_rate(es_url, prefix, bodies("raw1", args.events, args.days))
+        print(f"raw helpers.bulk (500/request, same documents): {raw_before:8.0f} events/s")
+        with tempfile.TemporaryDirectory() as spool:
+            agent = AgentProcess(es_url, prefix, Path(spool) / "spool")
+            try:
+                time.sleep(2)  # imports and the template put are start-up, not idle
+                cpu, rss = footprint(agent.pid, args.idle_seconds)
+                print(f"agent idle: CPU {cpu:.2f} % of one core, RSS {rss:.1f} MiB")
+                agent_throughput(agent, bodies("warm-agent", 1000, args.days), args.senders)
+                numbers = agent_throughput(agent, bodies("agent", args.events, args.days), args.senders)
+                raw_after = raw_bulk_rate(es_url, prefix, bodies("raw2", args.events, args.days))
+                raw = (raw_before + raw_after) / 2
+                print(f"raw helpers.bulk again, after the agent ran:     {raw_after:8.0f} events/s")
+                print(
+                    f"agent, {args.senders} sender processes: {numbers['end_to_end']:8.0f} events/s "
+                    f"receipt -> acknowledged by Elasticsearch "
+                    f"({numbers['accepted']:.0f} events/s answered 200); "
+                    f"{100 * numbers['end_to_end'] / raw:.0f} % of the raw rate (mean of both raw runs)"
+                )
+                print(
+                    f"  time to the 200: p50 {numbers['p50_200'] * 1000:.1f} ms, "
+                    f"p99 {numbers['p99_200'] * 1000:.1f} ms (fsynced before each 200)"
+                )
+                print(
+                    f"  agent under load: CPU {numbers['cpu_percent']:.0f} % of one core, "
+                    f"RSS peak {numbers['rss_peak']:.1f} MiB"
+                )
+                lat = searchable_latency(agent, es_url, prefix, args.latency_events, args.latency_rate)
+                print(
+                    f"receipt -> searchable at {args.latency_rate:.0f} events/s "
+                    f"({len(lat)}/{args.latency_events} found): "
+                    f"p50 {percentile(lat, 50) * 1000:.0f} ms, p99 {percentile(lat, 99) * 1000:.0f} ms "
+                    "(index refresh interval 1 s)"
+                )
+                cpu, rss = footprint(agent.pid, args.idle_seconds)
+                print(f"agent idle again: CPU {cpu:.2f} % of one core, RSS {rss:.1f} MiB")
+            finally:
+                agent.stop()
     finally:
         if server is not None:
             server.close()
@@ -174,4 +296,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main(sys.argv[1:]))

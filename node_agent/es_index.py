@@ -12,7 +12,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from node_agent.contract import ElasticsearchSettings
 from node_agent.events import COUNT_FIELDS, DURATION_FIELDS, index_name
@@ -91,29 +91,79 @@ def make_client(
 
 @dataclass(frozen=True)
 class BulkOutcome:
-    """Per document, in request order: 'ok', 'retry' (try again later) or 'rejected' (never will)."""
+    """Per document, in request order: 'ok', 'retry' (try again later) or 'rejected' (never will).
+
+    `statuses` holds each document's HTTP status when the store gave one (for the retry metric).
+    """
 
     results: list[str]
     reasons: list[str | None]
+    statuses: list[int] | None = None
+
+
+class RequestRefused(Exception):
+    """The store refused the whole bulk request for what it contains (400, 413).
+
+    Sending the same request again cannot work; a smaller one without the offending document can.
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+# 400s that are about the index or the cluster, not the document: they go away when an operator
+# fixes the store, so the documents wait for that.
+_INDEX_LEVEL_ERRORS = frozenset(
+    {"index_closed_exception", "cluster_block_exception", "index_not_found_exception"}
+)
+
+
+def item_result(status: int, error_type: str | None) -> str:
+    """'ok', 'retry' or 'rejected' for one document's status in a bulk answer.
+
+    Only errors about the document itself (a 400 such as a mapping or parse error, or 413) are
+    permanent. Everything else is retried: 401/403 (a wrong role), 404 (a missing index or
+    alias), 409, 429 and 5xx are about the store and end when it is fixed.
+    """
+    if status < 300:
+        return "ok"
+    if status == 413 or (status == 400 and error_type not in _INDEX_LEVEL_ERRORS):
+        return "rejected"
+    return "retry"
+
+
+def request_refused(status: int) -> bool:
+    """True if a whole bulk request refused with `status` must be narrowed rather than resent."""
+    return status in (400, 413)
 
 
 def bulk_index(client: Elasticsearch, prefix: str, docs: list[dict[str, Any]]) -> BulkOutcome:
-    """Index documents with the query id as `_id`: a resend overwrites, never duplicates."""
+    """Index documents with the query id as `_id`: a resend overwrites, never duplicates.
+
+    Raises RequestRefused when the whole request is refused for its content; any other error
+    (unreachable, timeouts, 5xx, auth) propagates to be retried.
+    """
     operations: list[dict[str, Any]] = []
     for doc in docs:
         operations.append({"index": {"_index": index_name(prefix, doc["end_time"]), "_id": doc["query_id"]}})
         operations.append(doc)
-    response = client.bulk(operations=operations)
+    try:
+        response = client.bulk(operations=operations)
+    except ApiError as exc:
+        if request_refused(exc.meta.status):
+            raise RequestRefused(exc.meta.status, str(exc)[:500]) from exc
+        raise
     results: list[str] = []
     reasons: list[str | None] = []
+    statuses: list[int] = []
     for item in response["items"]:
         outcome = item.get("index") or next(iter(item.values()))
         status = int(outcome.get("status", 500))
-        if status < 300:
-            results.append("ok")
-            reasons.append(None)
-        else:
-            retryable = status == 429 or status >= 500
-            results.append("retry" if retryable else "rejected")
-            reasons.append(json.dumps(outcome.get("error"))[:500])
-    return BulkOutcome(results=results, reasons=reasons)
+        error = outcome.get("error")
+        error_type = error.get("type") if isinstance(error, dict) else None
+        results.append(item_result(status, error_type))
+        reasons.append(None if status < 300 else json.dumps(error)[:500])
+        statuses.append(status)
+    return BulkOutcome(results=results, reasons=reasons, statuses=statuses)

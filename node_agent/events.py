@@ -22,6 +22,12 @@ from typing import Any
 
 QUERY_STATES = ("FINISHED", "FAILED")  # the only states a QueryCompletedEvent can carry
 
+# The query id becomes the document `_id`: Elasticsearch and OpenSearch refuse the whole bulk
+# request for an `_id` over 512 bytes, so such an event is refused at receipt instead. Trino's ids
+# (20261126_040937_00001_abcde) use far fewer characters than this allows.
+MAX_QUERY_ID_LENGTH = 512
+QUERY_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_QUERY_ID_LENGTH - 1}}}")
+
 # statistics.<camelCase> -> document field (seconds)
 DURATION_FIELDS = {
     "wallTime": "wall_time_seconds",
@@ -139,8 +145,11 @@ def parse_completed_event(body: bytes) -> dict[str, Any]:
     context = _object(event, "context")
 
     query_id = metadata.get("queryId")
-    if not isinstance(query_id, str) or not query_id:
-        raise EventError("metadata.queryId: required, a non-empty string")
+    if not isinstance(query_id, str) or not QUERY_ID.fullmatch(query_id):
+        raise EventError(
+            f"metadata.queryId: {_preview(query_id)} is not a query id "
+            f"(allowed: 1 to {MAX_QUERY_ID_LENGTH} of A-Z a-z 0-9 _ . : -, as Trino's ids are)"
+        )
     state = metadata.get("queryState")
     if state not in QUERY_STATES:
         allowed = ", ".join(QUERY_STATES)
@@ -149,8 +158,8 @@ def parse_completed_event(body: bytes) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "query_id": query_id,
         "state": state,
-        "query": _text(metadata.get("query")),
-        "update_type": _text(metadata.get("updateType")),
+        "query": _text(metadata.get("query"), "metadata.query"),
+        "update_type": _text(metadata.get("updateType"), "metadata.updateType"),
         "create_time": parse_instant(event.get("createTime"), "createTime"),
         "end_time": parse_instant(event.get("endTime"), "endTime"),
     }
@@ -166,9 +175,11 @@ def parse_completed_event(body: bytes) -> dict[str, Any]:
         doc["cumulative_memory_byte_seconds"] = _number(statistics["cumulativeMemory"], "cumulativeMemory")
     for key, field in CONTEXT_FIELDS.items():
         if context.get(key) is not None:
-            doc[field] = _text(context[key])
-    doc["client_tags"] = [str(t) for t in context.get("clientTags") or []]
-    doc["resource_group"] = ".".join(str(p) for p in context.get("resourceGroupId") or []) or None
+            doc[field] = _text(context[key], f"context.{key}")
+    doc["client_tags"] = _texts(context.get("clientTags"), "context.clientTags")
+    doc["resource_group"] = (
+        ".".join(_texts(context.get("resourceGroupId"), "context.resourceGroupId")) or None
+    )
     doc.update(_io_fields(event.get("ioMetadata")))
     failure = event.get("failureInfo")
     if failure is not None:
@@ -191,15 +202,22 @@ def _io_fields(io: Any) -> dict[str, Any]:
         return {}
     catalogs: list[str] = []
     tables: list[str] = []
-    for item in io.get("inputs") or []:
+    for i, item in enumerate(io.get("inputs") or []):
         if isinstance(item, dict) and item.get("catalogName"):
-            catalogs.append(str(item["catalogName"]))
-            tables.append(f"{item['catalogName']}.{item.get('schema')}.{item.get('table')}")
+            catalog, table = _table(item, f"ioMetadata.inputs[{i}]")
+            catalogs.append(catalog)
+            tables.append(table)
     fields: dict[str, Any] = {"input_catalogs": sorted(set(catalogs)), "input_tables": sorted(set(tables))}
     output = io.get("output")
     if isinstance(output, dict) and output.get("catalogName"):
-        fields["output_table"] = f"{output['catalogName']}.{output.get('schema')}.{output.get('table')}"
+        fields["output_table"] = _table(output, "ioMetadata.output")[1]
     return fields
+
+
+def _table(item: dict[str, Any], name: str) -> tuple[str, str]:
+    """(catalog, catalog.schema.table) of an ioMetadata entry."""
+    parts = [_text(item.get(key), f"{name}.{key}") for key in ("catalogName", "schema", "table")]
+    return str(parts[0]), ".".join(str(p) for p in parts)
 
 
 def _failure_fields(failure: Any) -> dict[str, Any]:
@@ -208,13 +226,16 @@ def _failure_fields(failure: Any) -> dict[str, Any]:
     code = failure.get("errorCode") or {}
     if not isinstance(code, dict):
         raise EventError("failureInfo.errorCode: expected an object {code, name, type}")
+    error_code = code.get("code")
+    if error_code is not None and (isinstance(error_code, bool) or not isinstance(error_code, int)):
+        raise EventError(f"failureInfo.errorCode.code: expected an integer, got {_preview(error_code)}")
     return {
-        "error_code": code.get("code"),
-        "error_name": _text(code.get("name")),
-        "error_type": _text(code.get("type")),
-        "failure_type": _text(failure.get("failureType")),
-        "failure_message": _text(failure.get("failureMessage")),
-        "failure_host": _text(failure.get("failureHost")),
+        "error_code": error_code,
+        "error_name": _text(code.get("name"), "failureInfo.errorCode.name"),
+        "error_type": _text(code.get("type"), "failureInfo.errorCode.type"),
+        "failure_type": _text(failure.get("failureType"), "failureInfo.failureType"),
+        "failure_message": _text(failure.get("failureMessage"), "failureInfo.failureMessage"),
+        "failure_host": _text(failure.get("failureHost"), "failureInfo.failureHost"),
     }
 
 
@@ -226,8 +247,8 @@ def _object(event: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise EventError(f"{name}: expected a non-negative number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise EventError(f"{name}: expected a finite non-negative number, got {_preview(value)}")
     return int(value)
 
 
@@ -238,5 +259,24 @@ def _number(value: Any, name: str) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _text(value: Any, name: str) -> str | None:
+    """A string field; a number is written as text, an object or a list is refused (no Python repr)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EventError(f"{name}: expected a string, got {type(value).__name__} {_preview(value)}")
+    return json.dumps(value)
+
+
+def _texts(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EventError(f"{name}: expected a list of strings, got {type(value).__name__}")
+    return [t for i, item in enumerate(value) if (t := _text(item, f"{name}[{i}]")) is not None]
+
+
+def _preview(value: Any) -> str:
+    """The offending value for an error message, cut short: a body can be megabytes."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."

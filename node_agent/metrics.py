@@ -66,7 +66,17 @@ class SnapshotCollector(Collector):
             return
         yield from self._node(snapshot.node)
         yield from self._cluster(snapshot.cluster)
-        yield from snapshot.passthrough
+        for family in snapshot.passthrough:
+            yield self._labelled(family)
+
+    def _labelled(self, family: Metric) -> Metric:
+        """A passed-on family (the query-log agent's) with this node's cluster/role/node labels,
+        so it joins the other series the way every Trino series does."""
+        labelled = Metric(family.name, family.documentation, family.type, family.unit)
+        for sample in family.samples:
+            labels = {**sample.labels, **{k: self.labels[k] for k in LABELS}}
+            labelled.add_sample(sample.name, labels, sample.value, sample.timestamp, sample.exemplar)
+        return labelled
 
     def _node(self, node: NodeNumbers | None) -> Iterator[Metric]:
         if node is None:

@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import random
 import signal
 import sys
 import threading
@@ -39,11 +38,10 @@ from prometheus_client import (
 from node_agent import contract, jsonlog
 from node_agent.es_index import BulkOutcome, bulk_index, make_client, put_template
 from node_agent.events import EventError, parse_completed_event
-from node_agent.spool import Position, Spool, SpoolFull
+from node_agent.querylog_shipper import BulkFn, Shipper
+from node_agent.spool import Spool, SpoolFull, SpoolWriteError
 
 log = logging.getLogger(__name__)
-
-BulkFn = Callable[[list[dict[str, Any]]], BulkOutcome]
 
 
 @dataclass(frozen=True)
@@ -53,12 +51,18 @@ class QuerylogConfig:
     path: str = contract.QUERYLOG_PATH
     spool_dir: Path = Path(contract.AGENT_STATE_DIR) / "querylog-spool"
     spool_max_bytes: int = 1024 * 1024 * 1024
-    max_body_bytes: int = 16 * 1024 * 1024  # real events are ~100 KB; huge plans can reach MBs
+    # Real events are ~30-100 KB. The renderer caps the output-stage JSON (the one part Trino lets
+    # reach 16 MB) at render.MAX_OUTPUT_STAGE_SIZE; the rest grows with the query text, itself
+    # capped by query.max-length (1M characters): query, plan and JSON plan together stay far below
+    # this (measured: tests/integration/test_querylog.py). Trino never retries a 413.
+    max_body_bytes: int = 64 * 1024 * 1024
     batch_events: int = 500
     batch_bytes: int = 5 * 1024 * 1024
     backoff_initial_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     rejected_file: str = "rejected.jsonl"  # documents Elasticsearch refused for good, for a human
+    rejected_max_bytes: int = 64 * 1024 * 1024  # then rejected.jsonl moves to rejected.jsonl.1
+    template_retry_seconds: float = 60.0
     discard: bool = False  # no Elasticsearch configured: validate and answer, keep nothing
 
 
@@ -80,106 +84,29 @@ class QuerylogMetrics:
         self.bulk_errors = Counter("trino_querylog_bulk_errors", "Failed bulk requests", registry=r)
         self.spool_bytes = Gauge("trino_querylog_spool_bytes", "Spool size on disk", registry=r)
         self.spool_events = Gauge("trino_querylog_spool_events", "Events waiting for ES", registry=r)
-        self.es_up = Gauge("trino_querylog_elasticsearch_up", "1 if the last bulk request worked", registry=r)
-
-
-class Shipper(threading.Thread):
-    """Moves spooled events into Elasticsearch, in order, acknowledging only what ES accepted."""
-
-    def __init__(
-        self,
-        spool: Spool,
-        bulk: BulkFn,
-        metrics: QuerylogMetrics,
-        config: QuerylogConfig,
-        prepare: Callable[[], None] = lambda: None,
-    ) -> None:
-        super().__init__(name="querylog-shipper", daemon=True)
-        self.spool = spool
-        self.bulk = bulk
-        self.prepare = prepare  # e.g. put the index template; retried until it works
-        self.metrics = metrics
-        self.config = config
-        self._stop_event = threading.Event()
-        self._backoff = config.backoff_initial_seconds
-        self._prepared = False
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop_event.set()
-        self.spool.has_data.set()
-        self.join(timeout)
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                progressed = self.ship_once()
-            except Exception as exc:  # unreachable, timeouts, 5xx on the whole request: all retried
-                log.warning(
-                    "querylog: shipping to Elasticsearch failed (%s: %s); %d events wait in the spool, "
-                    "retrying in %.1fs",
-                    type(exc).__name__,
-                    exc,
-                    self.spool.pending_records,
-                    self._backoff,
-                )
-                self.metrics.bulk_errors.inc()
-                self.metrics.es_up.set(0)
-                progressed = False
-                self._sleep_backoff()
-                continue
-            if not progressed:
-                self.spool.has_data.wait(timeout=1.0)
-
-    def ship_once(self) -> bool:
-        """One bulk request; True if anything was acknowledged. Raises if ES is unreachable."""
-        if not self._prepared:
-            self.prepare()
-            self._prepared = True
-        records = self.spool.read(self.config.batch_events, self.config.batch_bytes)
-        self._update_gauges()
-        if not records:
-            # Nothing readable: sleep until the next append (or 1 s) instead of spinning. An append
-            # racing with this clear is picked up by the 1 s timeout.
-            self.spool.has_data.clear()
-            return False
-        docs = [json.loads(r.payload) for r in records]
-        outcome = self.bulk(docs)
-        self.metrics.es_up.set(1)
-        acked_upto: Position | None = None
-        acked = 0
-        for record, doc, result, reason in zip(records, docs, outcome.results, outcome.reasons, strict=True):
-            if result == "retry":
-                break
-            if result == "rejected":
-                self._reject(doc, reason)
-            else:
-                self.metrics.indexed.inc()
-            acked_upto, acked = record.end, acked + 1
-        if acked_upto is not None:
-            self.spool.ack(acked_upto, acked)
-        self._update_gauges()
-        if acked < len(records):
-            log.warning("querylog: Elasticsearch asked to retry %d events later", len(records) - acked)
-            self.metrics.bulk_errors.inc()
-            self._sleep_backoff()
-        else:
-            self._backoff = self.config.backoff_initial_seconds
-        return acked > 0
-
-    def _reject(self, doc: dict[str, Any], reason: str | None) -> None:
-        log.error("querylog: Elasticsearch refused query %s for good: %s", doc.get("query_id"), reason)
-        self.metrics.rejected.inc()
-        line = json.dumps({"reason": reason, "document": doc}) + "\n"
-        with (self.spool.directory / self.config.rejected_file).open("a") as f:
-            f.write(line)
-
-    def _sleep_backoff(self) -> None:
-        self._stop_event.wait(self._backoff * random.uniform(0.8, 1.2))
-        self._backoff = min(self._backoff * 2, self.config.backoff_max_seconds)
-
-    def _update_gauges(self) -> None:
-        self.metrics.spool_bytes.set(self.spool.size_bytes)
-        self.metrics.spool_events.set(self.spool.pending_records)
+        self.es_up = Gauge("trino_querylog_elasticsearch_up", "1 if the store answered", registry=r)
+        self.retried = Counter(
+            "trino_querylog_events_retried",
+            "Events the store asked to send again (auth, missing index, overload), by status",
+            ["status"],
+            registry=r,
+        )
+        self.refused_requests = Counter(
+            "trino_querylog_requests_refused",
+            "Bulk requests the store refused as a whole; the batch is split to find the culprit",
+            registry=r,
+        )
+        self.template_errors = Counter(
+            "trino_querylog_template_errors", "Failed index-template puts (shipping goes on)", registry=r
+        )
+        self.write_errors = Counter(
+            "trino_querylog_spool_write_errors",
+            "Events refused: the disk failed",
+            registry=r,
+        )
+        self.internal_errors = Counter(
+            "trino_querylog_requests_failed", "Requests answered 500: an unexpected error", registry=r
+        )
 
 
 class QuerylogServer(ThreadingHTTPServer):
@@ -197,6 +124,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
+        """Every request gets an HTTP answer and a log line; a 5xx is one Trino sends again."""
+        try:
+            self._post()
+        except Exception:
+            log.exception("querylog: unexpected error on %s %s; answering 500", self.command, self.path)
+            self.server.metrics.internal_errors.inc()
+            self._reply(500, b"internal error; the event was not stored, send it again\n", close=True)
+
+    def _post(self) -> None:
         config, metrics = self.server.config, self.server.metrics
         if self.path.split("?", 1)[0] != config.path:
             self._refuse(404, "not_found", f"POST only to {config.path}")
@@ -234,6 +170,11 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("querylog: DROPPING query %s: %s", doc["query_id"], exc)
             metrics.dropped.inc()
             self._reply(503, f"spool full, event not stored: {exc}\n".encode(), close=False)
+            return
+        except (SpoolWriteError, OSError) as exc:
+            log.error("querylog: query %s not stored, answering 503 for a resend: %s", doc["query_id"], exc)
+            metrics.write_errors.inc()
+            self._reply(503, f"spool write failed, event not stored: {exc}\n".encode(), close=False)
             return
         metrics.received.inc()
         self._reply(200, b"")

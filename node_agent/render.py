@@ -198,6 +198,7 @@ def render(
         listener = _http_event_listener(layout)
         files["http-event-listener.properties"] = _properties(listener, "http-event-listener.properties")
         config["event-listener.config-files"] = str(etc / "http-event-listener.properties")
+        config["event.max-output-stage-size"] = MAX_OUTPUT_STAGE_SIZE
     exchange = _exchange_manager(settings)
     if exchange:
         files["exchange-manager.properties"] = _properties(exchange, "exchange-manager.properties")
@@ -372,6 +373,13 @@ def access_rules() -> str:
         ]
     }
     return json.dumps(rules, indent=2, sort_keys=True) + "\n"
+
+
+# The output stage's JSON (`metadata.payload` of a QueryCompletedEvent) may reach 16 MB by default;
+# the query-log agent drops it, and Trino never resends an event the agent refused as too large
+# (413). At Trino's minimum it is left out of nearly every event, which keeps events far below the
+# agent's body cap (QuerylogConfig.max_body_bytes).
+MAX_OUTPUT_STAGE_SIZE = "1kB"
 
 
 def _http_event_listener(layout: Layout) -> dict[str, str]:

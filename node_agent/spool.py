@@ -1,10 +1,18 @@
 """An append-only, bounded, crash-safe queue on disk between Trino and Elasticsearch.
 
-Fsync policy: every `append` writes the record and calls fsync on the segment file before it
-returns, so an event that was answered with 200 survives a crash of the agent or the machine. The
-acknowledgement cursor is replaced atomically (write, fsync, rename, fsync the directory) before any
-segment is deleted, so a crash can at worst resend events that Elasticsearch already has, which the
-query id as document id makes harmless.
+Fsync policy: `append` returns only after an fsync of the segment file that covers its record, so
+an event that was answered with 200 survives a crash of the agent or the machine. Concurrent
+appends share one fsync (group commit): the first writer to find no fsync running syncs everything
+written so far, and the writers that arrive meanwhile wait for the next one. Readers only see what
+an fsync has covered.
+
+A failed write or fsync (disk full, EIO) cuts the segment back to its last durable length under
+the lock and raises SpoolWriteError for every append the failure covered, so no torn frame hides
+later records and no caller is told its record is stored when it is not.
+
+The acknowledgement cursor is replaced atomically (write, fsync, rename, fsync the directory)
+before any segment is deleted, so a crash can at worst resend events that Elasticsearch already
+has, which the query id as document id makes harmless.
 
 Layout: `segment-<seq>.log` files holding records framed as (length, crc32, payload), and
 `cursor.json` naming the first unacknowledged byte. A torn record at the end of the newest segment
@@ -34,6 +42,10 @@ class SpoolFull(Exception):
     """Appending would take the spool over its size limit; the record was not stored."""
 
 
+class SpoolWriteError(Exception):
+    """The disk refused the write or the fsync (full, EIO); the record was not stored."""
+
+
 @dataclass(frozen=True, order=True)
 class Position:
     segment: int
@@ -46,8 +58,17 @@ class Record:
     end: Position  # acknowledging this position acknowledges this record and all before it
 
 
+@dataclass(eq=False)
+class _Pending:
+    """One append written but not yet covered by an fsync."""
+
+    end: int  # offset in the active segment just after the record
+    done: bool = False
+    error: OSError | None = None
+
+
 class Spool:
-    """Single writer-side lock; one reader (the sender thread) reads and acknowledges in order."""
+    """Many concurrent writers; one reader (the sender thread) reads and acknowledges in order."""
 
     def __init__(self, directory: Path, *, max_bytes: int, segment_bytes: int = 8 * 1024 * 1024) -> None:
         if max_bytes <= _HEADER.size:
@@ -58,32 +79,123 @@ class Spool:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
+        self._synced = threading.Condition(self._lock)  # notified when an fsync finished
         self.has_data = threading.Event()  # set on append; the sender waits on it when idle
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._sizes: dict[int, int] = {}
+        self._sizes: dict[int, int] = {}  # durable (fsynced) length of each segment
+        self._written = 0  # length of the active segment including records not yet fsynced
+        self._unsynced: list[_Pending] = []
+        self._syncing = False
         self._cursor = Position(1, 0)
         self._pending_records = 0
         self._fd = -1
+        self.fsyncs = 0  # how many fsyncs covered appends (group commit makes it < appends)
         self._open()
 
     # --- writer ------------------------------------------------------------------------------
     def append(self, payload: bytes) -> None:
-        """Store one record durably (fsync) or raise SpoolFull without storing anything."""
+        """Store one record durably (fsync) or raise SpoolFull / SpoolWriteError storing nothing."""
         frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
-            if self.size_bytes + len(frame) > self.max_bytes:
+            in_flight = self._written - self._sizes[self._active]
+            if self.size_bytes + in_flight + len(frame) > self.max_bytes:
                 raise SpoolFull(
-                    f"spool {self.directory} holds {self.size_bytes} of {self.max_bytes} bytes; "
-                    f"a record of {len(frame)} bytes does not fit"
+                    f"spool {self.directory} holds {self.size_bytes + in_flight} of {self.max_bytes} "
+                    f"bytes; a record of {len(frame)} bytes does not fit"
                 )
-            active = self._active
-            if self._sizes[active] >= self.segment_bytes:
-                active = self._start_segment(active + 1)
-            _write_all(self._fd, frame)
-            os.fsync(self._fd)
-            self._sizes[active] += len(frame)
-            self._pending_records += 1
+            if self._written >= self.segment_bytes:
+                self._roll_over()
+            start = self._written
+            try:
+                _write_all(self._fd, frame)
+            except OSError as exc:
+                self._cut_back(start, exc)
+                raise SpoolWriteError(f"spool {self.directory}: writing a record failed: {exc}") from exc
+            pending = _Pending(end=start + len(frame))
+            self._written = pending.end
+            self._unsynced.append(pending)
+            while not pending.done:
+                if self._syncing:
+                    self._synced.wait()
+                else:
+                    self._sync_unsynced(release_lock=True)
+        if pending.error is not None:
+            raise SpoolWriteError(f"spool {self.directory}: fsync failed: {pending.error}") from pending.error
         self.has_data.set()
+
+    def _sync_unsynced(self, *, release_lock: bool) -> None:
+        """fsync everything written so far and settle its appends; called holding the lock.
+
+        With release_lock the fsync runs outside the lock, so writers that arrive meanwhile can
+        write their records and wait for the next fsync (group commit).
+        """
+        batch, self._unsynced = self._unsynced, []
+        if not batch:
+            return
+        fd, active = self._fd, self._active
+        self._syncing = True
+        error: OSError | None = None
+        try:
+            if release_lock:
+                self._lock.release()
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                error = exc
+            finally:
+                if release_lock:
+                    self._lock.acquire()
+        finally:
+            self._syncing = False
+        self.fsyncs += 1
+        if error is None:
+            self._sizes[active] = batch[-1].end
+            self._pending_records += len(batch)
+            for pending in batch:
+                pending.done = True
+        else:
+            # Everything after the last durable length goes, including records written while
+            # this fsync ran: their writers are told so instead of waiting for a later fsync.
+            failed = batch + self._unsynced
+            self._unsynced = []
+            self._cut_back(self._sizes[active], error)
+            for pending in failed:
+                pending.done, pending.error = True, error
+        self._synced.notify_all()
+
+    def _cut_back(self, length: int, cause: OSError) -> None:
+        """Truncate the active segment to `length` after a failed write or fsync (lock held)."""
+        log.error(
+            "spool %s: write to segment %d failed (%s); cutting it back to %d bytes",
+            self.directory,
+            self._active,
+            cause,
+            length,
+        )
+        try:
+            os.ftruncate(self._fd, length)
+            os.fsync(self._fd)
+        except OSError as exc:
+            # Readers stop at the durable length, so the leftover bytes hide nothing as long as no
+            # record follows them: continue in a new segment. On the next open a leftover complete
+            # frame is sent once more (harmless: the query id is the document id).
+            log.error(
+                "spool %s: cutting back segment %d failed too (%s); continuing in a new segment",
+                self.directory,
+                self._active,
+                exc,
+            )
+            self._sizes[self._active] = length
+            self._start_segment(self._active + 1)
+            return
+        self._written = length
+
+    def _roll_over(self) -> None:
+        """Start the next segment once every record in the current one is durable (lock held)."""
+        while self._syncing:
+            self._synced.wait()
+        self._sync_unsynced(release_lock=False)
+        self._start_segment(self._active + 1)
 
     # --- reader ------------------------------------------------------------------------------
     def read(self, max_records: int, max_bytes: int) -> list[Record]:
@@ -116,7 +228,8 @@ class Spool:
             ):
                 # The cursor sits at the end of a finished segment: move on so that one can go.
                 self._cursor = Position(min(s for s in self._sizes if s > self._cursor.segment), 0)
-            if upto.segment == self._active and upto.offset >= self._sizes[self._active]:
+            idle = not self._syncing and not self._unsynced
+            if idle and upto.segment == self._active and upto.offset >= self._sizes[self._active]:
                 # Everything is acknowledged: start a fresh segment so the old one can go.
                 self._start_segment(self._active + 1)
                 self._cursor = Position(self._active, 0)
@@ -138,6 +251,8 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
+            while self._syncing:
+                self._synced.wait()
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
@@ -162,6 +277,7 @@ class Spool:
             self._delete_segment(segment)
         self._repair_tail()
         self._fd = os.open(self._segment_path(self._active), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._written = self._sizes[self._active]
         self._pending_records = self._count_pending()
         if self._pending_records:
             log.info("spool %s: %d unacknowledged events to resend", self.directory, self._pending_records)
@@ -224,6 +340,7 @@ class Spool:
             os.close(self._fd)
         self._fd = os.open(self._segment_path(seq), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._sizes[seq] = 0
+        self._written = 0
         _fsync_dir(self.directory)
         return seq
 

@@ -6,6 +6,7 @@ SIGKILL and a new process on the same spool, the harshest way an agent stops.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -21,7 +22,9 @@ from typing import Any
 import pytest
 
 from harness.ports import free_port
-from node_agent.contract import QUERYLOG_PATH
+from node_agent.contract import QUERYLOG_PATH, ElasticsearchSettings
+from node_agent.querylog import QuerylogConfig, for_elasticsearch
+from node_agent.spool import Spool
 from node_agent.trino import TrinoError
 
 pytestmark = pytest.mark.integration
@@ -255,3 +258,68 @@ def test_a_malformed_post_is_refused_and_the_agent_keeps_accepting(
     result = cluster.query("SELECT count(*) FROM tpch.tiny.supplier", user=user)
     docs = wait_for_documents(elasticsearch, agent.prefix, user, 1)
     assert [d["query_id"] for d in docs] == [result.query_id]
+
+
+# --- refusals by a real Elasticsearch (no Trino: the spool is filled directly) --------------------
+def spool_documents(spool_dir: Path, query_ids: list[str]) -> None:
+    spool = Spool(spool_dir, max_bytes=10**8)
+    for query_id in query_ids:
+        doc = {"query_id": query_id, "state": "FINISHED", "end_time": "2026-11-26T04:09:37.240Z"}
+        spool.append(json.dumps(doc).encode())
+    spool.close()
+
+
+def indexed_ids(es: Any, prefix: str) -> set[str]:
+    client = es.client()
+    client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    found = client.search(index=f"{prefix}-*", size=100, ignore_unavailable=True, allow_no_indices=True)
+    return {hit["_id"] for hit in found["hits"]["hits"]}
+
+
+def test_an_id_elasticsearch_refuses_for_the_whole_request_is_set_aside_and_the_rest_ships(
+    elasticsearch: Any, tmp_path: Path
+) -> None:
+    """An over-long id refuses the whole bulk (400 action_request_validation_exception); such an
+    event can sit in a spool written by an agent that did not check ids at receipt."""
+    prefix = f"it-refused-{uuid.uuid4().hex[:8]}"
+    ids = [f"ok-{i}" for i in range(7)]
+    ids.insert(4, "x" * 600)
+    spool_documents(tmp_path / "spool", ids)
+    config = QuerylogConfig(port=0, spool_dir=tmp_path / "spool")
+    agent = for_elasticsearch(config, ElasticsearchSettings(url=elasticsearch.url, index_prefix=prefix), None)
+    try:
+        assert agent.shipper.ship_once()
+        assert agent.spool.pending_records == 0
+        assert indexed_ids(elasticsearch, prefix) == {i for i in ids if len(i) < 512}
+        set_aside = (tmp_path / "spool" / "rejected.jsonl").read_text().splitlines()
+        assert [json.loads(line)["document"]["query_id"] for line in set_aside] == ["x" * 600]
+        assert "action_request_validation_exception" in set_aside[0]
+    finally:
+        agent.server.server_close()
+        agent.spool.close()
+
+
+def test_a_missing_index_is_retried_with_a_metric_and_ships_once_it_can_be_created(
+    elasticsearch: Any, tmp_path: Path
+) -> None:
+    """With index auto-creation off, every item gets 404 index_not_found_exception: the events
+    must wait in the spool (not go to the rejected file) until an operator fixes it."""
+    prefix = f"it-noindex-{uuid.uuid4().hex[:8]}"
+    spool_documents(tmp_path / "spool", ["a", "b"])
+    config = QuerylogConfig(port=0, spool_dir=tmp_path / "spool", backoff_initial_seconds=0.01)
+    agent = for_elasticsearch(config, ElasticsearchSettings(url=elasticsearch.url, index_prefix=prefix), None)
+    client = elasticsearch.client()
+    client.cluster.put_settings(persistent={"action.auto_create_index": "false"})
+    try:
+        assert not agent.shipper.ship_once()
+        assert agent.spool.pending_records == 2
+        assert not (tmp_path / "spool" / "rejected.jsonl").exists()
+        assert agent.metrics.retried.labels(status="404")._value.get() == 2
+    finally:
+        client.cluster.put_settings(persistent={"action.auto_create_index": None})
+    try:
+        assert agent.shipper.ship_once()
+        assert indexed_ids(elasticsearch, prefix) == {"a", "b"}
+    finally:
+        agent.server.server_close()
+        agent.spool.close()

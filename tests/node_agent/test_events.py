@@ -138,3 +138,49 @@ def test_a_negative_byte_count_is_refused() -> None:
 def test_daily_index_follows_the_query_end_time_not_the_arrival_time() -> None:
     assert index_name("trino-queries", "2026-11-26T23:59:59.999Z") == "trino-queries-2026.11.26"
     assert index_name("trino-queries", "2026-11-27T00:00:00.000Z") == "trino-queries-2026.11.27"
+
+
+@pytest.mark.parametrize("query_id", ["q" * 513, "a/b", "id with space", "_leading", "ü-umlaut", ""])
+def test_a_query_id_elasticsearch_would_refuse_as_a_document_id_is_refused_at_receipt(query_id: str) -> None:
+    event = captured("finished_nation_count")
+    event["metadata"]["queryId"] = query_id
+    with pytest.raises(EventError, match=r"metadata\.queryId.*allowed: 1 to 512"):
+        parse(event)
+
+
+def test_a_512_character_query_id_is_accepted() -> None:
+    event = captured("finished_nation_count")
+    event["metadata"]["queryId"] = "q" * 512
+    assert parse(event)["query_id"] == "q" * 512
+
+
+@pytest.mark.parametrize("count", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_a_non_finite_count_is_refused_naming_the_field(count: bytes) -> None:
+    body = json.dumps(captured("finished_nation_count")).encode()
+    body = body.replace(b'"outputBytes": ', b'"outputBytes": ' + count + b', "_was": ', 1)
+    with pytest.raises(EventError, match=r"statistics\.outputBytes: expected a finite"):
+        parse_completed_event(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("context", "user"), {"name": "alice"}),
+        (("context", "source"), ["cli"]),
+        (("metadata", "query"), {"sql": "SELECT 1"}),
+        (("context", "clientTags"), [{"tag": 1}]),
+    ],
+)
+def test_an_object_where_a_string_belongs_is_refused_not_stored_as_its_repr(
+    path: tuple[str, str], value: Any
+) -> None:
+    event = captured("finished_nation_count")
+    event[path[0]][path[1]] = value
+    with pytest.raises(EventError, match=rf"{path[0]}\.{path[1]}.*expected a string"):
+        parse(event)
+
+
+def test_a_number_where_a_string_belongs_is_kept_as_its_text() -> None:
+    event = captured("finished_nation_count")
+    event["context"]["source"] = 42
+    assert parse(event)["source"] == "42"

@@ -359,6 +359,42 @@ def test_the_query_log_agents_counters_are_passed_on(tmp_path: Path) -> None:
         exposed = families(generate_latest(agent.registry).decode())
         assert exposed["trino_querylog_events_dropped"].samples[0].value == 3
         assert exposed["trino_up"].samples[0].value == 0  # Trino is down; the query log still shows
+        assert exposed["trino_querylog_events_dropped"].samples[0].labels == {
+            "cluster": "prod",
+            "role": "coordinator",
+            "node": "n1",
+        }
+    finally:
+        querylog.server.shutdown()
+        querylog.server.server_close()
+        querylog.spool.close()
+
+
+def test_query_log_series_carry_the_cluster_role_and_node_labels_the_rest_carry(tmp_path: Path) -> None:
+    from node_agent.querylog import QuerylogAgent, QuerylogConfig
+
+    querylog = QuerylogAgent(QuerylogConfig(port=0, spool_dir=tmp_path / "spool", discard=True), bulk=no_bulk)
+    querylog._serve.start()
+    try:
+        querylog.metrics.retried.labels(status="403").inc(2)
+        config = MetricsConfig(
+            cluster="prod",
+            role=Role.COORDINATOR,
+            node="n1",
+            host="127.0.0.1",
+            port=0,
+            querylog_metrics_url=f"http://127.0.0.1:{querylog.port}/metrics",
+        )
+        agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
+        agent.scrape_once()
+        exposed = families(generate_latest(agent.registry).decode())
+        trino_up_labels = exposed["trino_up"].samples[0].labels
+        for name, family in exposed.items():
+            if name.startswith("trino_querylog_"):
+                for sample in family.samples:
+                    assert {k: sample.labels.get(k) for k in trino_up_labels} == trino_up_labels, name
+        retried = exposed["trino_querylog_events_retried"].samples[0]
+        assert retried.labels == {**trino_up_labels, "status": "403"}
     finally:
         querylog.server.shutdown()
         querylog.server.server_close()

@@ -7,7 +7,9 @@ or vanish in the middle of a request.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,8 @@ from typing import Any
 import pytest
 import requests
 
-from node_agent.es_index import BulkOutcome
+from node_agent import querylog
+from node_agent.es_index import BulkOutcome, RequestRefused
 from node_agent.querylog import QuerylogAgent, QuerylogConfig, Shipper
 
 DATA = Path(__file__).parent / "data" / "trino476"
@@ -29,14 +32,19 @@ class StandInElasticsearch:
     def __init__(self) -> None:
         self.indexed: list[dict[str, Any]] = []
         self.script: list[Any] = []
+        self.statuses: list[int] | None = None  # per-document statuses for the next answer
+        self.calls = 0
 
     def __call__(self, docs: list[dict[str, Any]]) -> BulkOutcome:
+        self.calls += 1
         answer = self.script.pop(0) if self.script else None
         if isinstance(answer, Exception):
             raise answer
         results = answer(docs) if answer else ["ok"] * len(docs)
         self.indexed.extend(d for d, r in zip(docs, results, strict=True) if r == "ok")
-        return BulkOutcome(results=results, reasons=[None if r == "ok" else "scripted" for r in results])
+        reasons: list[str | None] = [None if r == "ok" else "scripted" for r in results]
+        statuses, self.statuses = self.statuses, None
+        return BulkOutcome(results=results, reasons=reasons, statuses=statuses)
 
 
 def event(query_id: str, state: str = "FINISHED") -> bytes:
@@ -248,3 +256,165 @@ def test_without_elasticsearch_events_are_answered_and_nothing_is_kept(tmp_path:
         assert agent.spool.size_bytes == 0
     finally:
         agent.stop()
+
+
+# --- faults ------------------------------------------------------------------------------------
+def spool_doc(query_id: str) -> bytes:
+    return json.dumps({"query_id": query_id, "end_time": "2026-11-26T04:09:37.240Z"}).encode()
+
+
+def test_a_failing_spool_write_is_answered_503_and_logged_not_a_closed_connection(
+    listener: QuerylogAgent, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:  # stands in for a disk that answers EIO
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    response = requests.post(url(listener), data=event("q1"))
+    assert response.status_code == 503
+    assert "spool write failed" in response.text
+    assert "query q1 not stored" in caplog.text
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert requests.post(url(listener), data=event("q2")).status_code == 200
+    assert spooled_ids(listener) == ["q2"]
+
+
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity"])
+def test_a_non_finite_count_is_answered_400_naming_the_field_not_a_closed_connection(
+    listener: QuerylogAgent, value: bytes
+) -> None:
+    body = event("q1").replace(b'"outputBytes": ', b'"outputBytes": ' + value + b', "_was": ', 1)
+    response = requests.post(url(listener), data=body)
+    assert response.status_code == 400
+    assert "statistics.outputBytes" in response.text
+    assert spooled_ids(listener) == []
+
+
+def test_an_unexpected_error_is_answered_500_and_logged(
+    listener: QuerylogAgent, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(body: bytes) -> dict[str, Any]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(querylog, "parse_completed_event", broken)
+    response = requests.post(url(listener), data=event("q1"))
+    assert response.status_code == 500
+    assert "unexpected error" in caplog.text
+
+
+def test_a_query_id_too_long_for_a_document_id_is_refused_at_receipt_with_400(
+    listener: QuerylogAgent,
+) -> None:
+    response = requests.post(url(listener), data=event("q" * 600))
+    assert response.status_code == 400
+    assert "metadata.queryId" in response.text
+    assert spooled_ids(listener) == []
+
+
+def test_per_item_auth_and_missing_index_refusals_are_retried_with_a_metric_not_set_aside(
+    tmp_path: Path, elasticsearch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    for i in range(3):
+        agent.spool.append(spool_doc(f"q{i}"))
+    shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
+    elasticsearch.script = [lambda docs: ["retry"] * len(docs)]
+    elasticsearch.statuses = [403, 403, 404]
+    shipper.ship_once()
+    assert agent.spool.pending_records == 3
+    assert not (agent.spool.directory / "rejected.jsonl").exists()
+    assert agent.metrics.retried.labels(status="403")._value.get() == 2
+    assert agent.metrics.retried.labels(status="404")._value.get() == 1
+    assert "Check the Elasticsearch user and its role" in caplog.text
+    agent.spool.close()
+
+
+def test_a_whole_request_refusal_is_narrowed_to_the_offending_event_and_the_rest_ships(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    ids = [f"q{i}" for i in range(9)]
+    ids[5] = "x" * 600  # spooled by an older agent that did not check ids at receipt
+    for query_id in ids:
+        agent.spool.append(spool_doc(query_id))
+    shipper = Shipper(agent.spool, RefusesLongIds(elasticsearch), agent.metrics, agent.config)
+    shipper.ship_once()
+    assert agent.spool.pending_records == 0
+    assert [d["query_id"] for d in elasticsearch.indexed] == [i for i in ids if len(i) < 512]
+    set_aside = (agent.spool.directory / "rejected.jsonl").read_text().splitlines()
+    assert [json.loads(line)["document"]["query_id"] for line in set_aside] == ["x" * 600]
+    assert agent.metrics.es_up._value.get() == 1
+    agent.spool.close()
+
+
+class RefusesLongIds:
+    """Refuses a whole bulk request holding an `_id` over 512 bytes, as Elasticsearch 8 does."""
+
+    def __init__(self, inner: StandInElasticsearch) -> None:
+        self.inner = inner
+
+    def __call__(self, docs: list[dict[str, Any]]) -> BulkOutcome:
+        if any(len(d["query_id"]) > 512 for d in docs):
+            raise RequestRefused(400, "action_request_validation_exception: id is too long")
+        return self.inner(docs)
+
+
+def test_a_failed_template_put_does_not_stop_shipping_and_is_retried_later(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    puts: list[float] = []
+
+    def failing_put() -> None:
+        puts.append(time.monotonic())
+        raise ConnectionError("403 security_exception: no manage_index_templates")
+
+    agent = QuerylogAgent(config(tmp_path, template_retry_seconds=0.3), elasticsearch, prepare=failing_put)
+    agent.start()
+    try:
+        assert requests.post(url(agent), data=event("q1")).status_code == 200
+        wait_for(lambda: len(elasticsearch.indexed) == 1)
+        wait_for(lambda: len(puts) >= 2)
+        assert agent.metrics.template_errors._value.get() >= 2
+    finally:
+        agent.stop()
+
+
+def test_the_backlog_gauge_is_right_after_a_restart_while_the_store_is_down(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    first = QuerylogAgent(config(tmp_path), elasticsearch)
+    for i in range(4):
+        first.spool.append(spool_doc(f"q{i}"))
+    first.spool.close()
+
+    def unreachable() -> None:
+        raise ConnectionError("connection refused")
+
+    elasticsearch.script = [ConnectionError("connection refused")] * 1000
+    second = QuerylogAgent(config(tmp_path), elasticsearch, prepare=unreachable)
+    second.start()
+    try:
+        wait_for(lambda: elasticsearch.calls >= 1)
+        metrics = requests.get(url(second, "/metrics")).text
+        assert "trino_querylog_spool_events 4.0" in metrics
+    finally:
+        second.stop()
+
+
+def test_the_rejected_file_is_bounded_keeping_one_older_generation(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    agent = QuerylogAgent(config(tmp_path, rejected_max_bytes=2000), elasticsearch)
+    for i in range(40):
+        agent.spool.append(spool_doc(f"q{i}"))
+    shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
+    elasticsearch.script = [lambda docs: ["rejected"] * len(docs)]
+    shipper.ship_once()
+    directory = agent.spool.directory
+    assert (directory / "rejected.jsonl").stat().st_size <= 2000
+    assert (directory / "rejected.jsonl.1").stat().st_size <= 2000
+    last = json.loads((directory / "rejected.jsonl").read_text().splitlines()[-1])
+    assert last["document"]["query_id"] == "q39"
+    agent.spool.close()

@@ -183,6 +183,12 @@ def test_coordinator_sends_completed_queries_to_the_local_agent() -> None:
     assert config["event-listener.config-files"] == "/etc/trino/http-event-listener.properties"
 
 
+def test_the_output_stage_json_trino_may_grow_to_16_mb_is_rendered_at_its_minimum() -> None:
+    """Trino never resends an event the agent refuses as too large (413)."""
+    files = render(settings(), FACTS, Role.COORDINATOR, LAYOUT, SECRETS)
+    assert props(files["config.properties"])["event.max-output-stage-size"] == "1kB"
+
+
 def test_prestosql_350_has_no_http_event_listener() -> None:
     files = render(settings(trino_version=350), FACTS, Role.COORDINATOR, LAYOUT, SECRETS)
     assert "http-event-listener.properties" not in files

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from node_agent.spool import Spool, SpoolFull
+from node_agent.spool import Spool, SpoolFull, SpoolWriteError
 
 
 def payloads(spool: Spool, limit: int = 1000) -> list[bytes]:
@@ -187,3 +192,115 @@ def test_the_backlog_is_counted_again_after_a_restart(tmp_path: Path) -> None:
     spool.ack(batch[-1].end, 2)
     spool.close()
     assert Spool(tmp_path, max_bytes=10**6, segment_bytes=30).pending_records == 5
+
+
+# --- disk faults -------------------------------------------------------------------------------
+DISK_FULL_SCRIPT = """
+import json, resource, signal, sys
+from pathlib import Path
+from node_agent.spool import Spool, SpoolWriteError
+
+directory, limit = Path(sys.argv[1]), int(sys.argv[2])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+spool = Spool(directory, max_bytes=10**9)
+answers = {}
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+for i in range(6):
+    try:
+        spool.append(b"%03d" % i + b"." * 297)
+        answers[i] = 200
+    except SpoolWriteError:
+        answers[i] = 503
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # the operator freed space
+for i in range(6, 8):
+    spool.append(b"%03d" % i + b"." * 297)
+    answers[i] = 200
+print(json.dumps(answers))
+"""
+
+
+def test_a_write_that_fails_on_a_full_disk_is_cut_back_and_later_records_survive(tmp_path: Path) -> None:
+    """A real short write and EFBIG under RLIMIT_FSIZE (the file-size limit stands in for a full disk)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    limit = 3 * 308 + 100  # three 308-byte frames fit; the fourth is written in part, then refused
+    done = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_SCRIPT, str(tmp_path), str(limit)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answers = {int(k): v for k, v in json.loads(done.stdout.splitlines()[-1]).items()}
+    assert answers == {0: 200, 1: 200, 2: 200, 3: 503, 4: 503, 5: 503, 6: 200, 7: 200}
+    reopened = Spool(tmp_path, max_bytes=10**9)
+    assert [int(p[:3]) for p in payloads(reopened)] == [i for i, status in answers.items() if status == 200]
+
+
+class FailingFsync:
+    """Stands in for a disk whose fsync reports EIO once (a real EIO cannot be caused on demand)."""
+
+    def __init__(self, real: Any, fail_calls: set[int]) -> None:
+        self.real, self.fail_calls, self.calls = real, fail_calls, 0
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        if self.calls in self.fail_calls:
+            raise OSError(errno.EIO, "Input/output error")
+        self.real(fd)
+
+
+def test_a_failed_fsync_refuses_the_record_and_cuts_it_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.append(b"before")
+    fsync = FailingFsync(os.fsync, fail_calls={1})
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(SpoolWriteError, match="fsync failed"):
+        spool.append(b"lost")
+    spool.append(b"after")
+    assert payloads(spool) == [b"before", b"after"]
+    assert spool.pending_records == 2
+    spool.close()
+    monkeypatch.undo()
+    assert payloads(Spool(tmp_path, max_bytes=10**6)) == [b"before", b"after"]
+
+
+class SlowFsync:
+    """Stands in for a disk whose fsync takes 5 ms (tmpfs and page-cache fsyncs are near instant)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.calls = real, 0
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        time.sleep(0.005)
+        self.real(fd)
+
+
+def test_concurrent_appends_share_an_fsync_and_each_returns_only_once_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path, max_bytes=10**8)
+    fsync = SlowFsync(os.fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    durable_when_answered: list[bool] = []
+
+    def writer(n: int) -> None:
+        for i in range(25):
+            payload = f"{n}-{i}".encode()
+            spool.append(payload)
+            durable_when_answered.append(payload in payloads(spool, limit=10**6))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(durable_when_answered)
+    assert len(payloads(spool, limit=10**6)) == 200
+    assert fsync.calls < 100  # one fsync per append would be 200

@@ -58,6 +58,7 @@ class QuerylogConfig:
     max_body_bytes: int = 64 * 1024 * 1024
     batch_events: int = 500
     batch_bytes: int = 5 * 1024 * 1024
+    batch_linger_seconds: float = 0.05  # a short batch waits this long for more events
     backoff_initial_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     rejected_file: str = "rejected.jsonl"  # documents Elasticsearch refused for good, for a human
@@ -73,6 +74,9 @@ class QuerylogMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.received = Counter("trino_querylog_events_received", "Events accepted and spooled", registry=r)
+        self.received_bytes = Counter(
+            "trino_querylog_received_bytes", "Bytes of the events accepted, as Trino posted them", registry=r
+        )
         self.invalid = Counter(
             "trino_querylog_requests_invalid", "Requests refused with 4xx", ["reason"], registry=r
         )
@@ -177,6 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(503, f"spool write failed, event not stored: {exc}\n".encode(), close=False)
             return
         metrics.received.inc()
+        metrics.received_bytes.inc(length)
         self._reply(200, b"")
 
     def do_GET(self) -> None:

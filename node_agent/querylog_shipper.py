@@ -83,6 +83,11 @@ class Shipper(threading.Thread):
         self._update_gauges()  # first: also right after a restart while the store is down
         self._prepare_if_due()
         records = self.spool.read(self.config.batch_events, self.config.batch_bytes)
+        if records and len(records) < self.config.batch_events and self.config.batch_linger_seconds > 0:
+            # Let a short batch fill for a moment: every bulk request costs Elasticsearch a
+            # translog fsync per index it touches, so many tiny requests cap its rate.
+            self._stop_event.wait(self.config.batch_linger_seconds)
+            records = self.spool.read(self.config.batch_events, self.config.batch_bytes)
         if not records:
             # Nothing readable: sleep until the next append (or 1 s) instead of spinning. An append
             # racing with this clear is picked up by the 1 s timeout.

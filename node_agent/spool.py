@@ -10,9 +10,11 @@ A failed write or fsync (disk full, EIO) cuts the segment back to its last durab
 the lock and raises SpoolWriteError for every append the failure covered, so no torn frame hides
 later records and no caller is told its record is stored when it is not.
 
-The acknowledgement cursor is replaced atomically (write, fsync, rename, fsync the directory)
-before any segment is deleted, so a crash can at worst resend events that Elasticsearch already
-has, which the query id as document id makes harmless.
+The acknowledgement cursor is replaced by a rename before any segment is deleted, without an
+fsync: a crash can leave it older than it was (or unreadable, then the oldest segment is sent
+again), so at worst events Elasticsearch already has are resent, which the query id as document
+id makes harmless. `max_bytes` bounds what is not yet acknowledged; the acknowledged head of the
+active segment stays on disk until the segment rolls over.
 
 Layout: `segment-<seq>.log` files holding records framed as (length, crc32, payload), and
 `cursor.json` naming the first unacknowledged byte. A torn record at the end of the newest segment
@@ -27,6 +29,7 @@ import os
 import struct
 import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,11 +100,11 @@ class Spool:
         """Store one record durably (fsync) or raise SpoolFull / SpoolWriteError storing nothing."""
         frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
-            in_flight = self._written - self._sizes[self._active]
-            if self.size_bytes + in_flight + len(frame) > self.max_bytes:
+            held = self.backlog_bytes + self._written - self._sizes[self._active]
+            if held + len(frame) > self.max_bytes:
                 raise SpoolFull(
-                    f"spool {self.directory} holds {self.size_bytes + in_flight} of {self.max_bytes} "
-                    f"bytes; a record of {len(frame)} bytes does not fit"
+                    f"spool {self.directory} holds {held} of {self.max_bytes} bytes not yet shipped; "
+                    f"a record of {len(frame)} bytes does not fit"
                 )
             if self._written >= self.segment_bytes:
                 self._roll_over()
@@ -216,7 +219,13 @@ class Spool:
         return records
 
     def ack(self, upto: Position, count: int) -> None:
-        """Forget everything before `upto` (count records): persisted first, then deleted."""
+        """Forget everything before `upto` (count records): the cursor is replaced, then whole
+        segments before it are deleted.
+
+        The cursor is renamed into place without an fsync: after a crash it can only be older
+        than it was (or unreadable), which resends events Elasticsearch already has, never loses
+        one, so the sender adds no journal commit per batch to the appends' fsyncs.
+        """
         with self._lock:
             if upto <= self._cursor:
                 return
@@ -228,11 +237,6 @@ class Spool:
             ):
                 # The cursor sits at the end of a finished segment: move on so that one can go.
                 self._cursor = Position(min(s for s in self._sizes if s > self._cursor.segment), 0)
-            idle = not self._syncing and not self._unsynced
-            if idle and upto.segment == self._active and upto.offset >= self._sizes[self._active]:
-                # Everything is acknowledged: start a fresh segment so the old one can go.
-                self._start_segment(self._active + 1)
-                self._cursor = Position(self._active, 0)
             self._write_cursor()
             for segment in [s for s in self._sizes if s < self._cursor.segment]:
                 self._delete_segment(segment)
@@ -242,8 +246,15 @@ class Spool:
     # --- state ---------------------------------------------------------------------------------
     @property
     def size_bytes(self) -> int:
-        """Bytes on disk in segments, acknowledged or not: what counts against max_bytes."""
+        """Bytes on disk in segments, acknowledged or not."""
         return sum(self._sizes.values())
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes not yet acknowledged: what counts against max_bytes. The acknowledged head of
+        the active segment stays on disk until the segment rolls over (segment_bytes at most)."""
+        acknowledged = self._cursor.offset if self._cursor.segment in self._sizes else 0
+        return self.size_bytes - acknowledged
 
     @property
     def pending_records(self) -> int:
@@ -288,7 +299,9 @@ class Spool:
         active, count = self._active, 0
         for segment in sorted(s for s in self._sizes if s >= self._cursor.segment):
             start = self._cursor.offset if segment == self._cursor.segment else 0
-            count += len(self._records_in(segment, start, self._sizes[segment], active=segment == active))
+            count += sum(
+                1 for _ in self._records_in(segment, start, self._sizes[segment], active=segment == active)
+            )
         return count
 
     def _repair_tail(self) -> None:
@@ -308,32 +321,32 @@ class Spool:
             os.truncate(self._segment_path(active), good)
             self._sizes[active] = good
 
-    def _records_in(self, segment: int, start: int, end: int, *, active: bool) -> list[Record]:
-        records: list[Record] = []
+    def _records_in(self, segment: int, start: int, end: int, *, active: bool) -> Iterator[Record]:
+        """Records of one segment from `start` up to `end`, read as they are consumed: a reader
+        that needs 500 records does not read and check a whole 8 MB segment."""
         path = self._segment_path(segment)
         try:
-            with path.open("rb") as f:
-                f.seek(start)
-                data = f.read(end - start)
+            f = path.open("rb", buffering=256 * 1024)
         except FileNotFoundError:
-            return records
-        pos = 0
-        while pos + _HEADER.size <= len(data):
-            length, crc = _HEADER.unpack_from(data, pos)
-            payload = data[pos + _HEADER.size : pos + _HEADER.size + length]
-            if len(payload) < length or zlib.crc32(payload) != crc:
-                if not active:
-                    log.error(
-                        "spool %s: segment %d is corrupt at offset %d; %d bytes after it are skipped",
-                        self.directory,
-                        segment,
-                        start + pos,
-                        len(data) - pos,
-                    )
-                break
-            pos += _HEADER.size + length
-            records.append(Record(payload=payload, end=Position(segment, start + pos)))
-        return records
+            return
+        with f:
+            f.seek(start)
+            pos = start
+            while pos + _HEADER.size <= end:
+                length, crc = _HEADER.unpack(f.read(_HEADER.size))
+                payload = f.read(length) if pos + _HEADER.size + length <= end else b""
+                if len(payload) < length or zlib.crc32(payload) != crc:
+                    if not active:
+                        log.error(
+                            "spool %s: segment %d is corrupt at offset %d; %d bytes after it are skipped",
+                            self.directory,
+                            segment,
+                            pos,
+                            end - pos,
+                        )
+                    return
+                pos += _HEADER.size + length
+                yield Record(payload=payload, end=Position(segment, pos))
 
     def _start_segment(self, seq: int) -> int:
         if self._fd >= 0:
@@ -370,11 +383,9 @@ class Spool:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             _write_all(fd, data)
-            os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        _fsync_dir(self.directory)
 
 
 def _write_all(fd: int, data: bytes) -> None:

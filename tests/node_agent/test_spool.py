@@ -99,7 +99,7 @@ def test_acknowledging_everything_frees_the_space(tmp_path: Path) -> None:
     spool.append(b"x" * 80)
     batch = spool.read(max_records=10, max_bytes=10**9)
     spool.ack(batch[-1].end, len(batch))
-    assert spool.size_bytes == 0
+    assert spool.backlog_bytes == 0
     spool.append(b"y" * 80)
     assert payloads(spool) == [b"y" * 80]
 
@@ -304,3 +304,16 @@ def test_concurrent_appends_share_an_fsync_and_each_returns_only_once_durable(
     assert all(durable_when_answered)
     assert len(payloads(spool, limit=10**6)) == 200
     assert fsync.calls < 100  # one fsync per append would be 200
+
+
+def test_acknowledging_adds_no_fsync_to_the_ones_appends_wait_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path, max_bytes=10**6)
+    for i in range(3):
+        spool.append(b"%d" % i)
+    fsync = SlowFsync(os.fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    batch = spool.read(max_records=10, max_bytes=10**9)
+    spool.ack(batch[-1].end, len(batch))
+    assert fsync.calls == 0

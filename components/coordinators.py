@@ -18,8 +18,10 @@ from node_agent.contract import Role
 # A coordinator needs this long to boot, render its config and pass its ready gate; until then
 # neither the Auto Scaling health check nor the failover function judges it.
 COORDINATOR_GRACE_SECONDS = 600
-# EC2 states after which an instance can no longer hold the address.
-LEAVING_STATES = ["stopping", "stopped", "shutting-down", "terminated"]
+# Two: the scheduled run of the next minute starts while a run that follows an open failure
+# streak past its window (up to UNRESPONSIVE_SECONDS) is still finishing, instead of queueing
+# behind it as a throttled event; moves are guarded by the ENI's attachment id (failover_aws).
+FAILOVER_CONCURRENCY = 2
 GROUP_EVENTS = ["EC2 Instance Launch Successful", "EC2 Instance Terminate Successful"]
 
 
@@ -77,17 +79,16 @@ class CoordinatorPair(pulumi.ComponentResource):
                 subnet_ids=s.network.worker_subnet_ids,
                 security_group_ids=[args.functions_security_group_id],
                 environment=args.function_environment,
-                # One invocation probes for most of a minute, then the next scheduled run takes over.
+                # One invocation probes for most of a minute (PROBE_WINDOW_SECONDS, plus an open
+                # failure streak's UNRESPONSIVE_SECONDS), then the next scheduled run takes over.
                 timeout_seconds=90,
+                reserved_concurrency=FAILOVER_CONCURRENCY,
                 tags=s.tags,
+                # No EC2 state-change rule: EventBridge cannot filter those by tag or group, so it
+                # fired for every instance in the region, each event taking a concurrency slot
+                # (and with one slot, queueing behind a running watch). The running watch sees a
+                # stopping or terminated holder in DescribeInstances within one probe interval.
                 event_patterns={
-                    # EventBridge cannot filter EC2 state changes by tag; the function ignores
-                    # instances that are not this cluster's coordinators.
-                    "state-change": {
-                        "source": ["aws.ec2"],
-                        "detail-type": ["EC2 Instance State-change Notification"],
-                        "detail": {"state": LEAVING_STATES},
-                    },
                     # The group's own events can be filtered to it: a coordinator launched (the
                     # first one, or a replacement) or gone.
                     "group-change": {

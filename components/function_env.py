@@ -14,7 +14,12 @@ from components.workers import worker_asg_name
 from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
 
 # One failover invocation probes for most of its scheduled minute, then hands over to the next.
-PROBE_WINDOW_SECONDS = 55
+# 45 s, not 55: a failure streak still open at the window's end is followed to its verdict
+# (up to UNRESPONSIVE_SECONDS more), and should end before the next scheduled run starts.
+PROBE_WINDOW_SECONDS = 45
+# The address leaves a holder only after it failed this long: longer than the pauses a busy JVM
+# takes (stop-the-world GC, a stalled disk), measured by bench/failover.py to ride out 15 s.
+UNRESPONSIVE_SECONDS = 20
 FAILOVER_PROBE_TIMEOUT_SECONDS = 3  # a coordinator that needs longer to answer /v1/info is failing
 HEALTH_QUERY_TIMEOUT_SECONDS = 10  # a query of system.runtime.nodes on a busy coordinator
 
@@ -33,7 +38,7 @@ def _common(settings: ClusterSettings, eni_id: pulumi.Input[str]) -> Environment
 def failover_environment(
     settings: ClusterSettings, eni_id: pulumi.Input[str], management_password_arn: pulumi.Input[str] | None
 ) -> Environment:
-    """The probe plans a query on each coordinator at its own private address; with passwords on,
+    """The probe calls each coordinator's admin endpoints at its own private address; with passwords on,
     Trino takes no identity over HTTP, so it goes over HTTPS as the management user, like the
     worker-health function (the certificate is checked for the ENI's address, see the handler)."""
     health = settings.health
@@ -44,6 +49,7 @@ def failover_environment(
         FunctionEnv.FAILED_PROBES.value: str(health.failover_failed_probes),
         FunctionEnv.PROBE_INTERVAL_SECONDS.value: str(health.failover_probe_interval_seconds),
         FunctionEnv.PROBE_WINDOW_SECONDS.value: str(PROBE_WINDOW_SECONDS),
+        FunctionEnv.UNRESPONSIVE_SECONDS.value: str(UNRESPONSIVE_SECONDS),
         FunctionEnv.GRACE_PERIOD_SECONDS.value: str(COORDINATOR_GRACE_SECONDS),
     }
 

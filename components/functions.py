@@ -1,8 +1,9 @@
 """A cloud-side reconciler: one Lambda function, its triggers and the permissions to invoke it.
 
 Used twice: the failover function (under CoordinatorPair) and the worker-health function (under
-WorkerFleet). Both run inside the VPC because they probe Trino on private addresses, at most one
-invocation at a time (two concurrent failovers could race for the address), and without
+WorkerFleet). Both run inside the VPC because they probe Trino on private addresses, with a small
+reserved concurrency (one for worker health; two for failover, whose address moves are guarded by
+the attachment id, so a run that outlives its minute never makes the next one wait), and without
 EventBridge retries (the next scheduled run looks again with fresh eyes).
 """
 
@@ -37,6 +38,7 @@ class ClusterFunctionArgs:
     tags: Mapping[str, str]
     event_patterns: Mapping[str, dict] = field(default_factory=dict)  # label -> EventBridge pattern
     memory_mb: int = 256
+    reserved_concurrency: int = 1
 
 
 class ClusterFunction(pulumi.ComponentResource):
@@ -56,7 +58,7 @@ class ClusterFunction(pulumi.ComponentResource):
             code=function_archive(args.function),
             timeout=args.timeout_seconds,
             memory_size=args.memory_mb,
-            reserved_concurrent_executions=1,
+            reserved_concurrent_executions=args.reserved_concurrency,
             environment={"variables": dict(args.environment)},
             vpc_config={
                 "subnet_ids": list(args.subnet_ids),

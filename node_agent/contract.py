@@ -111,6 +111,7 @@ class FunctionEnv(StrEnum):
     PROBE_INTERVAL_SECONDS = "PROBE_INTERVAL_SECONDS"
     PROBE_WINDOW_SECONDS = "PROBE_WINDOW_SECONDS"  # how long one failover invocation keeps probing
     PROBE_TIMEOUT_SECONDS = "PROBE_TIMEOUT_SECONDS"  # one HTTP call to Trino, before it counts as failed
+    UNRESPONSIVE_SECONDS = "UNRESPONSIVE_SECONDS"  # the holder fails this long before the address moves
     GRACE_PERIOD_SECONDS = "GRACE_PERIOD_SECONDS"  # new workers are left alone this long
     MAX_UNHEALTHY_FRACTION = "MAX_UNHEALTHY_FRACTION"
     MANAGEMENT_PASSWORD_SECRET_ARN = "MANAGEMENT_PASSWORD_SECRET_ARN"

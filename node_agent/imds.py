@@ -53,6 +53,20 @@ class Imds:
     def instance_id(self) -> str:
         return self._required("instance-id")
 
+    def holds_address(self, address: str) -> bool:
+        """Whether one of this instance's network interfaces carries `address` now.
+
+        How a coordinator knows it holds the cluster's address (the coordinator ENI's fixed
+        private IP): IMDS lists every attached interface by MAC with its private IPv4s, and shows
+        an attach or a detach within seconds. Cheaper and surer than asking EC2 (no IAM, no API
+        throttling) or the OS (which configures a hot-plugged interface only after udev ran).
+        """
+        listing = self.get("network/interfaces/macs/") or ""
+        for mac in (line.strip().rstrip("/") for line in listing.splitlines()):
+            if mac and address in (self.get(f"network/interfaces/macs/{mac}/local-ipv4s") or "").split():
+                return True
+        return False
+
     # --- signals -------------------------------------------------------------------------------
     def target_lifecycle_state(self) -> str | None:
         """InService, Terminated, Detached, Standby, Warmed:*; None outside an Auto Scaling group."""

@@ -23,7 +23,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,12 @@ class SnapshotCollector(Collector):
         )
         if snapshot is None:
             return
+        if snapshot.holds_address is not None:
+            yield self._gauge(
+                "trino_coordinator_address_held",
+                "1 on the coordinator that holds the cluster's address (the only one with cluster series)",
+                1.0 if snapshot.holds_address else 0.0,
+            )
         yield from self._node(snapshot.node)
         yield from self._cluster(snapshot.cluster)
         for family in snapshot.passthrough:
@@ -150,7 +156,16 @@ class MetricsConfig:
 
 
 class MetricsAgent:
-    def __init__(self, config: MetricsConfig, admin: TrinoAdmin, cloudwatch: Any | None = None) -> None:
+    def __init__(
+        self,
+        config: MetricsConfig,
+        admin: TrinoAdmin,
+        cloudwatch: Any | None = None,
+        *,
+        holds_address: Callable[[], bool] | None = None,
+    ) -> None:
+        """`holds_address`: see Scraper; a coordinator that does not hold the address publishes
+        its node series only, to Prometheus, and nothing to CloudWatch."""
         self.config = config
         self.registry = CollectorRegistry()
         labels = {"cluster": config.cluster, "role": str(config.role), "node": config.node}
@@ -158,7 +173,11 @@ class MetricsAgent:
         self.collector = SnapshotCollector(labels)
         self.registry.register(self.collector)
         self.scraper = Scraper(
-            admin, config.role, self.agent_metrics, querylog_metrics_url=config.querylog_metrics_url
+            admin,
+            config.role,
+            self.agent_metrics,
+            querylog_metrics_url=config.querylog_metrics_url,
+            holds_address=holds_address,
         )
         self.publisher = (
             CloudWatchPublisher(cloudwatch, config.cluster, self.agent_metrics)
@@ -226,6 +245,7 @@ def main(argv: list[str]) -> int:
 
     try:
         node_env = resolve_node(args)
+        holds_address = address_check(args) if node_env[0] is Role.COORDINATOR else None
     except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
         print(f"node-agent metrics: {exc}", file=sys.stderr)
         return 2
@@ -245,7 +265,7 @@ def main(argv: list[str]) -> int:
         interval_seconds=args.interval,
         querylog_metrics_url=querylog_url or None,
     )
-    agent = MetricsAgent(config, admin, cloudwatch)
+    agent = MetricsAgent(config, admin, cloudwatch, holds_address=holds_address)
     agent.start()
     log.info("metrics: serving on :%d, reading %s every %.0fs", agent.port, admin.base_url, args.interval)
     stop = threading.Event()
@@ -284,6 +304,21 @@ def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, Trino
         )
         admin = bootstrap.local_admin(settings, role, render.Layout(), secrets)
     return role, args.cluster or settings.cluster, settings.region, admin
+
+
+def address_check(args: argparse.Namespace) -> Callable[[], bool] | None:
+    """On a node, whether this coordinator holds the cluster's address, asked of IMDS each scrape.
+
+    None for local runs (--role, --cluster and --trino-url given): a lone coordinator holds it.
+    """
+    if args.role and args.cluster and args.trino_url:
+        return None
+    from node_agent import bootstrap
+    from node_agent.imds import Imds
+
+    settings = bootstrap.load_settings(bootstrap.read_env_file(args.env_file or bootstrap.default_env_file()))
+    imds = Imds(timeout=1.0)
+    return lambda: imds.holds_address(settings.coordinator_address)
 
 
 def _instance_id() -> str | None:

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from node_agent import versions
 from node_agent.contract import Role
+from node_agent.imds import ImdsError
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Snapshot:
     node: NodeNumbers | None = None
     cluster: ClusterNumbers | None = None
     passthrough: list[Metric] = field(default_factory=list)  # e.g. the query-log agent's own counters
+    holds_address: bool | None = None  # coordinators: whether this one holds the cluster's address
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -238,13 +240,18 @@ class Scraper:
         *,
         worker_admin: Callable[[str], TrinoAdmin] | None = None,
         querylog_metrics_url: str | None = None,
+        holds_address: Callable[[], bool] | None = None,
     ) -> None:
+        """`holds_address` says whether this coordinator holds the cluster's address right now
+        (see Imds.holds_address); None means it always does (a lone coordinator, a local run)."""
         self.admin = admin
         self.role = role
         self.agent_metrics = agent_metrics
         self.worker_admin = worker_admin or (lambda uri: TrinoAdmin(uri, timeout=admin.timeout))
         self.querylog_metrics_url = querylog_metrics_url
         self._jmx_domain: str | None = None
+        self.holds_address = holds_address
+        self._held = False  # the last answer, kept when IMDS does not answer
 
     def scrape(self) -> Snapshot:
         started = time.monotonic()
@@ -263,18 +270,35 @@ class Scraper:
         if status is None:
             return Snapshot(up=False, taken_at=now, passthrough=passthrough)
         node = node_numbers(status)
-        cluster = None
+        cluster, held = None, None
         if self.role is Role.COORDINATOR:
-            stats = self._read("stats", self.admin.stats)
-            version = trino_version(info)
-            text, jmx = None, None
-            if version is None or versions.has_openmetrics(version):
-                text = self._read("openmetrics", lambda: self.admin.metrics(list(OPENMETRICS)))
-            else:  # 330-406 have no /metrics: the same counters over /v1/jmx/mbean
-                jmx = self._read("jmx", lambda: self._jmx(version))
-            om = parse_openmetrics(text) if text else None
-            cluster = cluster_numbers(stats, om, self._worker_cpu(), jmx)
-        return Snapshot(up=True, taken_at=now, node=node, cluster=cluster, passthrough=passthrough)
+            held = self._holder()
+            # Only the address holder speaks for the cluster: a standby knows no queries and,
+            # on Trino 476, sees the holder's workers through discovery, so its numbers would
+            # halve the memory average, zero the queue and keep the no-coordinator alarm quiet.
+            if held:
+                stats = self._read("stats", self.admin.stats)
+                version = trino_version(info)
+                text, jmx = None, None
+                if version is None or versions.has_openmetrics(version):
+                    text = self._read("openmetrics", lambda: self.admin.metrics(list(OPENMETRICS)))
+                else:  # 330-406 have no /metrics: the same counters over /v1/jmx/mbean
+                    jmx = self._read("jmx", lambda: self._jmx(version))
+                om = parse_openmetrics(text) if text else None
+                cluster = cluster_numbers(stats, om, self._worker_cpu(), jmx)
+        return Snapshot(
+            up=True, taken_at=now, node=node, cluster=cluster, passthrough=passthrough, holds_address=held
+        )
+
+    def _holder(self) -> bool:
+        if self.holds_address is None:
+            return True
+        try:
+            self._held = self.holds_address()
+        except (ImdsError, OSError) as exc:
+            log.warning("metrics: cannot tell whether this node holds the address: %s", exc)
+            self.agent_metrics.scrape_error("address")
+        return self._held
 
     def _jmx(self, version: int) -> dict[str, float]:
         domains = versions.jmx_domains(version)

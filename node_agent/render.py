@@ -343,6 +343,11 @@ def _config_properties(
     }
     if versions.has_total_memory_per_node(version):
         config["query.max-total-memory-per-node"] = _size(per_node)
+    if versions.has_announce_discovery(version):
+        # Rendered, not left to the default: the failover model needs workers to announce to the
+        # coordinator address (discovery.uri) every few seconds, so that a new holder learns
+        # them within seconds of a move; a standby that knows no workers is still healthy.
+        config["discovery.type"] = "announce"
     if role is Role.COORDINATOR:
         config["node-scheduler.include-coordinator"] = "false"
         if versions.coordinator_needs_discovery_server_flag(version):

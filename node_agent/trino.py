@@ -8,6 +8,7 @@ TrinoUnavailable instead of a stuck agent or a Lambda that runs out its clock.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import http.cookiejar
 import json
@@ -23,7 +24,12 @@ from node_agent.contract import MANAGEMENT_USER
 
 
 class TrinoUnavailable(Exception):
-    """Trino did not answer: connection refused, reset, or timed out."""
+    """Trino did not answer usably: refused, reset, timed out, cut short, or not JSON.
+
+    A truncated answer (http.client.IncompleteRead, a dropped connection mid-response) and a body
+    that is not JSON are what a dying or overloaded node sends; callers treat them like no answer,
+    so they count as a failed probe instead of escaping as an unexpected exception.
+    """
 
 
 class TrinoError(Exception):
@@ -128,10 +134,20 @@ class TrinoAdmin:
         self._login()
         return self._json("GET", "/ui/api/stats")
 
-    def query(self, sql: str, *, deadline_seconds: float = 60.0) -> QueryResult:
-        """Run one statement through the client protocol and return all its rows."""
-        deadline = time.monotonic() + deadline_seconds
+    def submit(self, sql: str) -> dict[str, Any]:
+        """POST one statement; its first page (`id`, `nextUri`, `stats.state`), nothing waited for."""
         page = self._json("POST", "/v1/statement", body=sql.encode())
+        if not isinstance(page, dict):
+            raise TrinoUnavailable(f"POST /v1/statement answered {page!r:.200}, not a JSON object")
+        return page
+
+    def query(self, sql: str, *, deadline_seconds: float = 60.0) -> QueryResult:
+        """Run one statement through the client protocol and return all its rows.
+
+        A query still unfinished at the deadline is cancelled before TrinoUnavailable is raised.
+        """
+        deadline = time.monotonic() + deadline_seconds
+        page = self.submit(sql)
         columns: list[str] = []
         rows: list[list[Any]] = []
         while True:
@@ -146,8 +162,20 @@ class TrinoAdmin:
             if not next_uri:
                 return QueryResult(columns=columns, rows=rows, query_id=str(page.get("id")))
             if time.monotonic() > deadline:
+                self.cancel(next_uri)
                 raise TrinoUnavailable(f"query {page.get('id')} did not finish in {deadline_seconds}s")
             page = self._json("GET", next_uri)
+            if not isinstance(page, dict):
+                raise TrinoUnavailable(f"query page from {next_uri} is not a JSON object: {page!r:.200}")
+
+    def cancel(self, next_uri: str) -> None:
+        """DELETE the query's next URI: the client protocol's cancel. Best effort, never raises.
+
+        A caller that gives up on a query must cancel it, or it keeps a slot in the coordinator's
+        queue (and its resources) until Trino's own client timeout notices nobody reads it.
+        """
+        with contextlib.suppress(TrinoError, TrinoUnavailable):
+            self._request("DELETE", next_uri)
 
     # --- plumbing --------------------------------------------------------------------------
     def _login(self) -> None:
@@ -160,8 +188,8 @@ class TrinoAdmin:
         raw = self._request(method, path, body=body)
         try:
             return json.loads(raw) if raw else None
-        except json.JSONDecodeError as exc:
-            raise TrinoError(f"{method} {path}: answer is not JSON: {raw[:200]!r}") from exc
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not even UTF-8
+            raise TrinoUnavailable(f"{method} {path}: answer is not JSON: {raw[:200]!r}") from exc
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
@@ -182,7 +210,8 @@ class TrinoAdmin:
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:300].decode(errors="replace")
             raise TrinoError(f"{method} {url}: HTTP {exc.code}: {detail}", status=exc.code) from exc
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as exc:
+            # HTTPException: IncompleteRead (a body cut short), BadStatusLine, RemoteDisconnected.
             raise TrinoUnavailable(f"{method} {url}: {exc}") from exc
 
 

@@ -180,6 +180,17 @@ def coordinator_needs_discovery_server_flag(version: int) -> bool:
     return version <= 358
 
 
+def has_announce_discovery(version: int) -> bool:
+    """477 replaced Airlift discovery with node inventories; `discovery.type=announce` is the default.
+
+    The value is `announce` (NodeInventoryConfig.NodeInventoryType.ANNOUNCE, matched without
+    case); the 477 release notes spell the third type `airlift-discovery`, the enum
+    AIRLIFT_DISCOVERY. Announce: every node POSTs its URI to each `discovery.uri` every 5 s and a
+    coordinator knows only the nodes that announced to it.
+    """
+    return version >= 477
+
+
 def has_total_memory_per_node(version: int) -> bool:
     return version < 369
 

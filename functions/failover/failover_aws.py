@@ -33,6 +33,7 @@ class MoveResult:
     outcome: MoveOutcome
     eni_holder: str | None  # where the ENI is now, as far as this invocation knows
     detail: str = ""
+    detached: bool = False  # this invocation detached the ENI from the old holder
 
 
 def describe_eni(ec2: Any, eni_id: str) -> EniState:
@@ -119,11 +120,13 @@ def move_eni(
     target: str,
     *,
     wait_available: Callable[[], bool],
+    attach: Callable[[Callable[[], MoveResult]], MoveResult] | None = None,
 ) -> MoveResult:
     """Move the ENI from the failed holder we observed to `target`, unless someone beat us to it.
 
-    `wait_available` polls until the ENI is available after the detach (bounded by the caller).
-    Force-detaches: this runs only for a holder that failed FAILED_PROBES probes in a row or is
+    `wait_available` polls until the ENI is available after the detach (bounded by the caller);
+    `attach` runs the attach step (the caller retries it on a throttle; by default it runs once).
+    Force-detaches: this runs only for a holder that failed its probes for long enough or is
     no longer running, which is the case AWS documents Force for (a failed instance that may not
     release the interface by itself); that instance is then marked Unhealthy and replaced.
     """
@@ -144,16 +147,34 @@ def move_eni(
             )
         raise
     if not wait_available():
-        return MoveResult(MoveOutcome.DETACH_STUCK, None, "detached, but the ENI did not become available")
-    try:
-        ec2.attach_network_interface(
-            NetworkInterfaceId=observed.eni_id, InstanceId=target, DeviceIndex=COORDINATOR_ENI_DEVICE_INDEX
+        return MoveResult(
+            MoveOutcome.DETACH_STUCK, None, "detached, but the ENI did not become available", detached=True
         )
-    except AWS_ERRORS as exc:
-        if aws_error_kind(exc) in (AwsErrorKind.INVALID, AwsErrorKind.NOT_FOUND):
-            return MoveResult(MoveOutcome.ATTACH_FAILED, None, f"attach to {target} refused: {exc}")
-        raise
-    return MoveResult(MoveOutcome.MOVED, target)
+
+    def attach_step() -> MoveResult:
+        # Described again on every try: a try whose answer was lost may have attached it already.
+        now = describe_eni(ec2, observed.eni_id)
+        if now.instance_id == target:
+            return MoveResult(MoveOutcome.MOVED, target, detached=True)
+        if now.instance_id is not None:
+            return MoveResult(
+                MoveOutcome.LOST_RACE, now.instance_id, "attached elsewhere after our detach", detached=True
+            )
+        try:
+            ec2.attach_network_interface(
+                NetworkInterfaceId=observed.eni_id,
+                InstanceId=target,
+                DeviceIndex=COORDINATOR_ENI_DEVICE_INDEX,
+            )
+        except AWS_ERRORS as exc:
+            if aws_error_kind(exc) in (AwsErrorKind.INVALID, AwsErrorKind.NOT_FOUND):
+                return MoveResult(
+                    MoveOutcome.ATTACH_FAILED, None, f"attach to {target} refused: {exc}", detached=True
+                )
+            raise
+        return MoveResult(MoveOutcome.MOVED, target, detached=True)
+
+    return attach(attach_step) if attach is not None else attach_step()
 
 
 def attach_eni(ec2: Any, eni_id: str, target: str) -> MoveResult:

@@ -2,7 +2,8 @@
 
 Kept free of I/O so that every rule below is a unit test over a few values:
 - the ENI holder is never left just because of one failed probe: it must fail FAILED_PROBES in a
-  row (a stopped or vanished instance counts as failed at once: EC2 itself says so);
+  row and keep failing for UNRESPONSIVE_SECONDS (longer than a GC or I/O pause it should ride out;
+  a stopped or vanished instance counts as failed at once: EC2 itself says so);
 - the ENI never leaves a holder that answered its last probe;
 - the ENI only goes to a coordinator that is InService and Healthy in its group, running, and
   answered its own probe just now; with none, the ENI stays where it is and the log says why;
@@ -16,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from node_agent.coordinator_health import Probe
 
 RUNNING = "running"
 MISSING = "missing"  # DescribeInstances no longer knows the instance
@@ -79,12 +82,6 @@ class Observation:
         return self.coordinators.get(self.eni.instance_id)
 
 
-@dataclass(frozen=True)
-class Probe:
-    healthy: bool
-    reason: str  # "healthy", or what failed: "unreachable: ...", "starting", "cannot plan: ..."
-
-
 class Action(StrEnum):
     KEEP = "holder_healthy"
     WAIT = "holder_failing"  # failed, but fewer than FAILED_PROBES times in a row
@@ -117,11 +114,15 @@ def decide(
     probes: Mapping[str, Probe],
     streaks: Mapping[str, int],
     failed_probes: int,
+    *,
+    failing_seconds: Mapping[str, float] | None = None,
+    unresponsive_seconds: float = 0.0,
 ) -> Decision:
     """Where the ENI should be, given this round's probes and the failure streaks so far.
 
     `probes` holds this round's result for the holder and for every coordinator that can serve;
-    `streaks` already includes this round (see next_streaks).
+    `streaks` already includes this round (see next_streaks); `failing_seconds` is how long each
+    instance's streak has lasted, from its first failed probe to this one.
     """
     eni = observation.eni
     if eni.in_transition:
@@ -142,6 +143,14 @@ def decide(
             return Decision(Action.KEEP, "holder answered", holder=holder_id)
         else:
             failures, why = streaks.get(holder_id, 1), probe.reason
+            failing_for = (failing_seconds or {}).get(holder_id, 0.0)
+            if failures >= failed_probes and failing_for < unresponsive_seconds:
+                return Decision(
+                    Action.WAIT,
+                    f"{why} ({failures} failed probes, {failing_for:.0f} of {unresponsive_seconds:.0f} s)",
+                    holder_id,
+                    failures=failures,
+                )
     if failures < failed_probes:
         return Decision(
             Action.WAIT, f"{why} ({failures} of {failed_probes} failed probes)", holder_id, failures=failures

@@ -28,23 +28,30 @@ from failover_rules import (
 
 from functions.shared.lambda_support import (
     AWS_ERRORS,
+    AwsErrorKind,
     Clock,
     EnvReader,
     TrinoAccess,
     aws_error_fields,
+    aws_error_kind,
     log_line,
     put_count,
 )
 from node_agent.contract import FunctionEnv, Metric
-from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
+from node_agent.coordinator_health import probe_coordinator
+
+__all__ = ["FailoverConfig", "FailoverWatch", "WatchResult", "probe_coordinator"]
 
 FUNCTION = "failover"
+# The ENI is loose after these: the next round attaches it to a healthy coordinator.
+LOOSE = (MoveOutcome.DETACH_STUCK, MoveOutcome.ATTACH_FAILED)
+ATTACH_RESERVE_SECONDS = 5.0  # kept for marking the old holder and the metric after the last attach try
 # Kept back from the Lambda timeout for the last round's action: re-describe, detach, wait for
 # the ENI to become available, attach, mark the old holder, publish the metric.
 SAFETY_MARGIN_SECONDS = 25.0
 DETACH_WAIT_SECONDS = 15.0
 DETACH_POLL_SECONDS = 0.5
-PROBE_SQL = "EXPLAIN SELECT 1"  # planned by the coordinator alone: needs no worker and no catalog
+ATTACH_RETRY_SECONDS = 1.0  # first pause before retrying a throttled attach; doubles, up to 8 s
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,8 @@ class FailoverConfig:
     group_name: str
     failed_probes: int = 3
     probe_interval: float = 5.0
-    probe_window: float = 55.0
+    probe_window: float = 45.0
+    unresponsive_seconds: float = 20.0  # the holder fails this long (and failed_probes times) to lose it
     grace_seconds: int = 600  # a new standby is not replaced for failing its probes this long
     trino: TrinoAccess = field(default_factory=TrinoAccess)
 
@@ -66,7 +74,8 @@ class FailoverConfig:
             group_name=env.text(FunctionEnv.COORDINATOR_ASG_NAME),
             failed_probes=env.integer(FunctionEnv.FAILED_PROBES, 3, minimum=1, maximum=20),
             probe_interval=env.number(FunctionEnv.PROBE_INTERVAL_SECONDS, 5.0, minimum=0.5, maximum=60),
-            probe_window=env.number(FunctionEnv.PROBE_WINDOW_SECONDS, 55.0, minimum=0, maximum=840),
+            probe_window=env.number(FunctionEnv.PROBE_WINDOW_SECONDS, 45.0, minimum=0, maximum=840),
+            unresponsive_seconds=env.number(FunctionEnv.UNRESPONSIVE_SECONDS, 20.0, minimum=0, maximum=600),
             grace_seconds=env.integer(FunctionEnv.GRACE_PERIOD_SECONDS, 600, minimum=0, maximum=86400),
             trino=TrinoAccess.from_env(
                 env,
@@ -75,31 +84,6 @@ class FailoverConfig:
         )
         env.check()
         return config
-
-
-def probe_coordinator(admin: TrinoAdmin) -> Probe:
-    """Healthy = answers /v1/info, is a coordinator that finished starting, and plans a query.
-
-    An open port or `starting: false` alone is not enough: a coordinator whose planner or access
-    control is broken answers /v1/info but cannot run a single user query.
-    """
-    try:
-        info = admin.info()
-    except TrinoUnavailable as exc:
-        return Probe(False, f"unreachable: {exc}")
-    except TrinoError as exc:
-        return Probe(False, f"/v1/info failed: {exc}")
-    if not isinstance(info, dict):
-        return Probe(False, f"/v1/info answered {info!r}, not an object")
-    if info.get("starting", True):
-        return Probe(False, "starting")
-    if info.get("coordinator") is False:
-        return Probe(False, "answers, but is not a coordinator")
-    try:
-        admin.query(PROBE_SQL, deadline_seconds=admin.timeout)
-    except (TrinoUnavailable, TrinoError) as exc:
-        return Probe(False, f"cannot plan a query: {exc}")
-    return Probe(True, "healthy")
 
 
 @dataclass
@@ -135,6 +119,7 @@ class FailoverWatch:
         self._log = log
         self.trigger = trigger
         self.streaks: dict[str, int] = {}
+        self.failing_since: dict[str, float] = {}  # instance -> start of its first failed probe in a row
         self.marked: set[str] = set()
 
     def log(self, decision: str, **fields: Any) -> None:
@@ -151,7 +136,17 @@ class FailoverWatch:
             observation = observe(self.ec2, self.autoscaling, self.config.eni_id, self.config.group_name)
             probes = self._probe_all(observation)
             self.streaks = next_streaks(self.streaks, probes)
-            decision = decide(observation, probes, self.streaks, self.config.failed_probes)
+            self.failing_since = {
+                iid: self.failing_since.get(iid, round_start) for iid, p in probes.items() if not p.healthy
+            }
+            decision = decide(
+                observation,
+                probes,
+                self.streaks,
+                self.config.failed_probes,
+                failing_seconds={iid: round_start - since for iid, since in self.failing_since.items()},
+                unresponsive_seconds=self.config.unresponsive_seconds,
+            )
             self._replace_sick_standbys(observation, probes)
             if decision.action in (Action.MOVE, Action.ATTACH):
                 result = self._act(observation, decision)
@@ -198,12 +193,24 @@ class FailoverWatch:
         return probes
 
     def _act(self, observation: Observation, decision: Decision) -> MoveResult | None:
-        """Carry out MOVE or ATTACH; None means the ENI is loose and the next round should retry."""
+        """Carry out MOVE or ATTACH; None means the ENI is loose and the next round should retry.
+
+        Once a move has detached the ENI, the old holder is marked for replacement whatever
+        happens to the attach: it failed its probes and no longer holds the address.
+        """
         assert decision.target is not None
         if decision.action is Action.MOVE:
-            result = move_eni(self.ec2, observation.eni, decision.target, wait_available=self._wait_available)
+            result = move_eni(
+                self.ec2,
+                observation.eni,
+                decision.target,
+                wait_available=self._wait_available,
+                attach=lambda step: self._attach_with_retries(step, detached=True),
+            )
         else:
-            result = attach_eni(self.ec2, self.config.eni_id, decision.target)
+            result = self._attach_with_retries(
+                lambda: attach_eni(self.ec2, self.config.eni_id, decision.target)
+            )
         self.log(
             result.outcome.value,
             reason=decision.reason,
@@ -213,14 +220,42 @@ class FailoverWatch:
             failures=decision.failures,
             detail=result.detail,
         )
-        if result.outcome in (MoveOutcome.DETACH_STUCK, MoveOutcome.ATTACH_FAILED):
-            return None
+        old = observation.holder
+        if result.detached and old is not None and old.in_group:
+            self._mark(old.instance_id, f"lost the ENI: {decision.reason}")
         if result.outcome in (MoveOutcome.MOVED, MoveOutcome.ATTACHED):
             put_count(self.cloudwatch, self.config.cluster, Metric.COORDINATOR_FAILOVERS, 1)
-            old = observation.holder
-            if decision.action is Action.MOVE and old is not None and old.in_group:
-                self._mark(old.instance_id, f"lost the ENI: {decision.reason}")
+            return result
+        if result.outcome in LOOSE:
+            return None
         return result
+
+    def _attach_with_retries(self, attach: Callable[[], MoveResult], *, detached: bool = False) -> MoveResult:
+        """Run `attach`, retrying a throttled or failed AWS call while the run's clock allows.
+
+        A throttle right after a detach would otherwise leave the address attached to nothing
+        until the next invocation (up to a minute); the attach itself is safe to repeat (EC2
+        refuses a second attachment, which `attach` reports as a lost race).
+        """
+        pause = ATTACH_RETRY_SECONDS
+        while True:
+            try:
+                return attach()
+            except AWS_ERRORS as exc:
+                if aws_error_kind(exc) is AwsErrorKind.DENIED:
+                    return MoveResult(
+                        MoveOutcome.ATTACH_FAILED, None, f"attach denied: {exc}", detached=detached
+                    )
+                if self.remaining_seconds() - pause < ATTACH_RESERVE_SECONDS:
+                    return MoveResult(
+                        MoveOutcome.ATTACH_FAILED,
+                        None,
+                        f"attach failed, no time left to retry: {exc}",
+                        detached=detached,
+                    )
+                self.log("attach_retry", reason=str(exc), pause=pause, **aws_error_fields(exc))
+                self.clock.sleep(pause)
+                pause = min(pause * 2, 8.0)
 
     def _replace_sick_standbys(self, observation: Observation, probes: Mapping[str, Probe]) -> None:
         sick = standbys_to_replace(

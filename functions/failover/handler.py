@@ -1,9 +1,10 @@
 """Lambda entry point of the coordinator failover function.
 
-Started every minute by a schedule, and at once by EC2 state changes and coordinator-group
-events, so a stopped or terminated coordinator is acted on without waiting for the next minute.
-EC2 state-change rules cannot filter by tag, so events about instances that are not this
-cluster's coordinators arrive too: they are logged and ignored.
+Started every minute by a schedule and at once by the coordinator group's launch and terminate
+events; each run watches for most of its minute, and sees a stopping or terminated holder in
+DescribeInstances within one probe interval. The stack declares no EC2 state-change rule (it
+cannot be filtered to this cluster); an EC2 state-change event sent by hand is still understood,
+and one about an instance that is not this cluster's coordinator is logged and ignored.
 
 The zip holds this folder's modules at its root next to the node_agent package, hence the
 top-level imports of failover_watch and failover_aws.

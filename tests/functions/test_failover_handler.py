@@ -59,7 +59,13 @@ def cluster(aws: Any) -> MotoCluster:
 
 
 def invoke(cluster: MotoCluster, event: object, **env: str) -> dict[str, Any]:
-    fast = {"PROBE_WINDOW_SECONDS": "0", "PROBE_INTERVAL_SECONDS": "0.5", "PROBE_TIMEOUT_SECONDS": "1"}
+    # Fast and count-only: these tests are about events and configuration, not the time rule.
+    fast = {
+        "PROBE_WINDOW_SECONDS": "0",
+        "PROBE_INTERVAL_SECONDS": "0.5",
+        "PROBE_TIMEOUT_SECONDS": "1",
+        "UNRESPONSIVE_SECONDS": "0",
+    }
     environ = function_env(cluster, **{**fast, **env})
     port = closed_port()
     trino = TrinoClients(

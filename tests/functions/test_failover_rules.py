@@ -207,3 +207,23 @@ def test_no_standby_is_replaced_while_the_holder_fails_too() -> None:
         now=NOW,
     )
     assert sick == []
+
+
+def test_enough_failed_probes_within_a_short_pause_do_not_move_the_eni() -> None:
+    """Four failures in 15 s (a long GC) are still a pause, not a dead coordinator."""
+    probes = {"i-a": DOWN, "i-b": OK}
+    decision = decide(world(), probes, {"i-a": 4}, 3, failing_seconds={"i-a": 15.0}, unresponsive_seconds=20)
+    assert (decision.action, decision.failures) == (Action.WAIT, 4)
+    assert "15 of 20 s" in decision.reason
+
+
+def test_the_eni_moves_once_the_holder_failed_for_the_unresponsive_time() -> None:
+    probes = {"i-a": DOWN, "i-b": OK}
+    decision = decide(world(), probes, {"i-a": 5}, 3, failing_seconds={"i-a": 20.0}, unresponsive_seconds=20)
+    assert (decision.action, decision.target) == (Action.MOVE, "i-b")
+
+
+def test_a_stopped_holder_loses_the_eni_without_waiting_for_the_unresponsive_time() -> None:
+    observation = world(**{"i-a": coordinator("i-a", ec2_state="stopping")})
+    decision = decide(observation, {"i-b": OK}, {}, 3, failing_seconds={}, unresponsive_seconds=20)
+    assert (decision.action, decision.target) == (Action.MOVE, "i-b")

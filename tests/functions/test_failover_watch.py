@@ -35,6 +35,8 @@ def config(cluster: MotoCluster, **changes: Any) -> FailoverConfig:
         "probe_interval": 5.0,
         "probe_window": 55.0,
         "grace_seconds": 0,
+        # Most tests here are about the probe count; the time rule has its own tests below.
+        "unresponsive_seconds": 0.0,
     }
     values.update(changes)
     return FailoverConfig(**values)
@@ -260,3 +262,55 @@ def test_instances_ec2_no_longer_knows_are_left_out_of_a_batch_lookup(cluster: M
     found = describe_instances(cluster.aws.ec2, [known, "i-0123456789abcdef0"])
     assert list(found) == [known]
     assert describe_instances(cluster.aws.ec2, ["i-0123456789abcdef0"]) == {}
+
+
+def test_a_holder_that_fails_its_probes_through_a_fifteen_second_pause_keeps_the_eni(
+    cluster: MotoCluster,
+) -> None:
+    """A 15 s stop-the-world pause spans four probe starts (0, 5, 10, 15 s): more than three failed
+    probes in a row, yet the coordinator is only slow, and moving would drop every running query."""
+    active, _standby = cluster.coordinators
+    probes = ScriptedProbes({active: ["ok", "down", "down", "down", "down", "ok"]})
+    logs = LogLines()
+    result = watch(cluster, probes, logs=logs, unresponsive_seconds=20.0).run()
+    assert (result.outcome, result.decision) == ("watched", "holder_healthy")
+    assert cluster.eni_holder() == active
+    assert [r["failures"] for r in logs.of("holder_failing")] == [1, 2, 3, 4]
+    assert cluster.health(COORDINATOR_GROUP)[active] == "Healthy"
+
+
+def test_a_holder_that_keeps_failing_for_the_unresponsive_time_loses_the_eni(cluster: MotoCluster) -> None:
+    active, standby = cluster.coordinators
+    clock = SteppingClock()
+    probes = ScriptedProbes({active: ["ok", "down"]})
+    result = watch(cluster, probes, clock=clock, unresponsive_seconds=20.0).run()
+    assert (result.outcome, result.target) == (MoveOutcome.MOVED.value, standby)
+    assert clock.elapsed == pytest.approx(25.0)  # first failure at 5 s, then 20 s of failures
+
+
+def test_a_throttled_attach_after_the_detach_is_retried_within_the_run(cluster: MotoCluster) -> None:
+    """Once left the address attached to nothing until the next run, with the old holder unmarked."""
+    active, standby = cluster.coordinators
+    throttle = InjectedAwsError(cluster.aws.ec2, "AttachNetworkInterface", "RequestLimitExceeded", times=2)
+    logs = LogLines()
+    result = watch(cluster, ScriptedProbes({active: ["down"]}), logs=logs).run()
+    throttle.remove()
+    assert (result.outcome, result.target) == (MoveOutcome.MOVED.value, standby)
+    assert cluster.eni_holder() == standby
+    assert throttle.fired == 2 and len(logs.of("attach_retry")) == 2
+    assert cluster.health(COORDINATOR_GROUP) == {active: "Unhealthy", standby: "Healthy"}
+
+
+def test_the_old_holder_is_marked_after_the_detach_even_if_no_attach_gets_through(
+    cluster: MotoCluster,
+) -> None:
+    active, standby = cluster.coordinators
+    throttle = InjectedAwsError(cluster.aws.ec2, "AttachNetworkInterface", "RequestLimitExceeded")
+    clock = SteppingClock()
+    logs = LogLines()
+    result = watch(cluster, ScriptedProbes({active: ["down"]}), clock=clock, logs=logs).run()
+    throttle.remove()
+    assert cluster.eni_holder() is None  # the next invocation attaches it
+    assert cluster.health(COORDINATOR_GROUP) == {active: "Unhealthy", standby: "Healthy"}
+    assert result.outcome == "watched" and logs.of(MoveOutcome.ATTACH_FAILED.value)
+    assert clock.remaining() > 0  # gave up inside the Lambda's time

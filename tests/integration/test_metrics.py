@@ -159,3 +159,36 @@ def _kill_queries_of(cluster: Any, user: str) -> None:
                     user=user,
                 )
         time.sleep(0.5)
+
+
+def test_a_standby_coordinator_publishes_no_cluster_metrics(trino_cluster: Any, moto_server: Any) -> None:
+    """Both coordinators once published cluster series: the standby's zeros halved the memory
+    average and its ActiveWorkers kept the no-coordinator alarm quiet. Only the address holder
+    speaks for the cluster; the standby still serves its own node series."""
+    cluster_name = f"standby-{uuid.uuid4().hex[:6]}"
+    cloudwatch = moto_server.boto3_client("cloudwatch")
+    config = MetricsConfig(
+        cluster=cluster_name, role=Role.COORDINATOR, node="standby", host="127.0.0.1", port=0
+    )
+    agent = MetricsAgent(config, trino_cluster.coordinator.admin(), cloudwatch, holds_address=lambda: False)
+    agent.start()  # serves Prometheus, starts the publisher and the scrape loop
+    try:
+        snapshot = agent.scrape_once()
+        time.sleep(1)  # the publisher thread would have put its datums by now
+    finally:
+        agent.stop()
+    assert snapshot.up and snapshot.node is not None
+    assert snapshot.cluster is None and snapshot.holds_address is False
+    listed = cloudwatch.list_metrics(
+        Namespace=CLOUDWATCH_NAMESPACE, Dimensions=[{"Name": DIMENSION_CLUSTER, "Value": cluster_name}]
+    )["Metrics"]
+    assert listed == []
+    assert agent.agent_metrics.cloudwatch_puts._value.get() == 0
+
+
+def test_the_coordinator_that_holds_the_address_publishes_the_cluster_metrics(trino_cluster: Any) -> None:
+    config = MetricsConfig(cluster="holder", role=Role.COORDINATOR, node="holder", host="127.0.0.1", port=0)
+    agent = MetricsAgent(config, trino_cluster.coordinator.admin(), holds_address=lambda: True)
+    snapshot = agent.scrape_once()
+    assert snapshot.holds_address is True
+    assert snapshot.cluster is not None and snapshot.cluster.active_workers == len(trino_cluster.workers)

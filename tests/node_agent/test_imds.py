@@ -96,3 +96,37 @@ def test_meminfo_without_memtotal_is_an_error(tmp_path: Path) -> None:
     meminfo.write_text("MemFree: 1 kB\n")
     with pytest.raises(ImdsError, match="no MemTotal"):
         memory_bytes(meminfo)
+
+
+COORDINATOR_ADDRESS = "10.0.1.10"
+
+
+def interfaces(imds: FakeImds, *per_mac: list[str]) -> None:
+    """Make IMDS list one interface per entry, each with its private IPv4s."""
+    macs = [f"0a:00:00:00:00:{n:02x}" for n in range(len(per_mac))]
+    imds.set("network/interfaces/macs/", "\n".join(f"{mac}/" for mac in macs))
+    for mac, ips in zip(macs, per_mac, strict=True):
+        imds.set(f"network/interfaces/macs/{mac}/local-ipv4s", "\n".join(ips))
+
+
+def test_the_coordinator_with_the_address_interface_holds_the_address(imds: FakeImds) -> None:
+    interfaces(imds, ["10.0.1.17"], [COORDINATOR_ADDRESS])
+    assert Imds(imds.url).holds_address(COORDINATOR_ADDRESS)
+
+
+def test_a_standby_coordinator_does_not_hold_the_address(imds: FakeImds) -> None:
+    interfaces(imds, ["10.0.1.18"])
+    assert not Imds(imds.url).holds_address(COORDINATOR_ADDRESS)
+
+
+def test_a_worker_does_not_hold_the_address(imds: FakeImds) -> None:
+    interfaces(imds, ["10.0.2.31", "10.0.2.32"])
+    assert not Imds(imds.url).holds_address(COORDINATOR_ADDRESS)
+
+
+def test_the_answer_follows_a_move_of_the_address(imds: FakeImds) -> None:
+    client = Imds(imds.url)
+    interfaces(imds, ["10.0.1.17"], [COORDINATOR_ADDRESS])
+    assert client.holds_address(COORDINATOR_ADDRESS)
+    interfaces(imds, ["10.0.1.17"])
+    assert not client.holds_address(COORDINATOR_ADDRESS)

@@ -206,6 +206,22 @@ def test_coordinators_up_to_358_enable_the_discovery_server() -> None:
     assert "discovery-server.enabled" not in new
 
 
+@pytest.mark.parametrize("role", [Role.COORDINATOR, Role.WORKER])
+@pytest.mark.parametrize("version", [477, 479, 483])
+def test_from_477_every_node_announces_itself_to_the_coordinator_address(role: Role, version: int) -> None:
+    """477+ knows only nodes that announced to it; workers announce to discovery.uri every 5 s."""
+    config = props(render(settings(trino_version=version), FACTS, role, LAYOUT, SECRETS)["config.properties"])
+    assert config["discovery.type"] == "announce"
+    assert config["discovery.uri"] == "http://10.0.0.10:8080"
+    assert "discovery-server.enabled" not in config
+
+
+@pytest.mark.parametrize("role", [Role.COORDINATOR, Role.WORKER])
+def test_before_477_no_discovery_type_is_rendered(role: Role) -> None:
+    config = props(render(settings(trino_version=476), FACTS, role, LAYOUT, SECRETS)["config.properties"])
+    assert "discovery.type" not in config
+
+
 def test_versions_before_369_also_cap_total_memory_per_node() -> None:
     old = props(render(settings(trino_version=368), FACTS, Role.WORKER, LAYOUT, SECRETS)["config.properties"])
     new = props(render(settings(trino_version=369), FACTS, Role.WORKER, LAYOUT, SECRETS)["config.properties"])

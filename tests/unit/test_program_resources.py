@@ -177,10 +177,6 @@ def test_failover_function_runs_every_minute_and_when_coordinators_come_or_go(pl
     plan = plan_for("prod")
     rules = {r.name: r.inputs for r in plan.of_type("aws:cloudwatch/eventRule:EventRule")}
     assert rules["trino-prod-coordinators-failover-schedule"]["scheduleExpression"] == "rate(1 minute)"
-    pattern = json.loads(rules["trino-prod-coordinators-failover-state-change"]["eventPattern"])
-    assert pattern["source"] == ["aws.ec2"]
-    assert pattern["detail-type"] == ["EC2 Instance State-change Notification"]
-    assert set(pattern["detail"]["state"]) >= {"stopped", "terminated"}
     group_events = json.loads(rules["trino-prod-coordinators-failover-group-change"]["eventPattern"])
     assert group_events["source"] == ["aws.autoscaling"]
     assert group_events["detail"] == {"AutoScalingGroupName": ["trino-prod-coordinators"]}
@@ -192,7 +188,7 @@ def test_every_trigger_may_invoke_its_function(plan_for: PlanFor) -> None:
     permissions = {p.name: p.inputs for p in plan.of_type("aws:lambda/permission:Permission")}
     targets = {t.name: t for t in plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
     rules = plan.of_type("aws:cloudwatch/eventRule:EventRule")
-    assert len(rules) == 4
+    assert len(rules) == 3
     for rule in rules:
         assert permissions[rule.name]["principal"] == "events.amazonaws.com"
         assert permissions[rule.name]["sourceArn"].endswith(rule.name)
@@ -201,13 +197,15 @@ def test_every_trigger_may_invoke_its_function(plan_for: PlanFor) -> None:
         assert plan.named(rule.name, "aws:lambda/permission:Permission").urn in target_dependencies
 
 
-@pytest.mark.parametrize("label", ["coordinators-failover", "workers-health"])
-def test_functions_run_in_the_vpc_one_at_a_time_on_a_current_python(plan_for: PlanFor, label: str) -> None:
+@pytest.mark.parametrize(("label", "concurrency"), [("coordinators-failover", 2), ("workers-health", 1)])
+def test_functions_run_in_the_vpc_with_small_reserved_concurrency_on_a_current_python(
+    plan_for: PlanFor, label: str, concurrency: int
+) -> None:
     plan = plan_for("prod")
     f = function(plan, label).inputs
     assert f["handler"] == FUNCTION_HANDLER
     assert f["runtime"] in ("python3.12", "python3.13")
-    assert f["reservedConcurrentExecutions"] == 1
+    assert f["reservedConcurrentExecutions"] == concurrency
     assert f["vpcConfig"]["subnetIds"] == list(plan.settings.network.worker_subnet_ids)
     assert f["vpcConfig"]["securityGroupIds"] == ["trino-prod-network-functions-id"]
 
@@ -225,6 +223,25 @@ def test_failover_environment_names_the_address_group_and_probe_policy(plan_for:
 def test_failover_invocation_outlives_its_probe_window(plan_for: PlanFor) -> None:
     f = function(plan_for("prod"), "coordinators-failover").inputs
     assert f["timeout"] > int(f["environment"]["variables"][FunctionEnv.PROBE_WINDOW_SECONDS])
+
+
+def test_no_region_wide_ec2_rule_invokes_the_failover_function(plan_for: PlanFor) -> None:
+    """An EC2 state-change rule cannot be filtered to the cluster: it fired for every instance in
+    the region and queued those events for the function's few concurrency slots."""
+    rules = plan_for("prod").of_type("aws:cloudwatch/eventRule:EventRule")
+    for rule in rules:
+        pattern = json.loads(rule.inputs.get("eventPattern") or "{}")
+        assert pattern.get("source") != ["aws.ec2"], rule.name
+
+
+def test_a_failover_run_that_follows_a_failure_streak_past_its_window_ends_within_its_minute_and_timeout(
+    plan_for: PlanFor,
+) -> None:
+    f = function(plan_for("prod"), "coordinators-failover").inputs
+    env = f["environment"]["variables"]
+    longest = int(env[FunctionEnv.PROBE_WINDOW_SECONDS]) + int(env[FunctionEnv.UNRESPONSIVE_SECONDS])
+    assert int(env[FunctionEnv.PROBE_WINDOW_SECONDS]) <= 45  # a margin before the next minute's run
+    assert longest + 25 <= f["timeout"]  # 25 s: the last round's move (failover_watch.SAFETY_MARGIN)
 
 
 def test_function_code_is_packaged_with_the_shared_modules(plan_for: PlanFor) -> None:

@@ -1,15 +1,18 @@
-"""How long from the active coordinator's death to the ENI attached to the standby.
+"""The coordinator pair as it ships, timed: first deploy, pauses it must ride out, killed holders.
 
-Real parts as in tests/integration/test_failover.py: two lone Trino 476 coordinators from the
-harness, the stack's resources in moto server, and the unchanged failover handler with default
-probe settings (3 failed probes, 5 s apart, a 55 s window). A thread plays EventBridge, starting
-the handler every 60 s; the active coordinator's Trino is killed (or frozen) at different offsets
-into that minute, because when in the minute a coordinator dies decides how long detection takes. moto's
-instances have no machines behind them, so an address resolver maps their private IPs to the
-local coordinators' URLs (the only seam).
+Real parts as in tests/integration/test_failover.py: two Trino 476 coordinators and a worker
+rendered as production renders them (`node-scheduler.include-coordinator=false`, every
+`discovery.uri` the coordinator address), the stack's resources in moto server with the ENI
+created unattached, the address played by harness.address.AddressStandIn (it follows the ENI in
+moto), and the unchanged failover handler with the stack's settings. A thread plays EventBridge,
+starting the handler every 60 s from the moment the stack exists.
 
-Prints one line per run and a summary. The original template needed up to about two minutes
-(one probe a minute, one failure enough); the target here is under 30 s.
+Prints, one line per event and a summary:
+- first deploy: stack start -> address attached -> worker joined -> address serving a query;
+- pauses (SIGSTOP, then SIGCONT) of growing length: whether the address moved;
+- killed holders (SIGKILL at different offsets into the minute): death -> address moved ->
+  worker joined the new holder -> address serving a query again (median and max).
+A killed coordinator is replaced by a new boot for the same instance, as its group would.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import os
-import signal
 import statistics
 import sys
 import threading
@@ -30,11 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 FAILOVER_DIR = ROOT / "functions" / "failover"
 SCHEDULE_SECONDS = 60.0
-# How the coordinator fails, and when: seconds after a scheduled invocation started (early,
-# mid-window, in the window's last round, after it). "frozen" is SIGSTOP: the JVM still holds its
-# port and the kernel still accepts connections, but nothing answers (a hang, a stuck GC).
-SCENARIOS = (("killed", 5.0), ("killed", 30.0), ("killed", 48.0), ("killed", 53.0), ("frozen", 30.0))
-SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": []}
+PAUSES = (5.0, 10.0, 15.0, 20.0, 30.0)  # seconds; stops at the first that moves the address
+KILL_OFFSETS = (10.0, 30.0, 50.0)  # seconds into a scheduled minute
+SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["bench"]}
 
 
 def load_handler() -> ModuleType:
@@ -57,7 +56,7 @@ class LambdaContextStandIn:
 
 
 class Schedule:
-    """Starts the handler every SCHEDULE_SECONDS from `start` until stopped, like an EventBridge rule."""
+    """Starts the handler every SCHEDULE_SECONDS from `start`, like an EventBridge rule."""
 
     def __init__(self, invoke: Any, start: float) -> None:
         self.invoke, self.start = invoke, start
@@ -65,6 +64,10 @@ class Schedule:
         self.runs: list[threading.Thread] = []
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
+
+    def offset(self) -> float:
+        """Seconds since the current scheduled minute began."""
+        return (time.monotonic() - self.start) % SCHEDULE_SECONDS
 
     def _loop(self) -> None:
         n = 0
@@ -82,97 +85,127 @@ class Schedule:
             run.join(timeout=120)
 
 
-def one_failover(
-    handler: ModuleType, moto: Any, pair: list[Any], fault: str, offset: float
-) -> tuple[float, int]:
-    """Kill or freeze the ENI holder's Trino `offset` s into a scheduled minute; seconds until it moved."""
-    from functions.shared.lambda_support import TrinoAccess, TrinoClients
+def wait_until(condition: Any, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.1)
+    return time.monotonic()
 
-    moto.reset()
-    resources = moto.create_cluster_resources(coordinators=2, workers=0)
-    ec2 = moto.boto3_client("ec2")
-    instances = sorted(resources.coordinator_instance_ids)
-    trino_of = dict(zip(instances, pair, strict=True))
-    described = ec2.describe_instances(InstanceIds=instances)["Reservations"]
-    url_of_ip = {
-        i["PrivateIpAddress"]: trino_of[i["InstanceId"]].url for r in described for i in r["Instances"]
-    }
-    trino = TrinoClients(TrinoAccess(timeout_seconds=3.0), resolve_url=lambda ip: url_of_ip[ip])
-    clients = {s: moto.boto3_client(s) for s in ("ec2", "autoscaling", "cloudwatch", "secretsmanager")}
-    env = {
-        "CLUSTER": resources.cluster,
-        "COORDINATOR_ENI_ID": resources.coordinator_eni_id,
-        "COORDINATOR_ASG_NAME": resources.coordinator_asg_name,
-    }
 
-    def holder() -> str | None:
-        eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[resources.coordinator_eni_id])
-        return (eni["NetworkInterfaces"][0].get("Attachment") or {}).get("InstanceId")
-
-    def invoke(window: str | None = None) -> dict[str, Any]:
-        environ = {**env, "PROBE_WINDOW_SECONDS": window} if window else env
-        return dict(
-            handler.handler(
-                SCHEDULED_EVENT, LambdaContextStandIn(), environ=environ, clients=clients, trino=trino
-            )
-        )
-
-    assert invoke(window="0")["outcome"] == "attached"
-    active = holder()
-    (standby,) = set(instances) - {active}
-    schedule = Schedule(invoke, time.monotonic())
-    try:
-        time.sleep(offset)
-        victim = trino_of[active].coordinator
-        if fault == "frozen":
-            os.kill(victim.process.popen.pid, signal.SIGSTOP)
-        else:
-            victim.kill()
-        died = time.monotonic()
-        while holder() != standby:
-            if time.monotonic() - died > 180:
-                raise RuntimeError("the ENI did not move within 180 s")
-            time.sleep(0.1)
-        moved = time.monotonic()
-    finally:
-        schedule.stop()
-        trino_of[active].coordinator.kill()  # a frozen one too: SIGKILL ends a stopped process
-    return moved - died, len(schedule.runs)
+def say(line: str) -> None:
+    sys.__stdout__.write(line + "\n")
+    sys.__stdout__.flush()
 
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
+    from functions.shared.lambda_support import TrinoAccess, TrinoClients
+    from harness.coordinator_pair import pause, resume, start_pair
     from harness.moto import MotoServer
     from harness.trino import TrinoFactory
 
     handler = load_handler()
     factory = TrinoFactory()
     moto = MotoServer()
-    results = []
+    schedule: Schedule | None = None
+    pair = None
+    kills: list[tuple[float, float, float]] = []
     try:
-        pair = [factory.start_cluster(workers=0, include_coordinator=True) for _ in range(2)]
-        for fault, offset in SCENARIOS:
-            log = io.StringIO()  # the handler's JSON log lines; kept out of the report
-            with contextlib.redirect_stdout(log):
-                seconds, invocations = one_failover(handler, moto, pair, fault, offset)
-            results.append(seconds)
-            print(
-                f"{fault} {offset:4.0f} s into the minute: ENI on the standby {seconds:5.1f} s later "
-                f"({invocations} scheduled invocation(s))",
-                flush=True,
+        start = time.monotonic()
+        resources = moto.create_cluster_resources()
+        ec2, autoscaling = moto.boto3_client("ec2"), moto.boto3_client("autoscaling")
+        instances = sorted(resources.coordinator_instance_ids)
+
+        def holder() -> str | None:
+            eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[resources.coordinator_eni_id])
+            return (eni["NetworkInterfaces"][0].get("Attachment") or {}).get("InstanceId")
+
+        described = ec2.describe_instances(InstanceIds=instances)["Reservations"]
+        ip_of = {i["InstanceId"]: i["PrivateIpAddress"] for r in described for i in r["Instances"]}
+        pair = start_pair(factory, instances, holder, workers=1)
+        url_of_ip = {ip_of[iid]: node.url for iid, node in pair.coordinators.items()}
+        trino = TrinoClients(TrinoAccess(timeout_seconds=3.0), resolve_url=lambda ip: url_of_ip[ip])
+        clients = {s: moto.boto3_client(s) for s in ("ec2", "autoscaling", "cloudwatch", "secretsmanager")}
+        env = {
+            "CLUSTER": resources.cluster,
+            "COORDINATOR_ENI_ID": resources.coordinator_eni_id,
+            "COORDINATOR_ASG_NAME": resources.coordinator_asg_name,
+            "GRACE_PERIOD_SECONDS": "0",
+        }
+
+        def invoke() -> None:
+            with contextlib.redirect_stdout(io.StringIO()):  # the handler's JSON log lines
+                handler.handler(
+                    SCHEDULED_EVENT, LambdaContextStandIn(), environ=env, clients=clients, trino=trino
+                )
+
+        schedule = Schedule(invoke, start)
+
+        # --- first deploy ----------------------------------------------------------------------
+        attached = wait_until(lambda: holder() is not None, 1200, "first attach")
+        joined = attached + pair.wait_joined(pair.coordinators[str(holder())], 600, since=attached)
+        serving = attached + pair.wait_serving(600, since=attached)
+        say(
+            f"first deploy: stack start -> attached {attached - start:.1f} s, worker joined "
+            f"{joined - attached:.1f} s after the attach, address serving {serving - start:.1f} s "
+            f"after stack start ({serving - attached:.1f} s after the attach)"
+        )
+
+        # --- pauses ----------------------------------------------------------------------------
+        kept: list[float] = []
+        for seconds in PAUSES:
+            before = holder()
+            node = pair.coordinators[str(before)]
+            pause(node)
+            time.sleep(seconds)
+            resume(node)
+            time.sleep(35)  # longer than UNRESPONSIVE_SECONDS: any open streak has been decided
+            moved = holder() != before
+            say(f"pause of {seconds:.0f} s: the address {'MOVED' if moved else 'stayed'}")
+            if moved:
+                autoscaling.set_instance_health(InstanceId=str(before), HealthStatus="Healthy")
+                pair.wait_serving(600)
+                break
+            kept.append(seconds)
+
+        # --- killed holders --------------------------------------------------------------------
+        for offset in KILL_OFFSETS:
+            victim = str(holder())
+            (standby,) = set(instances) - {victim}
+            wait_until(lambda o=offset: abs(schedule.offset() - o) < 0.5, 120, "the kill offset")
+            pair.coordinators[victim].kill()
+            died = time.monotonic()
+            moved = wait_until(lambda standby=standby: holder() == standby, 300, "the move")
+            join = pair.wait_joined(pair.coordinators[standby], 600, since=moved)
+            serving = died + pair.wait_serving(600, since=died)
+            kills.append((moved - died, join, serving - died))
+            say(
+                f"killed {offset:.0f} s into the minute: moved {moved - died:.1f} s after the kill, "
+                f"worker joined {join:.1f} s after the move, serving {serving - died:.1f} s after the kill"
             )
-            if (fault, offset) != SCENARIOS[-1]:
-                # replace the dead coordinator with a fresh one, as its group would
-                dead = next(i for i, c in enumerate(pair) if not c.coordinator.running())
-                pair[dead] = factory.start_cluster(workers=0, include_coordinator=True)
+            # the group's replacement: a new boot for the same instance, Healthy again
+            replacement = pair.add_coordinator(victim)
+            url_of_ip[ip_of[victim]] = replacement.url
+            pair.wait_started([replacement], timeout=900)
+            autoscaling.set_instance_health(InstanceId=victim, HealthStatus="Healthy")
     finally:
+        if schedule is not None:
+            schedule.stop()
+        if pair is not None:
+            pair.stop()
         moto.stop()
         factory.stop_all()
-    print(
-        f"failover time with default settings (3 probes, 5 s apart): min {min(results):.1f} s, "
-        f"median {statistics.median(results):.1f} s, max {max(results):.1f} s over {len(results)} runs "
-        "(target < 30 s; the original template: up to ~120 s)"
-    )
+    if kept:
+        say(f"longest pause that did not move the address: {max(kept):.0f} s (tried {PAUSES})")
+    if kills:
+        for label, index in (("moved", 0), ("worker joined after the move", 1), ("serving again", 2)):
+            values = [k[index] for k in kills]
+            say(
+                f"killed holder, {label}: median {statistics.median(values):.1f} s, "
+                f"max {max(values):.1f} s over {len(values)} kills"
+            )
     return 0
 
 

@@ -268,15 +268,20 @@ class TrinoFactory:
         secrets: render.Secrets | None = None,
         querylog_port: int | None = None,
         cluster_name: str | None = None,
+        discovery_uri: str | None = None,
     ) -> TrinoNode:
-        """Render one node's etc/ with the project's renderer and launch it."""
+        """Render one node's etc/ with the project's renderer and launch it.
+
+        `discovery_uri` replaces the cluster's coordinator URL (a coordinator pair's nodes all
+        announce to the coordinator address, see harness/coordinator_pair.py).
+        """
         cluster_name = cluster_name or (cluster.name if cluster else "c0")
         index = next(cluster.worker_numbers) if cluster and role is Role.WORKER else 0
         name = f"{cluster_name}-{role.value}{index if role is Role.WORKER else ''}"
         node_dir = self.base_dir / name
         etc_dir, data_dir = node_dir / "etc", node_dir / "data"
         http_port = free_port()
-        discovery = cluster.coordinator.url if cluster else f"http://127.0.0.1:{http_port}"
+        discovery = discovery_uri or (cluster.coordinator.url if cluster else f"http://127.0.0.1:{http_port}")
         layout = render.Layout(
             etc_dir=etc_dir,
             data_dir=data_dir,

@@ -1,11 +1,16 @@
-"""Coordinator failover against two real Trino 476 coordinators and the stack's resources in moto.
+"""The failover function against the coordinator pair as it ships: real Trino 476, moto, one address.
 
-The failover handler runs unchanged: its AWS calls go to moto server, its probes go to real
-Trino. moto's instances have private addresses but no machines behind them, so the one seam is
-the address resolver of TrinoClients: it maps each moto coordinator's private IP to the URL of
-the local Trino coordinator that plays that instance. Everything else (probing /v1/info and
-planning a query, counting failed probes, re-describing and moving the ENI, SetInstanceHealth,
-the metric) is the production path.
+Two coordinators and a worker rendered exactly as a stack renders them
+(`node-scheduler.include-coordinator=false`, every `discovery.uri` the coordinator address), the
+stack's resources in moto server with the coordinator ENI created unattached, and the unchanged
+handler with the stack's probe settings. The address is harness.address.AddressStandIn: it
+follows the ENI's attachment in moto, so the workers and the users reach whichever coordinator the
+function attached it to, nobody before the first attach, and every connection is reset when it
+moves. moto's instances have no machines behind them, so the one other seam is the resolver of
+TrinoClients, which maps each coordinator instance's private IP to the local Trino playing it.
+
+The tests share one rig and run in order: a first deploy, a pause that must not move the address,
+a frozen holder that must, then a killed one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,13 +29,18 @@ from typing import Any
 import pytest
 
 from functions.shared.lambda_support import TrinoAccess, TrinoClients
+from harness.coordinator_pair import CoordinatorPair, pause, resume, start_pair
 from harness.moto import ClusterResources, MotoServer
-from harness.trino import TrinoCluster, TrinoFactory
-from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
+from harness.trino import TrinoFactory
+from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
+from node_agent.coordinator_health import probe_coordinator
+from node_agent.trino import TrinoAdmin
 
 pytestmark = pytest.mark.integration
 
 FAILOVER_DIR = Path(__file__).resolve().parents[2] / "functions" / "failover"
+# A generous bound for "serves again", not a performance assert: bench/failover.py measures.
+SERVING_TIMEOUT = 120.0
 
 
 def load_failover_handler() -> ModuleType:
@@ -53,18 +64,64 @@ class LambdaContextStandIn:
         return int((self.deadline - time.monotonic()) * 1000)
 
 
+@dataclass
+class Rig:
+    moto: MotoServer
+    resources: ClusterResources
+    pair: CoordinatorPair
+    handler: ModuleType
+    trino: TrinoClients
+
+    def holder(self) -> str | None:
+        return eni_holder(self.moto, self.resources.coordinator_eni_id)
+
+    def invoke(self, rule: str, **env: str) -> dict[str, Any]:
+        """One scheduled invocation with the stack's probe settings (overridden only by `env`)."""
+        clients = {
+            s: self.moto.boto3_client(s) for s in ("ec2", "autoscaling", "cloudwatch", "secretsmanager")
+        }
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": [rule]}
+        environ = {
+            "CLUSTER": self.resources.cluster,
+            "COORDINATOR_ENI_ID": self.resources.coordinator_eni_id,
+            "COORDINATOR_ASG_NAME": self.resources.coordinator_asg_name,
+            # The group replaces coordinators that fail after this long; these have just booted.
+            "GRACE_PERIOD_SECONDS": "0",
+            **env,
+        }
+        return dict(
+            self.handler.handler(
+                event, LambdaContextStandIn(), environ=environ, clients=clients, trino=self.trino
+            )
+        )
+
+    def invoke_in_background(self, rule: str, **env: str) -> tuple[threading.Thread, dict[str, Any]]:
+        outcome: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: outcome.update(self.invoke(rule, **env)), daemon=True)
+        thread.start()
+        return thread, outcome
+
+    def standby(self) -> str:
+        (other,) = set(self.pair.coordinators) - {self.holder()}
+        return other
+
+
 @pytest.fixture(scope="module")
-def coordinator_pair(trino_factory: TrinoFactory) -> Iterator[tuple[TrinoCluster, TrinoCluster]]:
-    """Two lone coordinators (include-coordinator, no workers), as a standby has before failover."""
-    first = trino_factory.start_cluster(workers=0, include_coordinator=True, wait=False)
-    second = trino_factory.start_cluster(workers=0, include_coordinator=True, wait=False)
+def rig(trino_factory: TrinoFactory, moto_server: MotoServer) -> Iterator[Rig]:
+    """A first deploy: every node boots while the ENI is attached to nothing."""
+    moto_server.reset()
+    resources = moto_server.create_cluster_resources()
+    instances = sorted(resources.coordinator_instance_ids)
+    pair = start_pair(
+        trino_factory, instances, lambda: eni_holder(moto_server, resources.coordinator_eni_id), workers=1
+    )
     try:
-        for cluster in (first, second):
-            trino_factory.wait_ready(cluster, expected_workers=0, timeout=240)
-        yield first, second
+        url_of_ip = {private_ip(moto_server, iid): pair.coordinators[iid].url for iid in instances}
+        trino = TrinoClients(TrinoAccess(timeout_seconds=3.0), resolve_url=lambda ip: url_of_ip[ip])
+        pair.wait_started([*pair.coordinators.values(), *pair.workers], timeout=600)
+        yield Rig(moto_server, resources, pair, load_failover_handler(), trino)
     finally:
-        first.stop(timeout=10)
-        second.stop(timeout=10)
+        pair.stop()
 
 
 def private_ip(moto: MotoServer, instance_id: str) -> str:
@@ -82,90 +139,6 @@ def group_health(moto: MotoServer, group: str) -> dict[str, str]:
     return {i["InstanceId"]: i["HealthStatus"] for i in answer["AutoScalingGroups"][0]["Instances"]}
 
 
-def environment(resources: ClusterResources, **overrides: str) -> dict[str, str]:
-    """The function's environment as the stack sets it; defaults for every probe setting."""
-    env = {
-        "CLUSTER": resources.cluster,
-        "COORDINATOR_ENI_ID": resources.coordinator_eni_id,
-        "COORDINATOR_ASG_NAME": resources.coordinator_asg_name,
-        "GRACE_PERIOD_SECONDS": "0",
-    }
-    env.update(overrides)
-    return env
-
-
-def test_the_eni_moves_once_to_the_standby_when_the_active_coordinators_trino_dies(
-    coordinator_pair: tuple[TrinoCluster, TrinoCluster],
-    moto_server: MotoServer,
-    aws_cluster: ClusterResources,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Two invocations watch at once (a run that outlived its minute and the next one), as in
-    production; both see the same failures, and the ENI still moves exactly once."""
-    failover = load_failover_handler()
-    instances = sorted(aws_cluster.coordinator_instance_ids)
-    trino_of = dict(zip(instances, coordinator_pair, strict=True))
-    url_of_ip = {private_ip(moto_server, iid): trino_of[iid].url for iid in instances}
-    trino = TrinoClients(TrinoAccess(timeout_seconds=3.0), resolve_url=lambda ip: url_of_ip[ip])
-
-    def invoke(rule: str, **env: str) -> dict[str, Any]:
-        clients = {
-            s: moto_server.boto3_client(s) for s in ("ec2", "autoscaling", "cloudwatch", "secretsmanager")
-        }
-        event = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": [rule]}
-        return dict(
-            failover.handler(
-                event,
-                LambdaContextStandIn(),
-                environ=environment(aws_cluster, **env),
-                clients=clients,
-                trino=trino,
-            )
-        )
-
-    # The stack creates the ENI unattached: the first run gives it to a healthy coordinator.
-    assert invoke("first-run", PROBE_WINDOW_SECONDS="0")["outcome"] == "attached"
-    active = eni_holder(moto_server, aws_cluster.coordinator_eni_id)
-    assert active in instances
-    (standby,) = set(instances) - {active}
-
-    # Two runs with the default probe settings watch the holder; its Trino dies mid-run.
-    outcomes: dict[str, dict[str, Any]] = {}
-    watches = [
-        threading.Thread(target=lambda rule=rule: outcomes.update({rule: invoke(rule)}))
-        for rule in ("one", "two")
-    ]
-    for watch in watches:
-        watch.start()
-    time.sleep(7)  # a couple of healthy rounds first
-    trino_of[active].coordinator.kill()
-    died = time.monotonic()
-    moved = None
-    while moved is None and any(w.is_alive() for w in watches):
-        if eni_holder(moto_server, aws_cluster.coordinator_eni_id) == standby:
-            moved = time.monotonic()
-        time.sleep(0.2)
-    for watch in watches:
-        watch.join(timeout=120)
-
-    assert sorted(o["outcome"] for o in outcomes.values()).count("moved") == 1, outcomes
-    assert eni_holder(moto_server, aws_cluster.coordinator_eni_id) == standby
-    assert group_health(moto_server, aws_cluster.coordinator_asg_name) == {
-        active: "Unhealthy",
-        standby: "Healthy",
-    }
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    (move,) = [r for r in lines if r["decision"] == "moved"]
-    assert (move["holder"], move["target"], move["failures"]) == (active, standby, 3)
-    failing = [
-        r["failures"] for r in lines if r["decision"] == "holder_failing" and r["trigger"] == move["trigger"]
-    ]
-    assert failing[:2] == [1, 2]  # three failed probes in a row, over UNRESPONSIVE_SECONDS, moved it
-    assert failover_count(moto_server, aws_cluster.cluster) == 2.0  # the first attach and this move
-    seconds = (moved or time.monotonic()) - died
-    print(f"failover: coordinator death -> ENI on the standby in {seconds:.1f} s; outcomes {outcomes}")
-
-
 def failover_count(moto: MotoServer, cluster: str) -> float:
     from datetime import UTC, datetime, timedelta
 
@@ -173,10 +146,115 @@ def failover_count(moto: MotoServer, cluster: str) -> float:
     answer = moto.boto3_client("cloudwatch").get_metric_statistics(
         Namespace=CLOUDWATCH_NAMESPACE,
         MetricName=Metric.COORDINATOR_FAILOVERS.value,
-        Dimensions=[{"Name": "Cluster", "Value": cluster}],
+        Dimensions=[{"Name": DIMENSION_CLUSTER, "Value": cluster}],
         StartTime=now - timedelta(hours=1),
         EndTime=now + timedelta(hours=1),
         Period=7200,
         Statistics=["Sum"],
     )
     return float(sum(p["Sum"] for p in answer["Datapoints"]))
+
+
+def log_records(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def test_a_first_deploy_attaches_the_address_and_the_worker_joins_through_it(rig: Rig) -> None:
+    """Once every probe planned a query, which no coordinator without workers ever finishes:
+    the ENI stayed unattached and the cluster never served."""
+    assert rig.holder() is None and not rig.pair.serves(deadline=3)
+    outcome = rig.invoke("first-run", PROBE_WINDOW_SECONDS="0")
+    attached = time.monotonic()
+    assert outcome["outcome"] == "attached", outcome
+    holder = rig.pair.coordinators[str(rig.holder())]
+    joined = rig.pair.wait_joined(holder, SERVING_TIMEOUT, since=attached)
+    seconds = rig.pair.wait_serving(SERVING_TIMEOUT, since=attached)
+    print(f"first deploy: address attached -> worker joined {joined:.1f} s, serving a query {seconds:.1f} s")
+
+
+def test_a_coordinator_with_queued_user_queries_and_no_worker_is_healthy(rig: Rig) -> None:
+    """The standby: no worker ever announces to it, so Trino queues every query it is sent;
+    the probe runs none and is not held up behind them."""
+    standby = rig.pair.coordinators[rig.standby()]
+    user = TrinoAdmin(standby.url, user="someone", timeout=5)
+    queued = [user.submit("SELECT 1") for _ in range(20)]
+    try:
+        assert all(page["stats"]["state"] == "QUEUED" for page in queued)
+        probe = probe_coordinator(standby.admin(timeout=3))
+        assert probe.healthy, probe.reason
+    finally:
+        for page in queued:
+            user.cancel(page["nextUri"])
+
+
+def test_a_holder_that_pauses_for_twelve_seconds_keeps_the_address(rig: Rig) -> None:
+    """A long stop-the-world pause: three probes 5 s apart used to fail in it and move the
+    address, dropping every running query of a coordinator that was only slow."""
+    holder = rig.holder()
+    node = rig.pair.coordinators[str(holder)]
+    watch, outcome = rig.invoke_in_background("pause", PROBE_WINDOW_SECONDS="30")
+    time.sleep(3)
+    pause(node)
+    try:
+        time.sleep(12)
+    finally:
+        resume(node)
+    watch.join(timeout=120)
+    assert outcome["outcome"] == "watched", outcome
+    assert rig.holder() == holder
+    assert group_health(rig.moto, rig.resources.coordinator_asg_name)[str(holder)] == "Healthy"
+    assert rig.pair.serves()
+
+
+def test_a_frozen_holder_loses_the_address_once_and_the_standby_serves(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGSTOP: the holder's port still accepts and nothing answers. Two invocations watch at once
+    (a run that outlived its minute and the next one); the ENI still moves exactly once."""
+    capsys.readouterr()
+    frozen, standby = str(rig.holder()), rig.standby()
+    runs = [rig.invoke_in_background(rule) for rule in ("one", "two")]
+    time.sleep(4)
+    pause(rig.pair.coordinators[frozen])
+    stopped = time.monotonic()
+    try:
+        while rig.holder() != standby and time.monotonic() - stopped < 90:
+            time.sleep(0.2)
+        moved = time.monotonic()
+        serving = rig.pair.wait_serving(SERVING_TIMEOUT, since=moved)
+        for thread, _ in runs:
+            thread.join(timeout=120)
+    finally:
+        resume(rig.pair.coordinators[frozen])
+    outcomes = [outcome for _, outcome in runs]
+    assert sorted(o["outcome"] for o in outcomes).count("moved") == 1, outcomes
+    assert rig.holder() == standby
+    assert group_health(rig.moto, rig.resources.coordinator_asg_name)[frozen] == "Unhealthy"
+    (move,) = [r for r in log_records(capsys) if r["decision"] == "moved"]
+    assert (move["holder"], move["target"]) == (frozen, standby)
+    print(
+        f"frozen holder: address moved {moved - stopped:.1f} s after SIGSTOP, "
+        f"serving again {serving:.1f} s after the move"
+    )
+
+
+def test_a_killed_holder_loses_the_address_and_the_standby_serves(rig: Rig) -> None:
+    """The frozen coordinator of the last test, resumed and marked Healthy again, plays the
+    replacement the group would launch (a new boot would cost CI a minute for the same path)."""
+    killed, standby = str(rig.holder()), rig.standby()
+    rig.moto.boto3_client("autoscaling").set_instance_health(InstanceId=standby, HealthStatus="Healthy")
+    assert probe_coordinator(rig.pair.coordinators[standby].admin(timeout=10)).healthy
+    watch, outcome = rig.invoke_in_background("kill")
+    time.sleep(4)
+    rig.pair.coordinators[killed].kill()
+    died = time.monotonic()
+    while rig.holder() != standby and time.monotonic() - died < 90:
+        time.sleep(0.2)
+    moved = time.monotonic()
+    serving = rig.pair.wait_serving(SERVING_TIMEOUT, since=moved)
+    watch.join(timeout=120)
+    assert outcome["outcome"] == "moved", outcome
+    assert rig.holder() == standby
+    assert group_health(rig.moto, rig.resources.coordinator_asg_name)[killed] == "Unhealthy"
+    assert failover_count(rig.moto, rig.resources.cluster) == 3.0  # the first attach and two moves
+    print(f"killed holder: address moved {moved - died:.1f} s after SIGKILL, serving {serving:.1f} s later")

@@ -89,6 +89,7 @@ class Spool:
         self._written = 0  # length of the active segment including records not yet fsynced
         self._unsynced: list[_Pending] = []
         self._syncing = False
+        self._broken: str | None = None  # why appends are refused until a restart
         self._cursor = Position(1, 0)
         self._pending_records = 0
         self._fd = -1
@@ -100,6 +101,8 @@ class Spool:
         """Store one record durably (fsync) or raise SpoolFull / SpoolWriteError storing nothing."""
         frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
+            if self._broken:
+                raise SpoolWriteError(self._broken)
             held = self.backlog_bytes + self._written - self._sizes[self._active]
             if held + len(frame) > self.max_bytes:
                 raise SpoolFull(
@@ -177,21 +180,23 @@ class Spool:
         )
         try:
             os.ftruncate(self._fd, length)
-            os.fsync(self._fd)
         except OSError as exc:
-            # Readers stop at the durable length, so the leftover bytes hide nothing as long as no
-            # record follows them: continue in a new segment. On the next open a leftover complete
-            # frame is sent once more (harmless: the query id is the document id).
-            log.error(
-                "spool %s: cutting back segment %d failed too (%s); continuing in a new segment",
-                self.directory,
-                self._active,
-                exc,
+            # Bytes of a failed record stay at the end of the segment, and a record appended after
+            # them would be hidden behind a torn frame: refuse appends (503, Trino resends) until
+            # a restart, whose open cuts the torn tail off. What was stored before stays readable.
+            self._broken = (
+                f"spool {self.directory}: cutting segment {self._active} back after a failed write "
+                f"failed too ({exc}); refusing events until the agent restarts"
             )
-            self._sizes[self._active] = length
-            self._start_segment(self._active + 1)
+            log.error("%s", self._broken)
             return
         self._written = length
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            # The cut is in place for every reader and writer now; if a crash undid it, the open
+            # cuts a torn tail or resends a complete record (harmless: ids are document ids).
+            log.warning("spool %s: the cut-back is not yet durable: %s", self.directory, exc)
 
     def _roll_over(self) -> None:
         """Start the next segment once every record in the current one is durable (lock held)."""

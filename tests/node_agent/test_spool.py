@@ -317,3 +317,32 @@ def test_acknowledging_adds_no_fsync_to_the_ones_appends_wait_for(
     batch = spool.read(max_records=10, max_bytes=10**9)
     spool.ack(batch[-1].end, len(batch))
     assert fsync.calls == 0
+
+
+def test_when_cutting_back_a_failed_write_fails_too_appends_are_refused_until_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.append(b"before")
+    real_write = os.write
+
+    def half_write(fd: int, data: Any) -> int:  # stands in for a disk that fills mid-record
+        real_write(fd, bytes(data)[:5])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def failing_truncate(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "write", half_write)
+    monkeypatch.setattr(os, "ftruncate", failing_truncate)
+    with pytest.raises(SpoolWriteError, match="writing a record failed"):
+        spool.append(b"torn")
+    monkeypatch.undo()
+    with pytest.raises(SpoolWriteError, match="until the agent restarts"):
+        spool.append(b"after")
+    assert payloads(spool) == [b"before"]
+    spool.close()
+
+    reopened = Spool(tmp_path, max_bytes=10**6)
+    reopened.append(b"after")
+    assert payloads(reopened) == [b"before", b"after"]

@@ -57,7 +57,7 @@ from components.settings_reader import (
     is_ipv4,
     matches,
 )
-from components.settings_render import render_problems
+from components.settings_render import render_problems, size_problems
 from components.settings_trino import trino_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -150,6 +150,7 @@ def parse(
     )
     problems.extend(reader.problems)
     problems.extend(limit_problems(settings))
+    problems.extend(size_problems(settings))
     if not problems:
         # The node agent's renderer has the last word: what it refuses, no node could boot with.
         problems.extend(render_problems(settings))

@@ -100,14 +100,18 @@ def source_key(problem: str) -> str:
     return full_key("trinoVersion")
 
 
+def size_problems(settings: ClusterSettings) -> list[str]:
+    """The node settings must fit the one SSM parameter the nodes read (Advanced tier at most)."""
+    text = planned_node_settings(settings).to_json()
+    if len(text.encode()) > aws_limits.SSM_ADVANCED_VALUE_BYTES.value:
+        return [node_settings_too_big(settings, text)]
+    return []
+
+
 def render_problems(settings: ClusterSettings) -> list[str]:
     """Every reason a node of this stack would refuse to boot, each naming its stack key."""
-    text = planned_node_settings(settings).to_json()
-    problems = []
-    size = len(text.encode())
-    if size > aws_limits.SSM_ADVANCED_VALUE_BYTES.value:
-        problems.append(node_settings_too_big(settings, text))
-    node = NodeSettings.from_json(text)  # as bootstrap reads it
+    problems: list[str] = []
+    node = NodeSettings.from_json(planned_node_settings(settings).to_json())  # as bootstrap reads it
     secrets = stand_in_secrets(node)
     seen: set[str] = set()
     for role in (Role.COORDINATOR, Role.WORKER):

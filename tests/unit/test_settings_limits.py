@@ -8,6 +8,7 @@ import json
 import pytest
 from stack_config import VALID, only, problems
 
+import plan
 from components.settings import parse
 from components.settings_reader import MAX_CLUSTER_NAME
 
@@ -101,3 +102,31 @@ def test_elasticsearch_ca_bundle_beyond_its_bound_is_refused() -> None:
     bundle = "-----BEGIN CERTIFICATE-----\n" + "A" * 5000 + "\n-----END CERTIFICATE-----\n"
     message = only({"elasticsearchUrl": "https://es:9200", "elasticsearchCaBundle": bundle})
     assert message.startswith("presto-on-aws:elasticsearchCaBundle: is 5055 bytes; at most 4096")
+
+
+def test_make_plan_names_every_limit_problem_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    topics = json.dumps([f"arn:aws:sns:eu-west-1:111122223333:t{n}" for n in range(6)])
+    code = plan.main(
+        [
+            "--stack",
+            "prod",
+            "--set",
+            "clusterName=trino-analytics-production",
+            "--set",
+            f"alarmTopicArns={topics}",
+            "--set",
+            "rootVolumeSizeGb=20",
+            "--set",
+            "rootVolumeIops=12000",
+            "--set",
+            "kmsKeyArn=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "--set",
+            'catalogs={"c": {"connector.name": "memory", "memory.max-data-per-node": "' + "9" * 9000 + '"}}',
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "5 configuration problem(s)" in err
+    for key in ("clusterName", "alarmTopicArns", "rootVolumeIops", "kmsKeyArn", "catalogs"):
+        assert f"presto-on-aws:{key}: " in err
+    assert "Traceback" not in err

@@ -13,6 +13,8 @@ renderer can never disagree about what a stack may deploy.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from components import aws_limits
 from components.log_groups import NODE_LOGS, log_group_prefix
 from components.node_settings import node_settings
@@ -110,21 +112,25 @@ def size_problems(settings: ClusterSettings) -> list[str]:
 
 def render_problems(settings: ClusterSettings) -> list[str]:
     """Every reason a node of this stack would refuse to boot, each naming its stack key."""
-    problems: list[str] = []
-    node = NodeSettings.from_json(planned_node_settings(settings).to_json())  # as bootstrap reads it
+    return list(_render_problems_of(planned_node_settings(settings).to_json()))
+
+
+@lru_cache(maxsize=64)
+def _render_problems_of(text: str) -> tuple[str, ...]:
+    """Cached by the JSON: a TLS coordinator's render hashes a password with bcrypt (on purpose
+    slow), and tests parse the same stacks many times."""
+    node = NodeSettings.from_json(text)  # as bootstrap reads it
     secrets = stand_in_secrets(node)
-    seen: set[str] = set()
+    problems: list[str] = []
     for role in (Role.COORDINATOR, Role.WORKER):
         try:
             render(node, STAND_IN_FACTS, role, Layout(), secrets)
         except RenderError as error:
             for problem in error.problems:
-                if problem not in seen:
-                    seen.add(problem)
-                    problems.append(
-                        f"{source_key(problem)}: a {role.value} node would refuse to boot: {problem}"
-                    )
-    return problems
+                found = f"{source_key(problem)}: a {role.value} node would refuse to boot: {problem}"
+                if problem not in {p.split(" would refuse to boot: ", 1)[1] for p in problems}:
+                    problems.append(found)
+    return tuple(problems)
 
 
 def node_settings_too_big(settings: ClusterSettings, text: str) -> str:

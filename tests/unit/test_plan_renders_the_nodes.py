@@ -115,7 +115,9 @@ def test_renderer_problems_are_reported_together_with_their_stack_keys(
         "rejection",
         lambda name, version: "no" if name == "node-scheduler.include-coordinator" else None,
     )
+    settings_render._render_problems_of.cache_clear()  # rendered by the parse above, before the patch
     found = settings_render.render_problems(settings)
+    settings_render._render_problems_of.cache_clear()
     assert found[0].startswith("presto-on-aws:configOverrides: a coordinator node would refuse to boot:")
     assert any(
         p.startswith(

@@ -132,14 +132,21 @@ def test_bad_requests_do_not_affect_the_next_good_one(listener: QuerylogAgent) -
     assert spooled_ids(listener) == ["q2"]
 
 
-def test_a_full_spool_answers_503_counts_the_drop_and_keeps_what_it_had(listener: QuerylogAgent) -> None:
-    statuses = [requests.post(url(listener), data=event(f"q{i}")).status_code for i in range(400)]
-    assert statuses[0] == 200
-    assert statuses[-1] == 503
-    accepted = statuses.count(200)
-    assert len(spooled_ids(listener)) == accepted
-    metrics = requests.get(url(listener, "/metrics")).text
-    assert f"trino_querylog_events_dropped_total {float(400 - accepted)}" in metrics
+def test_a_full_spool_answers_503_counts_the_drop_and_keeps_what_it_had(tmp_path: Path) -> None:
+    agent = QuerylogAgent(config(tmp_path, spool_max_bytes=20_000), StandInElasticsearch())
+    agent._serve.start()  # nothing ships, so the spool fills
+    try:
+        statuses = [requests.post(url(agent), data=event(f"q{i}")).status_code for i in range(40)]
+        assert statuses[0] == 200
+        assert statuses[-1] == 503
+        accepted = statuses.count(200)
+        assert len(spooled_ids(agent)) == accepted
+        metrics = requests.get(url(agent, "/metrics")).text
+        assert f"trino_querylog_events_dropped_total {float(40 - accepted)}" in metrics
+    finally:
+        agent.server.shutdown()
+        agent.server.server_close()
+        agent.spool.close()
 
 
 def test_the_metrics_page_counts_received_and_invalid_requests(listener: QuerylogAgent) -> None:

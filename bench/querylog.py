@@ -240,7 +240,7 @@ def main(argv: list[str]) -> int:
     if es_url is None:
         from harness.elasticsearch import Elasticsearch
 
-        server = Elasticsearch().start()
+        server = Elasticsearch().start(timeout=900)  # a loaded machine starts it slowly
         es_url = server.url
     prefix = f"bench-{uuid.uuid4().hex[:6]}"
     try:

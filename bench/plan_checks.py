@@ -1,7 +1,7 @@
 """What `make plan`'s checks cost: the parse (with both roles rendered), the program under mocks,
 and the AWS request check (cold: botocore loads its service models; warm: models cached).
 
-    .venv/bin/python -m bench.plan_checks [--stack prod] [--runs 3]
+    .venv/bin/python bench/plan_checks.py [--stack prod] [--runs 3]     (or: make bench)
 
 Prints seconds per step (best of the runs) and how many requests were checked.
 """
@@ -9,15 +9,13 @@ Prints seconds per step (best of the runs) and how many requests were checked.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from components import settings_render
-from components.aws_request_check import operation_model, request_problems
-from components.aws_requests import requests_of
-from components.stack_file import load_stack_settings
-from plan import run_program
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def best(runs: int, step: Callable[[], Any]) -> float:
@@ -34,6 +32,13 @@ def main() -> None:
     parser.add_argument("--stack", default="prod")
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # run as a script by `make bench`: the project's modules
+    from components import settings_render
+    from components.aws_request_check import operation_model, request_problems
+    from components.aws_requests import requests_of
+    from components.stack_file import load_stack_settings
+    from plan import run_program
+
     settings = load_stack_settings(options.stack)
     plan = run_program(options.stack)
     requests, _ = requests_of(plan.resources)

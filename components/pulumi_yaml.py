@@ -80,7 +80,7 @@ def go_number(text: str) -> int | float | str:
     integer = go_int(plain)
     if integer is not None:
         return integer
-    if _FLOAT.match(plain):
+    if _FLOAT.match(plain) and abs(float(plain)) != float("inf"):  # Go refuses an overflow: text
         return float(plain)
     return text
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import aws_limits
 from components.base import TYPE_PREFIX, child, tagged
 from components.node_settings import node_settings
 from components.settings_model import ClusterSettings
 
-STANDARD_TIER_LIMIT = 4096
+STANDARD_TIER_LIMIT = aws_limits.SSM_STANDARD_VALUE_BYTES.value
 
 
 def settings_parameter_name(cluster: str) -> str:

@@ -53,7 +53,9 @@ ARN = {
 # Nodes read their tags through instance metadata, which refuses keys with other characters.
 TAG_KEY = re.compile(r"^[A-Za-z0-9+\-=.,_:@]+$")
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
-MAX_CA_BUNDLE_BYTES = 3000  # Lambda allows 4 KB of environment in total
+# The worker-health function carries tlsCaBundle in its environment; leave room in Lambda's 4 KB
+# (aws_limits.LAMBDA_ENVIRONMENT_BYTES) for its other variables.
+MAX_CA_BUNDLE_BYTES = aws_limits.LAMBDA_ENVIRONMENT_BYTES.value - 1096
 
 
 class ConfigReader:

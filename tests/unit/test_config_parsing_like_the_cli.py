@@ -104,7 +104,7 @@ def test_numbers_follow_go_parse_int_and_yaml_v2_floats(text: str, value: object
     assert pulumi_yaml.go_number(text) == value
 
 
-@pytest.mark.parametrize("text", ["1:30", "2024-01-01", "1.2.3", "+.inf"])
+@pytest.mark.parametrize("text", ["1:30", "2024-01-01", "1.2.3", "+.inf", "1e400"])
 def test_text_that_yaml_v2_does_not_read_as_a_number_stays_text(text: str) -> None:
     assert pulumi_yaml.load(f"k: {text}")["k"] == text
 

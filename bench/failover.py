@@ -185,6 +185,8 @@ def main() -> int:
                 f"killed {offset:.0f} s into the minute: moved {moved - died:.1f} s after the kill, "
                 f"worker joined {join:.1f} s after the move, serving {serving - died:.1f} s after the kill"
             )
+            if offset == KILL_OFFSETS[-1]:
+                break
             # the group's replacement: a new boot for the same instance, Healthy again
             replacement = pair.add_coordinator(victim)
             url_of_ip[ip_of[victim]] = replacement.url

@@ -31,8 +31,9 @@ from components.config_keys import PROJECT
 from components.packaging import PackagingError
 from components.program import program, stack_outputs
 from components.settings import parse
-from components.settings_model import ClusterSettings, ConfigError
+from components.settings_model import ClusterSettings, ConfigError, ElasticsearchConfig
 from components.stack_file import read_stack_file
+from node_agent.contract import SIGV4_SERVICES, STORE_AWS_SERVERLESS
 
 MOCK_ACCOUNT = "123456789012"
 MOCK_AMI = "ami-0123456789abcdef0"
@@ -364,13 +365,26 @@ def security_posture(plan: Plan) -> list[str]:
         f"0.0.0.0/0 ingress:  {', '.join(open_world) or 'none'}",
         f"IAM:                {roles} roles, one per job; Resource * only for "
         + (", ".join(wildcard_actions(plan)) or "nothing"),
-        "query log:          "
-        + (
-            "off"
-            if es is None
-            else f"{es.url.split('://')[0]} to {es.url}" + (" with password" if es.username else "")
-        ),
+        "query log:          " + query_log_line(es),
     ]
+
+
+def query_log_line(es: ElasticsearchConfig | None) -> str:
+    """Which backend, where, and which auth: what `make plan` says about the query log."""
+    if es is None:
+        return "off"
+    service = SIGV4_SERVICES.get(es.backend)
+    if service:
+        auth = f"SigV4 ({service}, {es.aws_region}) with the coordinator role on {es.aws_resource_arn_path}"
+    else:
+        auth = "basic auth (password from Secrets Manager)" if es.username else "no auth"
+    scheme = es.url.split("://")[0]
+    retention = (
+        "retention by the collection's data lifecycle policy (not set by this program)"
+        if es.backend == STORE_AWS_SERVERLESS
+        else f"indices deleted after {es.retention_days} days"
+    )
+    return f"{es.backend} at {es.url} over {scheme}, {auth}; {retention}"
 
 
 def wildcard_actions(plan: Plan) -> list[str]:

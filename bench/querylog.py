@@ -1,6 +1,7 @@
-"""Query-log numbers: the agent (its own process, as on a node) next to Elasticsearch's raw bulk rate.
+"""Query-log numbers: the agent (its own process, as on a node) next to its store's raw bulk rate.
 
-Starts a local Elasticsearch (harness) unless --es-url is given, then in one run:
+--backend elasticsearch (default) or opensearch: starts that server from the harness unless
+--es-url is given, then in one run (Elasticsearch named below; the same for OpenSearch):
 1. raw: the same documents the agent would index, straight into Elasticsearch with
    `helpers.bulk` (500 per request), before and after the agent runs;
 2. the agent as `python -m node_agent.querylog` on its own spool: its RSS and CPU idle, then
@@ -36,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from bench.agent_idle import cpu_seconds, memory_kib  # noqa: E402
 from harness.ports import free_port  # noqa: E402
 from node_agent.contract import QUERYLOG_PATH, ElasticsearchSettings  # noqa: E402
-from node_agent.es_index import make_client, put_template  # noqa: E402
 from node_agent.events import index_name, parse_completed_event  # noqa: E402
+from node_agent.store import open_store  # noqa: E402
 
 DATA = ROOT / "tests/node_agent/data/trino476"
 TEMPLATES = [
@@ -61,18 +62,22 @@ def bodies(tag: str, count: int, days: int) -> list[bytes]:
     return [event_body(f"{tag}-{i}-{uuid.uuid4().hex[:8]}", i, days) for i in range(count)]
 
 
-def raw_bulk_rate(es_url: str, prefix: str, events: list[bytes]) -> float:
-    """events/s for helpers.bulk of the documents the agent would index (parsing not timed)."""
-    from elasticsearch import helpers
+def raw_bulk_rate(es_url: str, prefix: str, events: list[bytes], backend: str = "elasticsearch") -> float:
+    """events/s for helpers.bulk of the documents the agent would index (parsing not timed), with
+    the official client of `backend` (both clients' helpers.bulk take the same arguments)."""
+    if backend == "elasticsearch":
+        from elasticsearch import helpers
+    else:
+        from opensearchpy import helpers  # type: ignore[no-redef]
 
-    client = make_client(ElasticsearchSettings(url=es_url), None, timeout=60)
-    put_template(client, prefix)
+    store: Any = open_store(ElasticsearchSettings(url=es_url, index_prefix=prefix, backend=backend), None)
+    store.prepare()
     docs = [parse_completed_event(body) for body in events]
     actions = [
         {"_index": index_name(prefix, d["end_time"]), "_id": d["query_id"], "_source": d} for d in docs
     ]
     started = time.perf_counter()
-    ok, errors = helpers.bulk(client, actions, chunk_size=500, max_chunk_bytes=50 * 1024 * 1024)
+    ok, errors = helpers.bulk(store.client, actions, chunk_size=500, max_chunk_bytes=50 * 1024 * 1024)
     elapsed = time.perf_counter() - started
     assert ok == len(events) and not errors, errors
     return len(events) / elapsed
@@ -81,7 +86,7 @@ def raw_bulk_rate(es_url: str, prefix: str, events: list[bytes]) -> float:
 class AgentProcess:
     """`node-agent querylog` as its own process, as systemd runs it on a coordinator."""
 
-    def __init__(self, es_url: str, prefix: str, spool_dir: Path) -> None:
+    def __init__(self, es_url: str, prefix: str, spool_dir: Path, backend: str = "elasticsearch") -> None:
         self.port = free_port()
         command = [
             sys.executable,
@@ -91,6 +96,7 @@ class AgentProcess:
             f"--spool-dir={spool_dir}",
             f"--es-url={es_url}",
             f"--index-prefix={prefix}",
+            f"--backend={backend}",
         ]
         self.log = spool_dir.with_suffix(".log").open("wb")
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
@@ -182,7 +188,6 @@ def agent_throughput(agent: AgentProcess, events: list[bytes], senders: int) -> 
 
 def searchable_latency(agent: AgentProcess, es_url: str, prefix: str, count: int, rate: float) -> list[float]:
     """Seconds from POST to the first search that finds the document (refresh interval 1 s)."""
-    client = make_client(ElasticsearchSettings(url=es_url), None)
     sent: dict[str, float] = {}
     found: dict[str, float] = {}
     done = threading.Event()
@@ -191,9 +196,14 @@ def searchable_latency(agent: AgentProcess, es_url: str, prefix: str, count: int
         while not done.is_set():
             pending = [q for q in list(sent) if q not in found]
             if pending:
-                hits = client.search(
-                    index=f"{prefix}-*", query={"ids": {"values": pending}}, size=len(pending), source=False
-                )["hits"]["hits"]
+                query = {"query": {"ids": {"values": pending}}, "size": len(pending), "_source": False}
+                request = urllib.request.Request(
+                    f"{es_url}/{prefix}-*/_search?ignore_unavailable=true&allow_no_indices=true",
+                    data=json.dumps(query).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    hits = json.loads(response.read())["hits"]["hits"]
                 now = time.perf_counter()
                 for hit in hits:
                     found.setdefault(hit["_id"], now)
@@ -226,7 +236,8 @@ def percentile(values: list[float], p: float) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--es-url", help="an Elasticsearch 8.x to use instead of starting one")
+    parser.add_argument("--backend", choices=("elasticsearch", "opensearch"), default="elasticsearch")
+    parser.add_argument("--es-url", help="a server of --backend to use instead of starting one")
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--days", type=int, default=5, help="event end times spread over this many days")
@@ -239,9 +250,12 @@ def main(argv: list[str]) -> int:
     es_url = args.es_url
     if es_url is None:
         from harness.elasticsearch import Elasticsearch
+        from harness.opensearch import OpenSearch
 
-        server = Elasticsearch().start(timeout=900)  # a loaded machine starts it slowly
+        kind = Elasticsearch if args.backend == "elasticsearch" else OpenSearch
+        server = kind().start(timeout=900)  # a loaded machine starts it slowly
         es_url = server.url
+    print(f"store: {args.backend} at {es_url}")
     prefix = f"bench-{uuid.uuid4().hex[:6]}"
     try:
         sample = bodies("size", 30, args.days)
@@ -250,23 +264,27 @@ def main(argv: list[str]) -> int:
         print(
             f"events: {posted / 1024:.1f} KiB as posted by Trino 476 (mean), {indexed / 1024:.1f} KiB indexed"
         )
-        raw_bulk_rate(es_url, prefix, bodies("warm", 2000, args.days))  # creates the indices, warms the JVM
-        raw_before = raw_bulk_rate(es_url, prefix, bodies("raw1", args.events, args.days))
+        raw_bulk_rate(
+            es_url, prefix, bodies("warm", 2000, args.days), args.backend
+        )  # creates the indices, warms the JVM
+        raw_before = raw_bulk_rate(es_url, prefix, bodies("raw1", args.events, args.days), args.backend)
         print(f"raw helpers.bulk (500/request, same documents): {raw_before:8.0f} events/s")
         with tempfile.TemporaryDirectory() as spool:
-            agent = AgentProcess(es_url, prefix, Path(spool) / "spool")
+            agent = AgentProcess(es_url, prefix, Path(spool) / "spool", args.backend)
             try:
                 time.sleep(2)  # imports and the template put are start-up, not idle
                 cpu, rss = footprint(agent.pid, args.idle_seconds)
                 print(f"agent idle: CPU {cpu:.2f} % of one core, RSS {rss:.1f} MiB")
                 agent_throughput(agent, bodies("warm-agent", 1000, args.days), args.senders)
                 numbers = agent_throughput(agent, bodies("agent", args.events, args.days), args.senders)
-                raw_after = raw_bulk_rate(es_url, prefix, bodies("raw2", args.events, args.days))
+                raw_after = raw_bulk_rate(
+                    es_url, prefix, bodies("raw2", args.events, args.days), args.backend
+                )
                 raw = (raw_before + raw_after) / 2
                 print(f"raw helpers.bulk again, after the agent ran:     {raw_after:8.0f} events/s")
                 print(
                     f"agent, {args.senders} sender processes: {numbers['end_to_end']:8.0f} events/s "
-                    f"receipt -> acknowledged by Elasticsearch "
+                    f"receipt -> acknowledged by {args.backend} "
                     f"({numbers['accepted']:.0f} events/s answered 200); "
                     f"{100 * numbers['end_to_end'] / raw:.0f} % of the raw rate (mean of both raw runs)"
                 )

@@ -315,7 +315,7 @@ KEYS: tuple[ConfigKey, ...] = (
         "elasticsearchUrl",
         "string",
         "none (query log off)",
-        "http(s)://host[:port], port defaults to 9200",
+        "http(s)://host[:port], port defaults to 9200 (443 on *.amazonaws.com)",
         "https://search.internal:9200",
         "Where every completed query is indexed.",
     ),
@@ -351,6 +351,23 @@ KEYS: tuple[ConfigKey, ...] = (
         "PEM certificates, at most 4096 bytes",
         "-----BEGIN CERTIFICATE-----…",
         "CA that signed the Elasticsearch server certificate.",
+    ),
+    ConfigKey(
+        "queryLogBackend",
+        "string",
+        "aws-opensearch for *.es.amazonaws.com, aws-opensearch-serverless for *.aoss.amazonaws.com, "
+        "else elasticsearch",
+        "elasticsearch, opensearch, aws-opensearch, aws-opensearch-serverless",
+        "aws-opensearch",
+        "Which server elasticsearchUrl is; the aws-* ones are signed with the coordinator's role (SigV4).",
+    ),
+    ConfigKey(
+        "queryLogRetentionDays",
+        "integer",
+        "30",
+        "1..3650",
+        "90",
+        "Query-log indices older than this are deleted (ILM on Elasticsearch, ISM on OpenSearch).",
     ),
     # --- security ------------------------------------------------------------------------------
     ConfigKey(

@@ -63,7 +63,7 @@ class ClusterIdentity(pulumi.ComponentResource):
             [*args.coordinator_secret_arns, *catalog_arns],
             args.node_log_groups,
             lambda scope, arns, groups, _: policies.coordinator_policy(
-                scope, grants(arns, groups), glue=s.trino.metastore == "glue"
+                scope, grants(arns, groups), glue=s.trino.metastore == "glue", query_log=s.elasticsearch
             ),
         )
         worker_doc = _document(

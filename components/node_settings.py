@@ -79,6 +79,9 @@ def node_settings(
             username=es.username,
             password_secret_arn=es.password_secret_arn or elasticsearch_password_secret_arn,
             ca_bundle=es.ca_bundle,
+            backend=es.backend,
+            aws_region=es.aws_region,
+            retention_days=es.retention_days,
         ),
         tls=TlsSettings(
             enabled=security.tls,

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from node_agent.contract import CLOUDWATCH_NAMESPACE, TAG_CLUSTER, TAG_HEALTH_MISSES
+from components.settings_model import ElasticsearchConfig
+from node_agent.contract import CLOUDWATCH_NAMESPACE, SIGV4_SERVICES, TAG_CLUSTER, TAG_HEALTH_MISSES
 
 # Every Glue call Trino's Glue metastore makes, PrestoSQL 330 to Trino 483 (GlueHiveMetastore,
 # its column-statistics provider and GlueMetastoreStats, which wraps each call it makes): schemas
@@ -56,6 +57,7 @@ GLUE_METASTORE_ACTIONS = (
 # Authorization Reference. Adding an action means adding it here (and a test will say so).
 IAM_ACTIONS = frozenset(
     {
+        "aoss:APIAccessAll",
         "autoscaling:CompleteLifecycleAction",
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeAutoScalingInstances",
@@ -70,6 +72,9 @@ IAM_ACTIONS = frozenset(
         "ec2:DescribeNetworkInterfaces",
         "ec2:DetachNetworkInterface",
         *GLUE_METASTORE_ACTIONS,
+        "es:ESHttpGet",
+        "es:ESHttpPost",
+        "es:ESHttpPut",
         "kms:Decrypt",
         "logs:CreateLogStream",
         "logs:DescribeLogStreams",
@@ -227,8 +232,11 @@ class NodeGrants:
     kms_key_arn: str | None = None
 
 
-def coordinator_policy(scope: Scope, grants: NodeGrants, *, glue: bool) -> dict[str, Any]:
-    """Boot (settings, secrets), ship logs, publish the cluster metrics, plan queries (Glue, S3)."""
+def coordinator_policy(
+    scope: Scope, grants: NodeGrants, *, glue: bool, query_log: ElasticsearchConfig | None = None
+) -> dict[str, Any]:
+    """Boot (settings, secrets), ship logs, publish the cluster metrics, plan queries (Glue, S3),
+    and, for an AWS query-log store, call its HTTP API."""
     return document(
         _allow("ReadNodeSettings", ["ssm:GetParameter"], [scope.parameter(grants.parameter_name)]),
         *_secrets(scope, grants.secret_arns, grants.kms_key_arn),
@@ -236,7 +244,28 @@ def coordinator_policy(scope: Scope, grants: NodeGrants, *, glue: bool) -> dict[
         _metrics(),
         *([_glue(scope)] if glue else []),
         *_buckets(scope, grants.buckets),
+        *_query_log(scope, query_log),
     )
+
+
+# What the query-log agent sends (GET/PUT a policy, PUT a template, POST _bulk), per SigV4 service.
+# OpenSearch Serverless authorizes HTTP calls with one IAM action; its data access policy (set on
+# the collection, outside this program) says which indices the role may write.
+QUERY_LOG_ACTIONS = {
+    "es": ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+    "aoss": ["aoss:APIAccessAll"],
+}
+
+
+def _query_log(scope: Scope, store: ElasticsearchConfig | None) -> list[dict[str, Any]]:
+    """The HTTP actions on exactly the configured domain or collection; nothing for other stores."""
+    if store is None or store.aws_resource_arn_path is None or store.aws_region is None:
+        return []
+    service = SIGV4_SERVICES[store.backend]
+    arn = f"arn:{scope.partition}:{service}:{store.aws_region}:{scope.account}:{store.aws_resource_arn_path}"
+    # A domain's HTTP API is authorized on paths below the domain; a collection on the collection.
+    resources = [f"{arn}/*"] if service == "es" else [arn]
+    return [_allow("WriteQueryLog", QUERY_LOG_ACTIONS[service], resources)]
 
 
 def worker_policy(scope: Scope, grants: NodeGrants, *, worker_asg: str) -> dict[str, Any]:

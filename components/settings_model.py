@@ -11,7 +11,14 @@ from components.config_keys import (
     DEFAULT_TRINO,
     PROJECT,
 )
-from node_agent.contract import TAG_CLUSTER, TRINO_HTTP_PORT, TRINO_HTTPS_PORT
+from node_agent.contract import (
+    DEFAULT_QUERYLOG_RETENTION_DAYS,
+    STORE_AWS_SERVERLESS,
+    STORE_ELASTICSEARCH,
+    TAG_CLUSTER,
+    TRINO_HTTP_PORT,
+    TRINO_HTTPS_PORT,
+)
 
 SECRET_PLACEHOLDER = "[secret]"  # what an offline read sees for a `secure:` value it cannot decrypt
 
@@ -109,6 +116,18 @@ class ElasticsearchConfig:
     password: SecretText | None = None  # from `pulumi config set --secret`; stored by the program
     password_secret_arn: str | None = None  # an existing secret
     ca_bundle: str | None = None
+    backend: str = STORE_ELASTICSEARCH  # node_agent.contract.STORE_BACKENDS
+    retention_days: int = DEFAULT_QUERYLOG_RETENTION_DAYS
+    aws_region: str | None = None  # SigV4 backends: the region in the endpoint
+    aws_resource: str | None = None  # SigV4 backends: the domain name or the collection id
+
+    @property
+    def aws_resource_arn_path(self) -> str | None:
+        """The resource part of the ARN the coordinator may call: `domain/<name>` or `collection/<id>`."""
+        if self.aws_resource is None:
+            return None
+        kind = "collection" if self.backend == STORE_AWS_SERVERLESS else "domain"
+        return f"{kind}/{self.aws_resource}"
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,22 @@ TRINO_PLUGINS = (
     "jmx",
 )
 ELASTICSEARCH_VERSION = "8.19.21"
+# 2.19 is what most Amazon OpenSearch Service domains run; 3.6.0 (the newest 3.x integration-test
+# zip on Maven Central) runs with PRESTO_ON_AWS_OPENSEARCH_VERSION=3.6.0.
+OPENSEARCH_VERSION = "2.19.6"
 
 # Known-good digests. The Trino one is also published by Homebrew's formula for 476.
 PINNED_SHA256 = {
     "io.trino:trino-server:476:tar.gz": "cfd5accde17e8ebd251eeeb78aed1f490e77bb3a164d95a0f454bf8a7c1cbd3f",
     "org.elasticsearch.distribution.integ-test-zip:elasticsearch:8.19.21:zip": (
         "215d5f3dbf0609a149f6218a9e47b6ae2df34ebbff3c5754e35f15a5e5393c8a"
+    ),
+    # Its SHA-512 matches the .sha512 Maven Central publishes beside it.
+    "org.opensearch.distribution.integ-test-zip:opensearch:2.19.6:zip": (
+        "71d6d8b1c637f3faecda0752b184b1cc526fc6eaad59ec1408c6327bb00b9293"
+    ),
+    "org.opensearch.distribution.integ-test-zip:opensearch:3.6.0:zip": (
+        "a91faa1dc1cadc78cb278b4f63847e19e1627a4e9de698e14e7efc14ee37b286"
     ),
 }
 
@@ -71,6 +81,10 @@ def trino_server(version: int | str) -> MavenArtifact:
 
 def elasticsearch_zip(version: str = ELASTICSEARCH_VERSION) -> MavenArtifact:
     return MavenArtifact("org.elasticsearch.distribution.integ-test-zip", "elasticsearch", version, "zip")
+
+
+def opensearch_zip(version: str = OPENSEARCH_VERSION) -> MavenArtifact:
+    return MavenArtifact("org.opensearch.distribution.integ-test-zip", "opensearch", version, "zip")
 
 
 def cache_dir() -> Path:
@@ -325,7 +339,15 @@ def _extract_trino(tarball: Path, dest: Path, plugins: tuple[str, ...]) -> None:
 
 def elasticsearch_install(version: str = ELASTICSEARCH_VERSION) -> Path:
     """Elasticsearch's integration-test distribution, unpacked where its unprivileged user can read it."""
-    artifact = elasticsearch_zip(version)
+    return _search_server_install(elasticsearch_zip(version), f"elasticsearch-{version}")
+
+
+def opensearch_install(version: str = OPENSEARCH_VERSION) -> Path:
+    """OpenSearch's integration-test distribution (core only: no security, no ISM plugin), likewise."""
+    return _search_server_install(opensearch_zip(version), f"opensearch-{version}")
+
+
+def _search_server_install(artifact: MavenArtifact, name: str) -> Path:
     archive = fetch(artifact)
 
     def build(staging: Path) -> None:
@@ -351,4 +373,4 @@ def elasticsearch_install(version: str = ELASTICSEARCH_VERSION) -> Path:
     root = shared_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)
-    return _install(f"elasticsearch-{version}", build, {"artifact": artifact.coordinates}, root)
+    return _install(name, build, {"artifact": artifact.coordinates}, root)

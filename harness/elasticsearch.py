@@ -1,6 +1,7 @@
-"""A single-node Elasticsearch on loopback, from its integration-test distribution on Maven Central.
+"""A single-node Elasticsearch (or OpenSearch) on loopback, from its integration-test distribution on
+Maven Central.
 
-Elasticsearch refuses to run as root, so when the harness runs as root the server runs as the
+Elasticsearch and OpenSearch refuse to run as root, so when the harness runs as root the server runs as the
 unprivileged user ES_USER (created by .ci/run), with its own config, data, logs and temp dirs
 under one instance directory that user owns. Security is off: this is a test instance on
 127.0.0.1, and the 8.x security plugin would otherwise refuse every unauthenticated request.
@@ -65,13 +66,21 @@ def _reachable_by_others(path: Path) -> bool:
 
 
 class Elasticsearch:
-    """One Elasticsearch server. `stop()` and `start()` keep its port and data, like a restart."""
+    """One Elasticsearch server. `stop()` and `start()` keep its port and data, like a restart.
 
-    def __init__(
-        self, base_dir: Path | None = None, *, version: str = downloads.ELASTICSEARCH_VERSION
-    ) -> None:
-        self.home = downloads.elasticsearch_install(version)
-        self.java_home = es_java_home()
+    OpenSearch (harness/opensearch.py) is the same server as far as the harness is concerned: a
+    subclass names its binary, config file, environment prefix and settings.
+    """
+
+    product = "Elasticsearch"
+    binary = "elasticsearch"
+    env_prefix = "ES"  # ES_JAVA_HOME, ES_PATH_CONF, ES_TMPDIR, ES_JAVA_OPTS
+    default_version = downloads.ELASTICSEARCH_VERSION
+
+    def __init__(self, base_dir: Path | None = None, *, version: str | None = None) -> None:
+        self.version = version or self.default_version
+        self.home = self.install(self.version)
+        self.java_home = self.find_java(self.version)
         self.user = run_as_user()
         self._own_base = base_dir is None
         self.base_dir = base_dir or Path(tempfile.mkdtemp(prefix="presto-on-aws-es-"))
@@ -89,6 +98,16 @@ class Elasticsearch:
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.process: ManagedProcess | None = None
         self._prepare()
+
+    def install(self, version: str) -> Path:
+        return downloads.elasticsearch_install(version)
+
+    def find_java(self, version: str) -> Path:
+        return es_java_home()
+
+    def product_settings(self) -> dict[str, object]:
+        # The 8.x security plugin would otherwise refuse every unauthenticated request.
+        return {"xpack.security.enabled": False}
 
     @property
     def log_path(self) -> Path:
@@ -111,11 +130,11 @@ class Elasticsearch:
             "transport.port": self.transport_port,
             "path.data": str(self.base_dir / "data"),
             "path.logs": str(self.base_dir / "logs"),
-            "xpack.security.enabled": False,
+            **self.product_settings(),
             # A nearly full disk on a developer machine must not turn test indices read-only.
             "cluster.routing.allocation.disk.threshold_enabled": False,
         }
-        (conf / "elasticsearch.yml").write_text(
+        (conf / f"{self.binary}.yml").write_text(
             "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items())
         )
         os.chmod(self.base_dir, 0o755)
@@ -128,17 +147,18 @@ class Elasticsearch:
         """Start the server (again) and return once it answers cluster health."""
         if self.process is not None and self.process.running():
             return self
+        e = self.env_prefix
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.base_dir),
-            "ES_JAVA_HOME": str(self.java_home),
-            "ES_PATH_CONF": str(self.base_dir / "config"),
-            "ES_TMPDIR": str(self.base_dir / "tmp"),
-            "ES_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
+            f"{e}_JAVA_HOME": str(self.java_home),
+            f"{e}_PATH_CONF": str(self.base_dir / "config"),
+            f"{e}_TMPDIR": str(self.base_dir / "tmp"),
+            f"{e}_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
         }
         self.process = ManagedProcess(
-            "elasticsearch",
-            [str(self.home / "bin" / "elasticsearch")],
+            self.binary,
+            [str(self.home / "bin" / self.binary)],
             log_path=self.log_path,
             env=env,
             cwd=self.base_dir,
@@ -156,7 +176,7 @@ class Elasticsearch:
             code = self.process.returncode()
             if code is not None:
                 raise ElasticsearchStartError(
-                    f"Elasticsearch exited with code {code}; its log ({self.log_path}) ends:\n"
+                    f"{self.product} exited with code {code}; its log ({self.log_path}) ends:\n"
                     + self.process.tail(40)
                 )
             try:
@@ -171,7 +191,7 @@ class Elasticsearch:
         tail = self.process.tail(40)
         self.process.stop(10)
         raise ElasticsearchStartError(
-            f"Elasticsearch not ready after {timeout:.0f}s ({last}); log ends:\n{tail}"
+            f"{self.product} not ready after {timeout:.0f}s ({last}); log ends:\n{tail}"
         )
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -182,6 +202,15 @@ class Elasticsearch:
 
     def running(self) -> bool:
         return self.process is not None and self.process.running()
+
+    def request(self, method: str, path: str, body: object = None) -> dict:
+        """One REST call, product-neutral (both servers speak the same JSON for what tests ask)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
 
     def client(self):  # -> elasticsearch.Elasticsearch (imported late: only tests need the client)
         from elasticsearch import Elasticsearch as Client

@@ -123,13 +123,35 @@ class SettingsError(ValueError):
     """Node settings that cannot be used; the message names every offending key."""
 
 
+# --- query-log stores ---------------------------------------------------------------------------
+# Which server the query log ships to (stack key queryLogBackend, node settings
+# elasticsearch.backend). The two AWS ones sign each request with SigV4 from the node's role, for
+# the service named here; the others use basic auth or none.
+STORE_ELASTICSEARCH = "elasticsearch"
+STORE_OPENSEARCH = "opensearch"
+STORE_AWS_OPENSEARCH = "aws-opensearch"  # an Amazon OpenSearch Service domain
+STORE_AWS_SERVERLESS = "aws-opensearch-serverless"  # an OpenSearch Serverless collection
+STORE_BACKENDS = (STORE_ELASTICSEARCH, STORE_OPENSEARCH, STORE_AWS_OPENSEARCH, STORE_AWS_SERVERLESS)
+SIGV4_SERVICES = {STORE_AWS_OPENSEARCH: "es", STORE_AWS_SERVERLESS: "aoss"}
+DEFAULT_QUERYLOG_RETENTION_DAYS = 30
+
+
 @dataclass(frozen=True)
 class ElasticsearchSettings:
+    """Where the query log goes. The name predates OpenSearch; `backend` says which server it is."""
+
     url: str  # scheme://host:port
     index_prefix: str = "trino-queries"
     username: str | None = None
     password_secret_arn: str | None = None  # Secrets Manager; the value is the password itself
     ca_bundle: str | None = None  # PEM text of the CA that signed the server certificate
+    backend: str = STORE_ELASTICSEARCH  # one of STORE_BACKENDS
+    aws_region: str | None = None  # the SigV4 signing region (AWS backends only)
+    retention_days: int = DEFAULT_QUERYLOG_RETENTION_DAYS  # daily indices older than this are deleted
+
+    @property
+    def sigv4_service(self) -> str | None:
+        return SIGV4_SERVICES.get(self.backend)
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,10 @@ from prometheus_client import (
 )
 
 from node_agent import contract, jsonlog
-from node_agent.es_index import BulkOutcome, bulk_index, make_client, put_template
 from node_agent.events import EventError, parse_completed_event
 from node_agent.querylog_shipper import BulkFn, Shipper
 from node_agent.spool import Spool, SpoolFull, SpoolWriteError
+from node_agent.store import BulkOutcome, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -244,15 +244,9 @@ class QuerylogAgent:
         self.spool.close()
 
 
-def for_elasticsearch(
-    config: QuerylogConfig, es: contract.ElasticsearchSettings, password: str | None
-) -> QuerylogAgent:
-    client = make_client(es, password)
-    return QuerylogAgent(
-        config,
-        bulk=lambda docs: bulk_index(client, es.index_prefix, docs),
-        prepare=lambda: put_template(client, es.index_prefix),
-    )
+def for_store(config: QuerylogConfig, store: Store) -> QuerylogAgent:
+    """The agent shipping to `store`: one delivery path whatever the backend behind the seam."""
+    return QuerylogAgent(config, bulk=store.bulk, prepare=store.prepare)
 
 
 def main(argv: list[str]) -> int:
@@ -266,16 +260,31 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--index-prefix", help="daily index prefix (default: the node settings' or trino-queries)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=contract.STORE_BACKENDS,
+        help="with --es-url: which server it is (default elasticsearch)",
+    )
+    parser.add_argument("--aws-region", help="with --es-url and an aws-* backend: the SigV4 signing region")
+    parser.add_argument("--retention-days", type=int, help="with --es-url: delete indices older than this")
     parser.add_argument("--port", type=int, default=contract.QUERYLOG_PORT)
     parser.add_argument("--spool-dir", type=Path, default=QuerylogConfig.spool_dir)
     parser.add_argument("--spool-max-bytes", type=int, default=QuerylogConfig.spool_max_bytes)
     args = parser.parse_args(argv)
     jsonlog.configure("querylog")
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # not one line per bulk request
+    for chatty in ("elastic_transport", "opensearch"):  # not one line per bulk request
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     disable_created_metrics()
 
     try:
         es, password = resolve_elasticsearch(args.env_file, args.es_url, args.index_prefix)
+        if es is not None and args.es_url:
+            flags = {
+                "backend": args.backend,
+                "aws_region": args.aws_region,
+                "retention_days": args.retention_days,
+            }
+            es = dataclasses.replace(es, **{k: v for k, v in flags.items() if v is not None})
     except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
         print(f"node-agent querylog: {exc}", file=sys.stderr)
         return 2
@@ -285,10 +294,12 @@ def main(argv: list[str]) -> int:
         # listener thread from retrying every event, and nothing piles up on disk.
         log.warning("querylog: no elasticsearch in the node settings: events are answered and discarded")
         agent = QuerylogAgent(dataclasses.replace(config, discard=True), bulk=_never_called)
+        target = "nowhere (discarding)"
     else:
-        agent = for_elasticsearch(config, es, password)
+        store = open_store(es, password)
+        agent = for_store(config, store)
+        target = store.target
     agent.start()
-    target = es.url if es else "nowhere (discarding)"
     log.info("querylog: listening on %s:%d%s, shipping to %s", config.host, agent.port, config.path, target)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,7 +6,7 @@ backoff, with a log line that names the status and a counter per status. Errors 
 itself end never: the document is set aside in a size-bounded `rejected.jsonl` for a human and the
 rest ships. A whole request refused for its content (e.g. an `_id` over 512 bytes) is halved until
 the refused documents stand alone. Which status means what is decided by the store's module
-(es_index.item_result / request_refused), the one place that knows that store.
+(store.item_result / request_refused), the one place that knows that store.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from node_agent.es_index import BulkOutcome, RequestRefused
 from node_agent.spool import Position, Spool
+from node_agent.store import BulkOutcome, RequestRefused
 
 if TYPE_CHECKING:
     from node_agent.querylog import QuerylogConfig, QuerylogMetrics
@@ -32,7 +32,7 @@ BulkFn = Callable[[list[dict[str, Any]]], BulkOutcome]
 
 
 class Shipper(threading.Thread):
-    """Moves spooled events into Elasticsearch, in order, acknowledging only what ES accepted."""
+    """Moves spooled events into the store, in order, acknowledging only what it accepted."""
 
     def __init__(
         self,
@@ -63,7 +63,7 @@ class Shipper(threading.Thread):
                 progressed = self.ship_once()
             except Exception as exc:  # unreachable, timeouts, 5xx or auth on the whole request: retried
                 log.warning(
-                    "querylog: shipping to Elasticsearch failed (%s: %s); %d events wait in the spool, "
+                    "querylog: shipping to the store failed (%s: %s); %d events wait in the spool, "
                     "retrying in %.1fs",
                     type(exc).__name__,
                     exc,
@@ -136,7 +136,7 @@ class Shipper(threading.Thread):
                     results=["rejected"], reasons=[f"request refused: {exc}"], statuses=[exc.status]
                 )
             log.warning(
-                "querylog: Elasticsearch refused a whole request of %d events (%s); splitting it to "
+                "querylog: the store refused a whole request of %d events (%s); splitting it to "
                 "find the events it refuses",
                 len(docs),
                 exc,
@@ -180,7 +180,7 @@ class Shipper(threading.Thread):
         elif "404" in by_status:
             hint = " Check that the index or alias the prefix names can be created."
         log.warning(
-            "querylog: Elasticsearch asked to retry %d events later (by status: %s; first reason: %s); "
+            "querylog: the store asked to retry %d events later (by status: %s; first reason: %s); "
             "they stay in the spool.%s",
             sum(by_status.values()),
             ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items())),
@@ -190,7 +190,7 @@ class Shipper(threading.Thread):
         self.metrics.bulk_errors.inc()
 
     def _reject(self, doc: dict[str, Any], reason: str | None) -> None:
-        log.error("querylog: Elasticsearch refused query %s for good: %s", doc.get("query_id"), reason)
+        log.error("querylog: the store refused query %s for good: %s", doc.get("query_id"), reason)
         self.metrics.rejected.inc()
         line = (json.dumps({"reason": reason, "document": doc}) + "\n").encode()
         path = self.spool.directory / self.config.rejected_file

@@ -7,6 +7,7 @@ Every server listens on 127.0.0.1 on a port picked at runtime.
 - trino_cluster: a ready coordinator + 2 workers (TPC-H works, both workers active).
 - trino_factory: start more clusters or nodes with custom settings; all stopped at the end.
 - elasticsearch: one single-node server; `.stop()` / `.start()` keep its port and data.
+- opensearch: the same for OpenSearch 2.19 (the query-log tests run against both).
 - prometheus_factory: `start(targets, scrape_interval="1s")` -> Prometheus with `.query(promql)`.
 - moto_server: moto in server mode; `aws_cluster` resets it and creates the cluster's resources.
 """
@@ -20,6 +21,7 @@ import pytest
 
 from harness.elasticsearch import Elasticsearch
 from harness.moto import ClusterResources, MotoServer
+from harness.opensearch import OpenSearch
 from harness.prometheus import PrometheusFactory
 from harness.trino import TrinoCluster, TrinoFactory
 
@@ -51,6 +53,16 @@ def trino_cluster(trino_factory: TrinoFactory) -> Iterator[TrinoCluster]:
 @pytest.fixture(scope="session")
 def elasticsearch(harness_dir: Path) -> Iterator[Elasticsearch]:
     server = Elasticsearch(harness_dir / "elasticsearch")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def opensearch(harness_dir: Path) -> Iterator[OpenSearch]:
+    server = OpenSearch(harness_dir / "opensearch")
     try:
         server.start()
         yield server

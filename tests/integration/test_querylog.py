@@ -1,7 +1,9 @@
-"""The query log end to end: real Trino 476 posting to the agent, real Elasticsearch behind it.
+"""The query log end to end: real Trino 476 posting to the agent, a real store behind it.
 
-The agent runs as its own process (`python -m node_agent.querylog`), so "restart" here is a
-SIGKILL and a new process on the same spool, the harshest way an agent stops.
+Every test runs against both stores the harness can run: Elasticsearch 8.19 and OpenSearch 2.19
+(one Trino for both: the agent for each store takes the same port in turn). The agent runs as its
+own process (`python -m node_agent.querylog`), so "restart" here is a SIGKILL and a new process
+on the same spool, the harshest way an agent stops.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,9 @@ import pytest
 
 from harness.ports import free_port
 from node_agent.contract import QUERYLOG_PATH, ElasticsearchSettings
-from node_agent.querylog import QuerylogConfig, for_elasticsearch
+from node_agent.querylog import QuerylogConfig, for_store
 from node_agent.spool import Spool
+from node_agent.store import open_store
 from node_agent.trino import TrinoError
 
 pytestmark = pytest.mark.integration
@@ -43,10 +47,24 @@ FAILING_QUERIES = [
 ]
 
 
+STORES = ["elasticsearch", "opensearch"]  # the session fixtures (conftest.py) of each server
+
+
 class QuerylogProcess:
     """`node-agent querylog` as a child process on a fixed port and spool directory."""
 
-    def __init__(self, port: int, spool_dir: Path, es_url: str, prefix: str, log_path: Path) -> None:
+    def __init__(
+        self,
+        port: int,
+        spool_dir: Path,
+        es_url: str,
+        prefix: str,
+        log_path: Path,
+        *,
+        backend: str = "elasticsearch",
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port, self.spool_dir, self.es_url, self.prefix, self.log_path = (
             port,
             spool_dir,
@@ -54,6 +72,7 @@ class QuerylogProcess:
             prefix,
             log_path,
         )
+        self.backend, self.extra_args, self.env = backend, extra_args, env
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -65,10 +84,12 @@ class QuerylogProcess:
             f"--spool-dir={self.spool_dir}",
             f"--es-url={self.es_url}",
             f"--index-prefix={self.prefix}",
+            f"--backend={self.backend}",
+            *self.extra_args,
         ]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self.env or dict(os.environ)
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -104,25 +125,46 @@ class QuerylogProcess:
         raise AssertionError(f"{name} not on the query-log agent's metrics page")
 
 
+@dataclass(frozen=True)
+class Setup:
+    cluster: Any
+    agent: QuerylogProcess
+    server: Any  # harness Elasticsearch or OpenSearch
+
+
 @pytest.fixture(scope="module")
+def querylog_cluster(trino_factory: Any) -> Iterator[tuple[Any, int]]:
+    """One lone coordinator posting its events to a fixed port, whichever store's agent is there."""
+    port = free_port()
+    cluster = trino_factory.start_cluster(workers=0, include_coordinator=True, querylog_port=port)
+    try:
+        yield cluster, port
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module", params=STORES)
 def querylog_setup(
-    trino_factory: Any, elasticsearch: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    base = tmp_path_factory.mktemp("querylog")
+    request: pytest.FixtureRequest,
+    querylog_cluster: tuple[Any, int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Setup]:
+    server = request.getfixturevalue(request.param)
+    cluster, port = querylog_cluster
+    base = tmp_path_factory.mktemp(f"querylog-{request.param}")
     agent = QuerylogProcess(
-        free_port(),
+        port,
         base / "spool",
-        elasticsearch.url,
+        server.url,
         f"it-queries-{uuid.uuid4().hex[:8]}",
         base / "agent.log",
+        backend=request.param,
     )
     agent.start()
-    cluster = trino_factory.start_cluster(workers=0, include_coordinator=True, querylog_port=agent.port)
     try:
-        yield cluster, agent
+        yield Setup(cluster, agent, server)
     finally:
         agent.stop()
-        cluster.stop()
 
 
 def run_mixed(cluster: Any, user: str) -> dict[str, str]:
@@ -141,41 +183,35 @@ def run_mixed(cluster: Any, user: str) -> dict[str, str]:
     return seen
 
 
-def documents(es: Any, prefix: str, user: str) -> list[dict[str, Any]]:
-    client = es.client()
-    client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-    found = client.search(
-        index=f"{prefix}-*",
-        query={"term": {"user": user}},
-        size=1000,
-        ignore_unavailable=True,
-        allow_no_indices=True,
+def documents(server: Any, prefix: str, user: str) -> list[dict[str, Any]]:
+    lenient = "ignore_unavailable=true&allow_no_indices=true"
+    server.request("POST", f"/{prefix}-*/_refresh?{lenient}")
+    found = server.request(
+        "POST", f"/{prefix}-*/_search?{lenient}", {"query": {"term": {"user": user}}, "size": 1000}
     )
     return [{"_id": hit["_id"], **hit["_source"]} for hit in found["hits"]["hits"]]
 
 
 def wait_for_documents(
-    es: Any, prefix: str, user: str, count: int, timeout: float = 90.0
+    server: Any, prefix: str, user: str, count: int, timeout: float = 90.0
 ) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     docs: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        docs = documents(es, prefix, user)
+        docs = documents(server, prefix, user)
         if len(docs) >= count:
             time.sleep(2)  # anything extra (a duplicate) would have arrived with the rest
-            return documents(es, prefix, user)
+            return documents(server, prefix, user)
         time.sleep(0.5)
     raise AssertionError(f"{len(docs)} of {count} documents for {user} after {timeout}s")
 
 
-def test_every_query_becomes_exactly_one_document_with_its_state_and_stats(
-    querylog_setup: Any, elasticsearch: Any
-) -> None:
-    cluster, agent = querylog_setup
+def test_every_query_becomes_exactly_one_document_with_its_state_and_stats(querylog_setup: Setup) -> None:
+    cluster, agent, server = querylog_setup.cluster, querylog_setup.agent, querylog_setup.server
     user = f"it-{uuid.uuid4().hex[:8]}"
     seen = run_mixed(cluster, user)
 
-    docs = wait_for_documents(elasticsearch, agent.prefix, user, len(seen))
+    docs = wait_for_documents(server, agent.prefix, user, len(seen))
     assert len(docs) == len(seen) == len(OK_QUERIES) + len(FAILING_QUERIES)
     assert {d["query_id"]: d["state"] for d in docs} == seen
     assert all(d["_id"] == d["query_id"] for d in docs)
@@ -189,24 +225,20 @@ def test_every_query_becomes_exactly_one_document_with_its_state_and_stats(
     assert by_query["SELECT * FROM tpch.tiny.no_such_table"]["error_type"] == "USER_ERROR"
 
 
-def test_the_index_template_makes_state_error_and_times_aggregatable(
-    querylog_setup: Any, elasticsearch: Any
-) -> None:
-    cluster, agent = querylog_setup
+def test_the_index_template_makes_state_error_and_times_aggregatable(querylog_setup: Setup) -> None:
+    cluster, agent, server = querylog_setup.cluster, querylog_setup.agent, querylog_setup.server
     user = f"it-{uuid.uuid4().hex[:8]}"
     run_mixed(cluster, user)
-    wait_for_documents(elasticsearch, agent.prefix, user, len(OK_QUERIES) + len(FAILING_QUERIES))
-    answer = elasticsearch.client().search(
-        index=f"{agent.prefix}-*",
-        size=0,
-        query={"term": {"user": user}},
-        aggs={
-            "state": {"terms": {"field": "state"}},
-            "error": {"terms": {"field": "error_name"}},
-            "catalog": {"terms": {"field": "input_catalogs"}},
-            "wall": {"sum": {"field": "wall_time_seconds"}},
-            "rows": {"sum": {"field": "processed_input_rows"}},
-        },
+    wait_for_documents(server, agent.prefix, user, len(OK_QUERIES) + len(FAILING_QUERIES))
+    aggs = {
+        "state": {"terms": {"field": "state"}},
+        "error": {"terms": {"field": "error_name"}},
+        "catalog": {"terms": {"field": "input_catalogs"}},
+        "wall": {"sum": {"field": "wall_time_seconds"}},
+        "rows": {"sum": {"field": "processed_input_rows"}},
+    }
+    answer = server.request(
+        "POST", f"/{agent.prefix}-*/_search", {"size": 0, "query": {"term": {"user": user}}, "aggs": aggs}
     )["aggregations"]
     assert {b["key"]: b["doc_count"] for b in answer["state"]["buckets"]} == {
         "FINISHED": len(OK_QUERIES),
@@ -218,15 +250,15 @@ def test_the_index_template_makes_state_error_and_times_aggregatable(
     assert answer["rows"]["value"] >= sum(rows for _, rows in OK_QUERIES)
 
 
-def test_nothing_is_lost_or_duplicated_across_an_elasticsearch_outage_and_an_agent_crash(
-    querylog_setup: Any, elasticsearch: Any
+def test_nothing_is_lost_or_duplicated_across_a_store_outage_and_an_agent_crash(
+    querylog_setup: Setup,
 ) -> None:
-    cluster, agent = querylog_setup
+    cluster, agent, server = querylog_setup.cluster, querylog_setup.agent, querylog_setup.server
     user = f"it-{uuid.uuid4().hex[:8]}"
     before = run_mixed(cluster, user)
-    wait_for_documents(elasticsearch, agent.prefix, user, len(before))
+    wait_for_documents(server, agent.prefix, user, len(before))
 
-    elasticsearch.stop()
+    server.stop()
     try:
         during = run_mixed(cluster, user)
         deadline = time.monotonic() + 60
@@ -236,17 +268,15 @@ def test_nothing_is_lost_or_duplicated_across_an_elasticsearch_outage_and_an_age
         agent.kill()
         agent.start()
     finally:
-        elasticsearch.start()
+        server.start()
 
-    docs = wait_for_documents(elasticsearch, agent.prefix, user, len(before) + len(during), timeout=180)
+    docs = wait_for_documents(server, agent.prefix, user, len(before) + len(during), timeout=180)
     assert len(docs) == len(before) + len(during)
     assert {d["query_id"]: d["state"] for d in docs} == {**before, **during}
 
 
-def test_a_malformed_post_is_refused_and_the_agent_keeps_accepting(
-    querylog_setup: Any, elasticsearch: Any
-) -> None:
-    cluster, agent = querylog_setup
+def test_a_malformed_post_is_refused_and_the_agent_keeps_accepting(querylog_setup: Setup) -> None:
+    cluster, agent, server = querylog_setup.cluster, querylog_setup.agent, querylog_setup.server
     request = urllib.request.Request(
         f"http://127.0.0.1:{agent.port}{QUERYLOG_PATH}", data=b'{"metadata": 1}', method="POST"
     )
@@ -256,7 +286,7 @@ def test_a_malformed_post_is_refused_and_the_agent_keeps_accepting(
 
     user = f"it-{uuid.uuid4().hex[:8]}"
     result = cluster.query("SELECT count(*) FROM tpch.tiny.supplier", user=user)
-    docs = wait_for_documents(elasticsearch, agent.prefix, user, 1)
+    docs = wait_for_documents(server, agent.prefix, user, 1)
     assert [d["query_id"] for d in docs] == [result.query_id]
 
 
@@ -286,7 +316,9 @@ def test_an_id_elasticsearch_refuses_for_the_whole_request_is_set_aside_and_the_
     ids.insert(4, "x" * 600)
     spool_documents(tmp_path / "spool", ids)
     config = QuerylogConfig(port=0, spool_dir=tmp_path / "spool")
-    agent = for_elasticsearch(config, ElasticsearchSettings(url=elasticsearch.url, index_prefix=prefix), None)
+    agent = for_store(
+        config, open_store(ElasticsearchSettings(url=elasticsearch.url, index_prefix=prefix), None)
+    )
     try:
         assert agent.shipper.ship_once()
         assert agent.spool.pending_records == 0
@@ -307,7 +339,9 @@ def test_a_missing_index_is_retried_with_a_metric_and_ships_once_it_can_be_creat
     prefix = f"it-noindex-{uuid.uuid4().hex[:8]}"
     spool_documents(tmp_path / "spool", ["a", "b"])
     config = QuerylogConfig(port=0, spool_dir=tmp_path / "spool", backoff_initial_seconds=0.01)
-    agent = for_elasticsearch(config, ElasticsearchSettings(url=elasticsearch.url, index_prefix=prefix), None)
+    agent = for_store(
+        config, open_store(ElasticsearchSettings(url=elasticsearch.url, index_prefix=prefix), None)
+    )
     client = elasticsearch.client()
     client.cluster.put_settings(persistent={"action.auto_create_index": "false"})
     try:

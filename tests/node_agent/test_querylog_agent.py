@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from node_agent import querylog
-from node_agent.es_index import BulkOutcome, RequestRefused
 from node_agent.querylog import QuerylogAgent, QuerylogConfig, Shipper
+from node_agent.store import BulkOutcome, RequestRefused
 
 DATA = Path(__file__).parent / "data" / "trino476"
 EVENT = (DATA / "finished_lineitem_scan.json").read_bytes()

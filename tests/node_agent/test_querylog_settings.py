@@ -18,8 +18,9 @@ from node_agent.contract import (
     ElasticsearchSettings,
     NodeSettings,
 )
-from node_agent.es_index import make_client, mapping
 from node_agent.querylog import resolve_elasticsearch
+from node_agent.store import mapping
+from node_agent.store_elastic import make_client
 
 REGION = "eu-west-1"
 PARAMETER = "/presto-on-aws/prod/node-settings"

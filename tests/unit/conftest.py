@@ -29,6 +29,8 @@ CONFIGS: dict[str, tuple[str, Mapping[str, object]]] = {
             "elasticsearchIndexPrefix": None,
             "elasticsearchUsername": None,
             "elasticsearchPasswordSecretArn": None,
+            "queryLogBackend": None,
+            "queryLogRetentionDays": None,
             "coordinatorPrivateIp": None,
             "retryPolicy": "NONE",
             "exchangeBucket": None,

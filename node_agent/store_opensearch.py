@@ -1,0 +1,176 @@
+"""The query log's OpenSearch backends, through opensearch-py: a self-managed OpenSearch 2.x/3.x
+(basic auth or none), an Amazon OpenSearch Service domain and an OpenSearch Serverless collection
+(both SigV4-signed with the node's own role, services `es` and `aoss`).
+
+Retention is an ISM policy whose `ism_template` attaches it to every new `<prefix>-*` index. A
+Serverless collection has no ISM: what deletes old data there is the collection's data lifecycle
+policy, which the account sets (and which only time-series collections have; see README).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from opensearchpy import OpenSearch, TransportError, Urllib3AWSV4SignerAuth
+
+from node_agent.contract import STORE_AWS_SERVERLESS, ElasticsearchSettings
+from node_agent.store import (
+    TEMPLATE_META,
+    BulkOutcome,
+    StoreRefused,
+    bulk_operations,
+    bulk_refusal,
+    ensure_retention,
+    fingerprint,
+    index_template,
+    read_bulk_response,
+    retention_policy_name,
+)
+
+log = logging.getLogger(__name__)
+ISM_POLICIES = "/_plugins/_ism/policies"
+
+
+def make_client(
+    settings: ElasticsearchSettings, password: str | None, *, credentials: Any = None, timeout: float = 10.0
+) -> OpenSearch:
+    """A client with SigV4 (AWS backends), basic auth (a user configured) or none, and the given CA."""
+    kwargs: dict[str, Any] = {"timeout": timeout, "max_retries": 0, "retry_on_timeout": False}
+    service = settings.sigv4_service
+    if service:
+        if settings.username:
+            raise ValueError(
+                f"elasticsearch.username is set but backend {settings.backend!r} signs requests with "
+                "the node's role (SigV4); a domain's internal users go with backend 'opensearch'"
+            )
+        if not settings.aws_region:
+            raise ValueError(f"backend {settings.backend!r} needs elasticsearch.aws_region to sign requests")
+        credentials = credentials or boto3.Session().get_credentials()
+        if credentials is None:
+            raise ValueError(f"backend {settings.backend!r} signs with AWS credentials but none were found")
+        kwargs["http_auth"] = Urllib3AWSV4SignerAuth(credentials, settings.aws_region, service)
+    elif settings.username:
+        if password is None:
+            raise ValueError(
+                f"elasticsearch.username {settings.username!r} is set but no password was resolved "
+                "(elasticsearch.password_secret_arn)"
+            )
+        kwargs["http_auth"] = (settings.username, password)
+    if settings.ca_bundle:
+        if not settings.url.startswith("https://"):
+            raise ValueError(
+                f"elasticsearch.ca_bundle is set but elasticsearch.url {settings.url!r} is not https"
+            )
+        kwargs["ssl_context"] = ssl.create_default_context(cadata=settings.ca_bundle)
+    return OpenSearch(hosts=[settings.url], **kwargs)
+
+
+def ism_policy(prefix: str, days: int) -> dict[str, Any]:
+    """Delete each `<prefix>-*` index `days` after its creation; the description carries our digest."""
+    states = [
+        {
+            "name": "open",
+            "actions": [],
+            "transitions": [{"state_name": "delete", "conditions": {"min_index_age": f"{days}d"}}],
+        },
+        {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+    ]
+    templates = [{"index_patterns": [f"{prefix}-*"], "priority": 100}]
+    digest = fingerprint({"states": states, "ism_template": templates})
+    return {
+        "description": f"{TEMPLATE_META['managed_by']}: delete {prefix}-* after {days} days [{digest}]",
+        "default_state": "open",
+        "states": states,
+        "ism_template": templates,
+    }
+
+
+class OpenSearchStore:
+    """OpenSearch in any of its three forms: index template, ISM retention (not Serverless), `_bulk`."""
+
+    def __init__(
+        self, settings: ElasticsearchSettings, password: str | None, *, credentials: Any = None
+    ) -> None:
+        self.settings = settings
+        self.client = make_client(settings, password, credentials=credentials)
+
+    @property
+    def target(self) -> str:
+        s = self.settings
+        auth = (
+            f"SigV4 {s.sigv4_service} {s.aws_region}"
+            if s.sigv4_service
+            else ("basic auth" if s.username else "no auth")
+        )
+        return f"{s.backend} at {s.url} ({auth})"
+
+    @property
+    def serverless(self) -> bool:
+        return self.settings.backend == STORE_AWS_SERVERLESS
+
+    def prepare(self) -> None:
+        prefix, days = self.settings.index_prefix, self.settings.retention_days
+        if self.serverless:
+            log.info(
+                "querylog: %s: no ISM on OpenSearch Serverless; old data is deleted only by the "
+                "collection's data lifecycle policy, which the account sets (queryLogRetentionDays=%d "
+                "is not applied by the agent)",
+                self.target,
+                days,
+            )
+        else:
+            policy = retention_policy_name(prefix)
+            body = ism_policy(prefix, days)
+            ensure_retention(self.target, policy, days, lambda: self._ensure_policy(policy, body))
+        template = index_template(prefix)
+        if self.serverless:
+            template["template"].pop("settings")  # a collection manages its own shards
+        with self._refusal():
+            self.client.indices.put_index_template(name=prefix, body=template)
+
+    def _ensure_policy(self, name: str, policy: dict[str, Any]) -> bool:
+        path = f"{ISM_POLICIES}/{name}"
+        try:
+            try:
+                current = self.client.transport.perform_request("GET", path)
+            except TransportError as exc:
+                if exc.status_code != 404 or "no handler" in str(exc.info):
+                    raise
+                current = None  # ISM answered: no such policy yet
+            if current is None:
+                self.client.transport.perform_request("PUT", path, body={"policy": policy})
+                return True
+            if current["policy"].get("description") == policy["description"]:
+                return False
+            params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
+            self.client.transport.perform_request("PUT", path, params=params, body={"policy": policy})
+            return True
+        except TransportError as exc:
+            if not isinstance(exc.status_code, int):  # no answer at all: let the shipper retry
+                raise
+            raise StoreRefused(exc.status_code, str(exc.info)) from exc
+
+    @contextmanager
+    def _refusal(self) -> Iterator[None]:
+        """An HTTP error on a whole request says which store answered it, and what it said."""
+        try:
+            yield
+        except TransportError as exc:
+            if not isinstance(exc.status_code, int):
+                raise
+            raise StoreRefused(exc.status_code, f"{self.target} answered {exc.info}") from exc
+
+    def bulk(self, docs: list[dict[str, Any]]) -> BulkOutcome:
+        """As ElasticStore.bulk: RequestRefused for a request refused for its content."""
+        try:
+            response = self.client.bulk(body=bulk_operations(self.settings.index_prefix, docs))
+        except TransportError as exc:
+            if not isinstance(exc.status_code, int):
+                raise
+            raise bulk_refusal(exc.status_code, self.target, exc.info) from exc
+        return read_bulk_response(response)

@@ -3,8 +3,7 @@
 It runs exactly like the harness's Elasticsearch (same unprivileged user, instance layout, restart
 semantics); only the binary, the environment prefix and the settings differ. The integration-test
 zip is OpenSearch core without plugins: no security plugin (so no auth to turn off) and no Index
-State Management, which the query-log tests rely on to see the agent's "ISM is not installed" path
-against a real server (the ISM policy body itself is checked in tests/node_agent).
+State Management (the query-log tests see the agent's "no lifecycle API" path against it).
 """
 
 from __future__ import annotations

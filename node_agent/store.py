@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -139,6 +140,29 @@ class Store(Protocol):
         ...
 
 
+def basic_auth(settings: ElasticsearchSettings, password: str | None) -> tuple[str, str] | None:
+    """(user, password) when a user is configured; a user without a password is refused."""
+    if not settings.username:
+        return None
+    if password is None:
+        raise ValueError(
+            f"elasticsearch.username {settings.username!r} is set but no password was resolved "
+            "(elasticsearch.password_secret_arn)"
+        )
+    return settings.username, password
+
+
+def tls_context(settings: ElasticsearchSettings) -> ssl.SSLContext | None:
+    """A context trusting the configured CA; None means the client's default (the system CAs)."""
+    if not settings.ca_bundle:
+        return None
+    if not settings.url.startswith("https://"):
+        raise ValueError(
+            f"elasticsearch.ca_bundle is set but elasticsearch.url {settings.url!r} is not https"
+        )
+    return ssl.create_default_context(cadata=settings.ca_bundle)
+
+
 def mapping() -> dict[str, Any]:
     properties: dict[str, Any] = {name: {"type": "keyword", "ignore_above": 1024} for name in _KEYWORDS}
     properties.update({name: {"type": "date"} for name in _DATES})
@@ -175,22 +199,26 @@ def fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def ensure_retention(target: str, name: str, days: int, ensure: Callable[[], bool]) -> None:
+def ensure_retention(target: str, name: str, days: int, ensure: Callable[[], bool]) -> bool:
     """Run a backend's create-or-update of the retention policy; never let it block shipping.
 
     `ensure` returns True when it wrote the policy and False when the same one was already there.
-    An HTTP error (no privilege, no ISM plugin, a policy the server refuses) is logged at ERROR and
-    shipping goes on without retention; only "no answer" propagates, so the shipper retries.
+    An HTTP error (no privilege, no lifecycle plugin, a policy the server refuses) is logged at
+    ERROR and shipping goes on without retention; only "no answer" propagates, so the shipper
+    retries. Returns False when the server has no lifecycle API at all (Elasticsearch without ILM,
+    OpenSearch without ISM): an index template must then not name a policy, or the server would
+    refuse the template and with it every document.
     """
     try:
         written = ensure()
     except StoreRefused as exc:
+        missing_api = "no handler found" in str(exc)
         hint = {
             401: "the query-log credentials were not accepted for the policy API",
             403: "the query-log user or role lacks the privilege to manage lifecycle policies",
         }.get(exc.status, "the server refused the policy")
-        if "no handler found" in str(exc):
-            hint = "the server has no lifecycle API (OpenSearch without the Index State Management plugin)"
+        if missing_api:
+            hint = "the server has no lifecycle API (Elasticsearch without ILM, OpenSearch without ISM)"
         log.error(
             "querylog: RETENTION NOT APPLIED on %s: could not put policy %r (delete indices after %d days): "
             "%s (%s). Shipping continues; old indices are kept until this is fixed.",
@@ -200,7 +228,7 @@ def ensure_retention(target: str, name: str, days: int, ensure: Callable[[], boo
             hint,
             exc,
         )
-        return
+        return not missing_api
     log.info(
         "querylog: retention policy %r on %s %s (delete indices after %d days)",
         name,
@@ -208,6 +236,7 @@ def ensure_retention(target: str, name: str, days: int, ensure: Callable[[], boo
         "written" if written else "already up to date",
         days,
     )
+    return True
 
 
 def bulk_operations(prefix: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ server needs its own backend (store_opensearch.py) rather than this one with ano
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from node_agent.store import (
     TEMPLATE_META,
     BulkOutcome,
     StoreRefused,
+    basic_auth,
     bulk_operations,
     bulk_refusal,
     ensure_retention,
@@ -25,6 +25,7 @@ from node_agent.store import (
     index_template,
     read_bulk_response,
     retention_policy_name,
+    tls_context,
 )
 
 
@@ -33,19 +34,11 @@ def make_client(
 ) -> Elasticsearch:
     """A client with basic auth when a user is configured and the given CA for TLS."""
     kwargs: dict[str, Any] = {"request_timeout": timeout, "max_retries": 0, "retry_on_timeout": False}
-    if settings.username:
-        if password is None:
-            raise ValueError(
-                f"elasticsearch.username {settings.username!r} is set but no password was resolved "
-                "(elasticsearch.password_secret_arn)"
-            )
-        kwargs["basic_auth"] = (settings.username, password)
-    if settings.ca_bundle:
-        if not settings.url.startswith("https://"):
-            raise ValueError(
-                f"elasticsearch.ca_bundle is set but elasticsearch.url {settings.url!r} is not https"
-            )
-        kwargs["ssl_context"] = ssl.create_default_context(cadata=settings.ca_bundle)
+    auth, context = basic_auth(settings, password), tls_context(settings)
+    if auth:
+        kwargs["basic_auth"] = auth
+    if context:
+        kwargs["ssl_context"] = context
     return Elasticsearch(settings.url, **kwargs)
 
 
@@ -76,8 +69,10 @@ class ElasticStore:
     def prepare(self) -> None:
         prefix, days = self.settings.index_prefix, self.settings.retention_days
         policy = retention_policy_name(prefix)
-        ensure_retention(self.target, policy, days, lambda: self._ensure_policy(policy, ilm_policy(days)))
-        body = index_template(prefix, index_settings(policy))
+        has_ilm = ensure_retention(
+            self.target, policy, days, lambda: self._ensure_policy(policy, ilm_policy(days))
+        )
+        body = index_template(prefix, index_settings(policy) if has_ilm else None)
         with self._refusal():
             self.client.indices.put_index_template(
                 name=self.settings.index_prefix,

@@ -10,7 +10,6 @@ policy, which the account sets (and which only time-series collections have; see
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +22,7 @@ from node_agent.store import (
     TEMPLATE_META,
     BulkOutcome,
     StoreRefused,
+    basic_auth,
     bulk_operations,
     bulk_refusal,
     ensure_retention,
@@ -30,6 +30,7 @@ from node_agent.store import (
     index_template,
     read_bulk_response,
     retention_policy_name,
+    tls_context,
 )
 
 log = logging.getLogger(__name__)
@@ -55,18 +56,10 @@ def make_client(
             raise ValueError(f"backend {settings.backend!r} signs with AWS credentials but none were found")
         kwargs["http_auth"] = Urllib3AWSV4SignerAuth(credentials, settings.aws_region, service)
     elif settings.username:
-        if password is None:
-            raise ValueError(
-                f"elasticsearch.username {settings.username!r} is set but no password was resolved "
-                "(elasticsearch.password_secret_arn)"
-            )
-        kwargs["http_auth"] = (settings.username, password)
-    if settings.ca_bundle:
-        if not settings.url.startswith("https://"):
-            raise ValueError(
-                f"elasticsearch.ca_bundle is set but elasticsearch.url {settings.url!r} is not https"
-            )
-        kwargs["ssl_context"] = ssl.create_default_context(cadata=settings.ca_bundle)
+        kwargs["http_auth"] = basic_auth(settings, password)
+    context = tls_context(settings)
+    if context:
+        kwargs["ssl_context"] = context
     return OpenSearch(hosts=[settings.url], **kwargs)
 
 

@@ -50,24 +50,22 @@ def trino_cluster(trino_factory: TrinoFactory) -> Iterator[TrinoCluster]:
         cluster.stop()
 
 
+def _running(server: Elasticsearch) -> Iterator[Elasticsearch]:
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture(scope="session")
 def elasticsearch(harness_dir: Path) -> Iterator[Elasticsearch]:
-    server = Elasticsearch(harness_dir / "elasticsearch")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _running(Elasticsearch(harness_dir / "elasticsearch"))
 
 
 @pytest.fixture(scope="session")
-def opensearch(harness_dir: Path) -> Iterator[OpenSearch]:
-    server = OpenSearch(harness_dir / "opensearch")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+def opensearch(harness_dir: Path) -> Iterator[Elasticsearch]:
+    yield from _running(OpenSearch(harness_dir / "opensearch"))
 
 
 @pytest.fixture(scope="session")

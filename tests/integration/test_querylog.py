@@ -198,7 +198,11 @@ def wait_for_documents(
     deadline = time.monotonic() + timeout
     docs: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        docs = documents(server, prefix, user)
+        try:
+            docs = documents(server, prefix, user)
+        except urllib.error.HTTPError as exc:  # 503: a just-created index has no started shard yet
+            if exc.code != 503:
+                raise
         if len(docs) >= count:
             time.sleep(2)  # anything extra (a duplicate) would have arrived with the rest
             return documents(server, prefix, user)

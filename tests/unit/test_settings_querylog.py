@@ -10,15 +10,8 @@ from components.settings import parse
 from components.settings_model import ConfigError, ElasticsearchConfig
 from components.stack_file import load_stack_settings
 from node_agent.contract import NodeSettings
+from tests.unit.stack_config import VALID
 
-VALID = {
-    "aws:region": "eu-west-1",
-    "presto-on-aws:environment": "test",
-    "presto-on-aws:vpcId": "vpc-0a1b2c3d",
-    "presto-on-aws:coordinatorSubnetId": "subnet-0a1b2c3d",
-    "presto-on-aws:workerSubnetIds": '["subnet-0a1b2c3d"]',
-    "presto-on-aws:tls": "false",
-}
 DOMAIN_URL = "https://search-trino-logs-abcdefghijklmnopqrstuvwxyz.eu-central-1.es.amazonaws.com"
 COLLECTION_URL = "https://07tjusf2h91cunochc4z.eu-west-1.aoss.amazonaws.com"
 SCOPE = policies.Scope(partition="aws", region="eu-west-1", account="111122223333", cluster="trino-test")

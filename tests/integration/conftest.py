@@ -14,6 +14,7 @@ Every server listens on 127.0.0.1 on a port picked at runtime.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def elasticsearch(harness_dir: Path) -> Iterator[Elasticsearch]:
 
 @pytest.fixture(scope="session")
 def opensearch(harness_dir: Path) -> Iterator[Elasticsearch]:
-    yield from _running(OpenSearch(harness_dir / "opensearch"))
+    # 2.19 by default; PRESTO_ON_AWS_OPENSEARCH_VERSION=3.6.0 runs the same tests against 3.x.
+    version = os.environ.get("PRESTO_ON_AWS_OPENSEARCH_VERSION") or None
+    yield from _running(OpenSearch(harness_dir / "opensearch", version=version))
 
 
 @pytest.fixture(scope="session")

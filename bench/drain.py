@@ -101,8 +101,10 @@ def drain() -> None:
 
     from harness.moto import MotoServer
     from harness.trino import TrinoFactory
+    from node_agent.drain_state import StateStore
     from node_agent.imds import Imds
-    from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
+    from node_agent.lifecycle import LifecycleAgent, build_config
+    from node_agent.trino_process import TrinoProcess, trino_alive
     from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))

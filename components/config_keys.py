@@ -502,7 +502,8 @@ KEYS: tuple[ConfigKey, ...] = (
         "0.34",
         "greater than 0, at most 1",
         "0.25",
-        "Most of the fleet marked unhealthy in one run (a guard against a coordinator-side fault).",
+        "Most of the fleet unhealthy at once. When more workers than this fail a check at once, none is "
+        "marked (a shared fault, not sick workers): `SystemicWorkerFault` and its alarm say so.",
     ),
     ConfigKey(
         "alarmTopicArns",

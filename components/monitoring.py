@@ -92,6 +92,7 @@ def dashboard_body(cluster: str, region: str, worker_group: str, coordinator_gro
             [
                 m(cluster, Metric.WORKER_DRAIN_SECONDS, "Average", "average drain"),
                 m(cluster, Metric.WORKER_DRAIN_SECONDS, "Maximum", "longest drain"),
+                m(cluster, Metric.SHUTDOWN_REFUSED, "Sum", "shutdown requests refused"),
             ],
         ),
         (
@@ -99,6 +100,7 @@ def dashboard_body(cluster: str, region: str, worker_group: str, coordinator_gro
             [
                 m(cluster, Metric.COORDINATOR_FAILOVERS, "Sum"),
                 m(cluster, Metric.WORKERS_MARKED_UNHEALTHY, "Sum"),
+                m(cluster, Metric.SYSTEMIC_WORKER_FAULT, "Maximum"),
             ],
         ),
     ]
@@ -162,6 +164,22 @@ class ClusterMonitoring(pulumi.ComponentResource):
             statistic="Sum",
             comparison="GreaterThanThreshold",
             threshold=s.monitoring.failed_queries_threshold,
+        )
+        self._alarm(
+            "systemic-worker-fault",
+            "more workers fail their health check at once than may be replaced; none is replaced",
+            Metric.SYSTEMIC_WORKER_FAULT,
+            statistic="Maximum",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=1,
+        )
+        self._alarm(
+            "shutdown-refused",
+            "a draining worker's Trino refuses the agent's shutdown request (401/403)",
+            Metric.SHUTDOWN_REFUSED,
+            statistic="Sum",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=1,
         )
         self.register_outputs({"dashboardName": dashboard.dashboard_name, "dashboardUrl": self.dashboard_url})
 

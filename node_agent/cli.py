@@ -14,6 +14,7 @@ COMMANDS = {
     "lifecycle": "worker: drain Trino and complete the termination lifecycle action",
     "metrics": "Trino metrics on a Prometheus endpoint and to CloudWatch",
     "querylog": "receive Trino's query events, spool them, ship them to Elasticsearch",
+    "heapdumps": "before Trino starts: keep the newest heap dump, delete older ones",
 }
 
 

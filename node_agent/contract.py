@@ -87,8 +87,11 @@ class Metric(StrEnum):
     CLUSTER_MEMORY_RESERVED_PERCENT = "ClusterMemoryReservedPercent"
     CLUSTER_CPU_PERCENT = "ClusterCpuPercent"
     WORKER_DRAIN_SECONDS = "WorkerDrainSeconds"  # published by a worker's lifecycle agent
+    SHUTDOWN_REFUSED = "ShutdownRefused"  # a worker's Trino answered 401/403 to its drain request
     COORDINATOR_FAILOVERS = "CoordinatorFailovers"  # published by the failover function
     WORKERS_MARKED_UNHEALTHY = "WorkersMarkedUnhealthy"  # published by the worker-health function
+    # 1 when more workers fail at once than may be replaced, so none is (worker-health function)
+    SYSTEMIC_WORKER_FAULT = "SystemicWorkerFault"
 
 
 # --- Lambda functions -------------------------------------------------------------------------

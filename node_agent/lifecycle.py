@@ -12,6 +12,16 @@ Crash safety: each step is written to a state file before and after it acts, so 
 agent resumes the drain (same start time, no second PUT) instead of starting over. A dead agent
 cannot hold an instance forever: the hook's heartbeat timeout and default result end the wait.
 
+Faults a fleet meets, and the answer to each:
+- Trino restarted mid-drain (a crash, `Restart=on-failure`): it comes back ACTIVE and would take
+  new work. The agent reads Trino's state on every step and asks again; trino.service also refuses
+  to start while a drain record exists (`node-agent lifecycle --draining`, see drain_state).
+- IMDS unavailable mid-drain: the drain goes on, heartbeats included, on the last target state
+  IMDS showed (kept in the record, so also across an agent restart).
+- Shutdown refused (401/403: a wrong management user or access rule): retried with exponential
+  backoff up to REFUSED_BACKOFF_MAX seconds, each refusal counted in Metric.SHUTDOWN_REFUSED,
+  which an alarm watches; heartbeats go on meanwhile, so the maximum drain time still applies.
+
 Every decision is one JSON line on stdout: instance, state, decision, reason, elapsed.
 """
 
@@ -19,13 +29,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -34,147 +43,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from node_agent import aws
 from node_agent.contract import AGENT_STATE_DIR, TRINO_DATA, TRINO_HTTP_PORT, Metric
+from node_agent.drain_state import STATE_FILE, DrainRecord, StateStore, drain_begun
 from node_agent.imds import IMDS_URL, Imds, ImdsError
+from node_agent.lifecycle_action import RETRYABLE, ActionGone, LifecycleAction, describe
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
+from node_agent.trino_process import TrinoProcess, trino_alive
 
 TERMINATED = "Terminated"
-TERMINATING_TRANSITION = "autoscaling:EC2_INSTANCE_TERMINATING"
-STATE_FILE = "lifecycle.json"
 MAX_HOOK_SECONDS = 48 * 3600  # AWS's global timeout for one lifecycle action
-
-
-# --- state that survives a restart ----------------------------------------------------------
-@dataclass
-class DrainRecord:
-    instance_id: str
-    reason: str
-    started_at: float  # wall clock (epoch seconds): survives restarts, unlike monotonic time
-    shutdown_requested: bool = False
-    last_heartbeat_at: float | None = None
-    heartbeats: int = 0
-    completed: bool = False
-    completion_reason: str | None = None
-
-
-class NoLifecycleAction(Exception):
-    """This instance has no group or its group no termination hook: nothing to heartbeat."""
-
-
-class StateStore:
-    """One JSON file, replaced atomically, so a crash never leaves half a record."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problem: str | None = None  # why the last load found nothing usable
-
-    def load(self, instance_id: str) -> DrainRecord | None:
-        """The drain in progress, if any. An unreadable file is moved aside, not fatal: an agent
-        that crash-looped on it would never drain, while starting afresh only re-reads Trino's state.
-        """
-        self.problem = None
-        try:
-            raw = json.loads(self.path.read_text())
-            record = DrainRecord(**raw)
-        except FileNotFoundError:
-            return None
-        except (ValueError, TypeError) as exc:
-            aside = self.path.with_suffix(".unreadable")
-            os.replace(self.path, aside)
-            self.problem = f"state file was unreadable ({exc}); moved to {aside.name}, starting afresh"
-            return None
-        return record if record.instance_id == instance_id else None  # a file baked into an image
-
-    def save(self, record: DrainRecord) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as handle:
-            json.dump(asdict(record), handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-
-
-# --- is Trino still running? ----------------------------------------------------------------
-class TrinoProcess:
-    """Finds the Trino JVM of one node by its working directory (the launcher chdir()s into the
-    data dir and exec()s java), and then follows that process id, so "exited" means the process
-    is gone or a zombie, not merely that its port closed or that it is still tearing down.
-    """
-
-    def __init__(self, data_dir: Path, proc: Path = Path("/proc")) -> None:
-        self.data_dir = Path(data_dir).resolve()
-        self.proc = proc
-        self._known: tuple[str, str] | None = None  # (pid, start time): survives pid reuse
-
-    def running(self) -> bool:
-        if self._known:
-            pid, started = self._known
-            fields = self._stat(pid)
-            if fields and fields[19] == started:
-                return fields[0] not in ("Z", "X") or self._threads_alive(pid)
-            self._known = None
-        for entry in self.proc.iterdir():
-            if entry.name.isdigit() and self._is_trino(entry):
-                fields = self._stat(entry.name)
-                if fields and fields[0] not in ("Z", "X"):
-                    self._known = (entry.name, fields[19])
-                    return True
-        return False
-
-    def _threads_alive(self, pid: str) -> bool:
-        """A JVM's main thread can be a zombie while its other threads still run the shutdown:
-        the process has exited only when every thread has."""
-        try:
-            tasks = list((self.proc / pid / "task").iterdir())
-        except OSError:
-            return False
-        for task in tasks:
-            try:
-                state = (task / "stat").read_text().rsplit(")", 1)[-1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state not in ("Z", "X"):
-                return True
-        return False
-
-    def _is_trino(self, entry: Path) -> bool:
-        try:
-            return (
-                Path(os.readlink(entry / "cwd")) == self.data_dir
-                and b"java" in (entry / "cmdline").read_bytes()
-            )
-        except OSError:
-            return False  # gone meanwhile, or not ours to read
-
-    def _stat(self, pid: str) -> list[str] | None:
-        """Fields of /proc/<pid>/stat after the command name: [0] is the state, [19] the start time."""
-        try:
-            text = (self.proc / pid / "stat").read_text()
-        except OSError:
-            return None
-        return text.rsplit(")", 1)[-1].split()
-
-
-def trino_alive(process: TrinoProcess, trino: Any) -> Callable[[], bool]:
-    """Running if its JVM is visible, or else if it still answers HTTP.
-
-    The process is the precise signal (its port closes a moment before it exits); the HTTP
-    fallback keeps a misconfigured agent that cannot read /proc/<pid>/cwd (no CAP_SYS_PTRACE)
-    from mistaking a busy Trino for a dead one and letting the instance go mid-query.
-    """
-
-    def alive() -> bool:
-        if process.running():
-            return True
-        try:
-            trino.info()
-        except TrinoUnavailable:
-            return False
-        except TrinoError:
-            return True  # it answered, just not with success
-        return True
-
-    return alive
+SHUTTING_DOWN = "SHUTTING_DOWN"
+REFUSED_STATUSES = (401, 403)  # the management user or its access rule is wrong: not transient
+REFUSED_BACKOFF_MAX = 300.0  # seconds between shutdown requests once refusals persist
 
 
 # --- the decision loop ----------------------------------------------------------------------
@@ -221,9 +100,11 @@ class LifecycleAgent:
         self.clock = clock
         self.out = out or sys.stdout
         self.record = store.load(config.instance_id)
-        self._target: str | None = None
-        self._group: str | None = None
-        self._hook: str | None = config.hook_name or None
+        self._target: str | None = self.record.target_state if self.record else None
+        self._imds_down = False
+        self._failed_shutdowns = 0  # answered failures in a row, for the backoff
+        self._next_shutdown_at = 0.0  # clock time before which no shutdown request is sent
+        self.action = LifecycleAction(autoscaling, config.instance_id, config.hook_name)
         self._said: set[str] = set()
         if store.problem:
             self.decide("state-unreadable", store.problem)
@@ -237,11 +118,24 @@ class LifecycleAgent:
         if self.record and self.record.completed:
             return self.config.idle_interval  # done: the group terminates the instance
         try:
-            self._target = self.imds.target_lifecycle_state()
+            target = self.imds.target_lifecycle_state()
             spot = self.imds.spot_instance_action() if self.record is None else None
         except ImdsError as exc:
-            self.decide_once("imds-unavailable", f"cannot read instance metadata: {exc}")
-            return self.config.drain_interval if self.record else self.config.idle_interval
+            if not self._imds_down:
+                self._imds_down = True
+                going_on = f"; draining on the last known state {self._target}" if self.record else ""
+                self.decide("imds-unavailable", f"cannot read instance metadata: {exc}{going_on}")
+            if self.record is None:
+                return self.config.idle_interval
+            self._drain()
+            return self.config.drain_interval
+        if self._imds_down:
+            self._imds_down = False
+            self.decide("imds-available", f"instance metadata answers again: target state {target}")
+        self._target = target
+        if self.record and self.record.target_state != target:
+            self.record.target_state = target
+            self.store.save(self.record)
         if self.record is None:
             if self._target == TERMINATED:
                 self._start(f"target lifecycle state is {TERMINATED}")
@@ -261,7 +155,12 @@ class LifecycleAgent:
 
     # --- drain ---------------------------------------------------------------------------------
     def _start(self, reason: str) -> None:
-        self.record = DrainRecord(instance_id=self.config.instance_id, reason=reason, started_at=self.clock())
+        self.record = DrainRecord(
+            instance_id=self.config.instance_id,
+            reason=reason,
+            started_at=self.clock(),
+            target_state=self._target,
+        )
         self.store.save(self.record)
         self.decide("drain", reason)
 
@@ -270,8 +169,8 @@ class LifecycleAgent:
         assert record is not None
         terminating = self._target == TERMINATED
         running = self.trino_running()
-        if not record.shutdown_requested and running:
-            self._request_shutdown(record)
+        if running:
+            self._keep_trino_shutting_down(record)
         if not running:
             why = "trino exited after draining" if record.shutdown_requested else "trino is not running"
             if terminating:
@@ -293,34 +192,71 @@ class LifecycleAgent:
         ):
             self._heartbeat(record)
 
-    def _request_shutdown(self, record: DrainRecord) -> None:
+    def _keep_trino_shutting_down(self, record: DrainRecord) -> None:
+        """Ask for SHUTTING_DOWN whenever Trino is in any other state: before the first request,
+        and again when a restarted Trino came back ACTIVE after one (SHUTTING_DOWN is one-way, so
+        any other state means a new server). Read every step, so it takes work for a second at most.
+        """
+        if self.clock() < self._next_shutdown_at:
+            return  # backing off after a refusal
         try:
-            if self.trino.state().strip('"') == "SHUTTING_DOWN":
-                reason = "trino is already shutting down (an earlier request)"
-            else:
-                self.trino.shutdown()
-                reason = "asked trino to shut down gracefully"
-        except (TrinoError, TrinoUnavailable) as exc:
+            state = self.trino.state().strip('"')
+        except TrinoUnavailable as exc:
+            if not record.shutdown_requested:
+                self.decide("shutdown-failed", f"{exc}; retrying")
+            return  # once asked, an unanswered read is a Trino on its way out
+        except TrinoError as exc:
+            self._shutdown_failed(exc)
+            return
+        if state == SHUTTING_DOWN:
+            if not record.shutdown_requested:
+                self._requested(record, "trino is already shutting down (an earlier request)")
+            return
+        try:
+            self.trino.shutdown()
+        except TrinoUnavailable as exc:
             self.decide("shutdown-failed", f"{exc}; retrying")
             return
+        except TrinoError as exc:
+            self._shutdown_failed(exc)
+            return
+        record.shutdown_requests += 1
+        self._requested(
+            record,
+            f"trino was {state} again (restarted mid-drain); asked it to shut down again"
+            if record.shutdown_requested
+            else "asked trino to shut down gracefully",
+        )
+
+    def _requested(self, record: DrainRecord, reason: str) -> None:
+        self._failed_shutdowns = 0
         record.shutdown_requested = True
         self.store.save(record)
         self.decide("shutdown-requested", reason)
 
+    def _shutdown_failed(self, exc: TrinoError) -> None:
+        """Trino answered, but not with success: back off exponentially (2 s, 4 s, ... up to
+        REFUSED_BACKOFF_MAX) instead of asking once a second for the whole drain. A refusal
+        (401/403) is a misconfiguration no retry cures: it is counted in a metric for the alarm."""
+        self._failed_shutdowns += 1
+        delay = min(REFUSED_BACKOFF_MAX, 2.0**self._failed_shutdowns)
+        self._next_shutdown_at = self.clock() + delay
+        refused = exc.status in REFUSED_STATUSES
+        self.decide(
+            "shutdown-refused" if refused else "shutdown-failed",
+            f"{exc}; attempt {self._failed_shutdowns}, next in {delay:.0f}s",
+        )
+        if refused:
+            self._publish(Metric.SHUTDOWN_REFUSED, 1, "Count")
+
     def _heartbeat(self, record: DrainRecord) -> None:
         try:
-            group, hook = self._group_and_hook()
-            self.autoscaling.record_lifecycle_action_heartbeat(
-                AutoScalingGroupName=group, LifecycleHookName=hook, InstanceId=self.config.instance_id
-            )
-        except ClientError as exc:
-            if _no_active_action(exc):
-                self._finish("the lifecycle action is no longer active (timed out or completed elsewhere)")
-                return
-            self.decide("heartbeat-failed", f"{_aws_error(exc)}; retrying")
+            self.action.heartbeat()
+        except ActionGone:
+            self._finish("the lifecycle action is no longer active (timed out or completed elsewhere)")
             return
-        except (BotoCoreError, NoLifecycleAction) as exc:
-            self.decide("heartbeat-failed", f"{exc}; retrying")
+        except RETRYABLE as exc:
+            self.decide("heartbeat-failed", f"{describe(exc)}; retrying")
             return
         record.last_heartbeat_at = self.clock()
         record.heartbeats += 1
@@ -329,21 +265,12 @@ class LifecycleAgent:
 
     def _complete(self, reason: str) -> None:
         try:
-            group, hook = self._group_and_hook()
-            self.autoscaling.complete_lifecycle_action(
-                AutoScalingGroupName=group,
-                LifecycleHookName=hook,
-                InstanceId=self.config.instance_id,
-                LifecycleActionResult="CONTINUE",
-            )
-        except ClientError as exc:
-            if _no_active_action(exc):
-                self._finish(f"{reason}; the lifecycle action was no longer active")
-                return
-            self.decide("complete-failed", f"{_aws_error(exc)}; retrying")
+            self.action.complete()
+        except ActionGone:
+            self._finish(f"{reason}; the lifecycle action was no longer active")
             return
-        except (BotoCoreError, NoLifecycleAction) as exc:
-            self.decide("complete-failed", f"{exc}; retrying")
+        except RETRYABLE as exc:
+            self.decide("complete-failed", f"{describe(exc)}; retrying")
             return
         self._finish(f"{reason}; completed the lifecycle action with CONTINUE")
 
@@ -355,31 +282,13 @@ class LifecycleAgent:
         record.completion_reason = reason
         self.store.save(record)
         self.decide("complete", reason)
-        try:
-            aws.put_metric(
-                self.cloudwatch, self.config.cluster, Metric.WORKER_DRAIN_SECONDS, elapsed, "Seconds"
-            )
-        except (ClientError, BotoCoreError) as exc:
-            self.decide("metric-failed", f"cannot publish {Metric.WORKER_DRAIN_SECONDS}: {exc}")
+        self._publish(Metric.WORKER_DRAIN_SECONDS, elapsed, "Seconds")
 
-    def _group_and_hook(self) -> tuple[str, str]:
-        if self._group is None:
-            found = self.autoscaling.describe_auto_scaling_instances(InstanceIds=[self.config.instance_id])
-            instances = found.get("AutoScalingInstances", [])
-            if not instances:
-                raise NoLifecycleAction(f"instance {self.config.instance_id} is in no Auto Scaling group")
-            self._group = str(instances[0]["AutoScalingGroupName"])
-        if self._hook is None:
-            hooks = self.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=self._group)[
-                "LifecycleHooks"
-            ]
-            names = [
-                h["LifecycleHookName"] for h in hooks if h["LifecycleTransition"] == TERMINATING_TRANSITION
-            ]
-            if len(names) != 1:
-                raise NoLifecycleAction(f"group {self._group} has {len(names)} termination hooks, not one")
-            self._hook = str(names[0])
-        return self._group, self._hook
+    def _publish(self, metric: Metric, value: float, unit: str) -> None:
+        try:
+            aws.put_metric(self.cloudwatch, self.config.cluster, metric, value, unit)
+        except (ClientError, BotoCoreError) as exc:
+            self.decide("metric-failed", f"cannot publish {metric}: {exc}")
 
     def _note_rebalance(self) -> None:
         try:
@@ -419,18 +328,6 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-def _aws_error(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    return f"{error.get('Code')}: {error.get('Message')}"
-
-
-def _no_active_action(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    return error.get("Code") == "ValidationError" and "No active Lifecycle Action" in str(
-        error.get("Message")
-    )
-
-
 # --- command line ----------------------------------------------------------------------------
 def build_config(settings: Any, instance_id: str) -> LifecycleConfig:
     """Timings from the node settings: heartbeats three times per heartbeat timeout."""
@@ -441,6 +338,19 @@ def build_config(settings: Any, instance_id: str) -> LifecycleConfig:
         max_drain_seconds=min(settings.max_drain_seconds, MAX_HOOK_SECONDS),
         heartbeat_interval=max(1.0, settings.heartbeat_timeout_seconds / 3),
     )
+
+
+def not_draining(path: Path, imds: Imds) -> int:
+    """0 when Trino may start; 1 (systemd: skip the start, not a failure) once the drain began."""
+    try:
+        instance_id: str | None = imds.instance_id()
+    except ImdsError:
+        instance_id = None
+    why = drain_begun(path, instance_id)
+    if why is None:
+        return 0
+    print(f"node-agent lifecycle: not starting trino: {why}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str]) -> int:
@@ -454,7 +364,14 @@ def main(argv: list[str]) -> int:
         "--data-dir", type=Path, default=Path(TRINO_DATA), help="Trino's data dir (finds its JVM)"
     )
     parser.add_argument("--state-dir", type=Path, default=Path(AGENT_STATE_DIR))
+    parser.add_argument(
+        "--not-draining",
+        action="store_true",
+        help="exit 0 if Trino may start, 1 once this node's drain has begun (trino.service ExecCondition)",
+    )
     args = parser.parse_args(argv)
+    if args.not_draining:
+        return not_draining(args.state_dir / STATE_FILE, Imds(args.imds_url))
 
     try:
         env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node_agent import versions
+from node_agent import heapdumps, versions
 from node_agent.contract import (
     MANAGEMENT_USER,
     QUERYLOG_PATH,
@@ -308,7 +308,7 @@ def _jvm_config(version: int, heap: int, layout: Layout) -> str:
         "-XX:+ExplicitGCInvokesConcurrent",
         "-XX:+ExitOnOutOfMemoryError",
         "-XX:+HeapDumpOnOutOfMemoryError",
-        f"-XX:HeapDumpPath={layout.data_dir / 'var'}",
+        f"-XX:HeapDumpPath={heapdumps.heap_dump_path(layout.data_dir)}",  # one file: see heapdumps
         "-XX:-OmitStackTraceInFastThrow",
         f"-XX:ReservedCodeCacheSize={code_cache}",
         "-XX:PerMethodRecompilationCutoff=10000",

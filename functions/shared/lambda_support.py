@@ -259,11 +259,17 @@ class Trigger:
 
 
 def classify_event(event: object) -> Trigger:
-    """What started this invocation. Anything unrecognised is UNKNOWN, which callers ignore."""
+    """What started this invocation. Anything unrecognised is UNKNOWN, which callers ignore (and
+    log, with the detail saying what was odd). No shape of event raises: a scheduled function that
+    crashed on one odd event would retry it, and an exception names nothing an operator can fix.
+    """
     if not isinstance(event, dict):
         return Trigger(TriggerKind.UNKNOWN, f"event is a {type(event).__name__}, not a JSON object")
     if not event:
         return Trigger(TriggerKind.MANUAL, "empty event (manual invocation)")
+    odd_records = _records_problem(event)
+    if odd_records:
+        return Trigger(TriggerKind.UNKNOWN, odd_records)
     if _is_test_notification(event):
         return Trigger(TriggerKind.TEST_NOTIFICATION, "Auto Scaling test notification")
     source, detail_type = event.get("source"), event.get("detail-type")
@@ -283,18 +289,34 @@ def classify_event(event: object) -> Trigger:
             detail_type,
             instance_id=instance_id if isinstance(instance_id, str) else None,
         )
-    return Trigger(TriggerKind.UNKNOWN, f"source={source!r} detail-type={detail_type!r}")
+    return Trigger(TriggerKind.UNKNOWN, f"source={source!r:.100} detail-type={detail_type!r:.100}")
+
+
+def _records_problem(event: dict[str, Any]) -> str | None:
+    """Why an SNS-style `Records` list cannot be read, or None (absent, or a list of records)."""
+    if "Records" not in event:
+        return None
+    records = event["Records"]
+    if not isinstance(records, list):
+        return f"Records is a {type(records).__name__}, not a list"
+    for n, record in enumerate(records):
+        if not isinstance(record, dict):
+            return f"Records[{n}] is a {type(record).__name__}, not an object"
+        if "Sns" in record and not isinstance(record["Sns"], dict):
+            return f"Records[{n}].Sns is a {type(record['Sns']).__name__}, not an object"
+    return None
 
 
 def _is_test_notification(event: dict[str, Any]) -> bool:
-    """Auto Scaling sends autoscaling:TEST_NOTIFICATION when a notification target is set up."""
+    """Auto Scaling sends autoscaling:TEST_NOTIFICATION when a notification target is set up.
+    Called only once _records_problem found the Records readable."""
     if event.get("Event") == "autoscaling:TEST_NOTIFICATION":
         return True
     detail = event.get("detail")
     if isinstance(detail, dict) and detail.get("Event") == "autoscaling:TEST_NOTIFICATION":
         return True
     for record in event.get("Records") or []:
-        message = record.get("Sns", {}).get("Message") if isinstance(record, dict) else None
+        message = record.get("Sns", {}).get("Message")
         if isinstance(message, str) and "autoscaling:TEST_NOTIFICATION" in message:
             return True
     return False

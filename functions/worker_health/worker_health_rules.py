@@ -10,6 +10,12 @@ Replacement is capped: at most MAX_UNHEALTHY_FRACTION of the group may be unheal
 counting the ones already being replaced, and at least one at a time (so a two-worker fleet can
 still heal); a fraction of 0 turns marking off. The candidates that failed longest go first; the
 rest keep their counts and wait for room.
+
+A systemic fault marks none: when more workers fail this check than the cap allows to be
+replaced, the cause is shared (the coordinator cannot be reached by workers, a bad shared secret
+or catalog, the network), and replacing the fleet in waves of the cap would only churn it: every
+replacement fails the same way. The plan says so (`systemic`) for a metric and an alarm; the
+counts go on, so the workers still failing once the fault is fixed are replaced at once.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # not checked, and why
     limit: int = 0  # how many may be unhealthy at once
     already_unhealthy: int = 0
+    systemic: bool = False  # more fail at once than may be replaced: none is marked
 
 
 def unhealthy_limit(fleet_size: int, max_fraction: float) -> int:
@@ -98,7 +105,9 @@ def plan(
     due = sorted(
         (c for c in checks if c.misses_after >= failed_checks), key=lambda c: (-c.misses_after, c.instance_id)
     )
-    room = max(0, limit - len(already))
+    failing = sum(1 for c in checks if c.misses_after)
+    systemic = 0 < limit < failing
+    room = 0 if systemic else max(0, limit - len(already))
     return Plan(
         checks=checks,
         mark=[c.instance_id for c in due[:room]],
@@ -106,6 +115,7 @@ def plan(
         skipped=skipped,
         limit=limit,
         already_unhealthy=len(already),
+        systemic=systemic,
     )
 
 

@@ -186,7 +186,18 @@ class WorkerHealthRun:
         )
         self._save_counts(decided)
         marked = [iid for iid in decided.mark if self._mark(iid, decided)]
-        if decided.held_back:
+        failing = sorted(c.instance_id for c in decided.checks if c.misses_after)
+        if decided.systemic:
+            self.log(
+                "systemic_fault",
+                failing=failing,
+                limit=decided.limit,
+                reason=(
+                    f"{len(failing)} of {len(workers)} workers fail at once, more than the {decided.limit} "
+                    "that may be replaced: a shared cause, not sick workers; none marked"
+                ),
+            )
+        elif decided.held_back:
             self.log(
                 "held_back",
                 instances=decided.held_back,
@@ -195,11 +206,12 @@ class WorkerHealthRun:
                 reason=f"at most {decided.limit} of {len(workers)} workers may be unhealthy at once",
             )
         put_count(self.cloudwatch, self.config.cluster, Metric.WORKERS_MARKED_UNHEALTHY, len(marked))
+        put_count(self.cloudwatch, self.config.cluster, Metric.SYSTEMIC_WORKER_FAULT, int(decided.systemic))
         self.log(
             "checked",
             workers=len(workers),
             checked=len(decided.checks),
-            failing=sorted(c.instance_id for c in decided.checks if c.misses_after),
+            failing=failing,
             skipped=decided.skipped,
             marked=marked,
             coordinator_nodes=len(view.states),

@@ -22,6 +22,7 @@ from functions.shared.lambda_support import (
     classify_event,
     log_line,
     remaining_seconds,
+    start_invocation,
 )
 from node_agent.contract import FunctionEnv
 
@@ -82,6 +83,40 @@ def test_events_are_classified_by_source_and_detail_type(
 ) -> None:
     trigger = classify_event(event)
     assert (trigger.kind, trigger.instance_id) == (kind, instance_id)
+
+
+@pytest.mark.parametrize(
+    ("event", "why"),
+    [
+        ({"Records": 5}, "Records is a int, not a list"),
+        ({"Records": "abc"}, "Records is a str, not a list"),
+        ({"Records": [{"Sns": "x"}]}, "Records[0].Sns is a str, not an object"),
+        ({"Records": [{"Sns": None}]}, "Records[0].Sns is a NoneType, not an object"),
+        ({"Records": [{"Sns": {"Message": "hi"}}, 7]}, "Records[1] is a int, not an object"),
+        ({"Records": None}, "Records is a NoneType, not a list"),
+        ({"source": ["aws.events"], "detail-type": {"a": 1}}, "source=['aws.events'] detail-type={'a': 1}"),
+        ({"source": "aws.autoscaling", "detail-type": 3, "detail": []}, "source='aws.autoscaling'"),
+        ({"Event": ["autoscaling:TEST_NOTIFICATION"], "detail": "x"}, "source=None"),
+        ({"detail": {"Event": {"x": 1}}}, "source=None"),
+        (None, "event is a NoneType, not a JSON object"),
+        ("text", "event is a str, not a JSON object"),
+        ([{"source": "aws.events"}], "event is a list, not a JSON object"),
+    ],
+)
+def test_odd_event_shapes_get_a_defined_answer_and_a_log_line(event: Any, why: str, capsys: Any) -> None:
+    assert classify_event(event).kind is TriggerKind.UNKNOWN
+    answer = start_invocation(
+        "worker_health", event, run_on=(TriggerKind.SCHEDULE,), read_config=lambda _env: None
+    )
+    assert isinstance(answer, dict) and answer["outcome"] == "ignored"
+    assert str(answer["reason"]).startswith(why)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["decision"] == "ignored_event"
+
+
+def test_a_test_notification_in_a_record_is_still_recognised() -> None:
+    event = {"Records": [{"Sns": {"Message": '{"Event": "autoscaling:TEST_NOTIFICATION"}'}}]}
+    assert classify_event(event).kind is TriggerKind.TEST_NOTIFICATION
 
 
 @pytest.mark.parametrize(

@@ -93,11 +93,34 @@ def test_a_worker_the_group_is_not_serving_from_is_not_checked(changes: dict[str
 
 
 def test_no_more_than_the_fraction_is_marked_and_the_longest_failing_go_first() -> None:
-    workers = [worker(f"i-{n}", misses=m) for n, m in zip("abcdefgh", [2, 5, 3, 2, 0, 0, 0, 0], strict=True)]
-    result = run(workers, view("i-e", "i-f", "i-g", "i-h"))
-    assert result.limit == 2
-    assert result.mark == ["i-b", "i-c"]
-    assert result.held_back == ["i-a", "i-d"]
+    workers = [worker("i-a", misses=2), worker("i-b", misses=5), worker("i-c", health_status="Unhealthy")]
+    workers += [worker(f"i-{n}") for n in "defgh"]
+    result = run(workers, view(*[f"i-{n}" for n in "defgh"]))
+    assert (result.limit, result.already_unhealthy, result.systemic) == (2, 1, False)
+    assert result.mark == ["i-b"]
+    assert result.held_back == ["i-a"]
+
+
+def test_a_systemic_fault_marks_none() -> None:
+    # 20 workers, none able to register: the cap (5) must not replace the fleet in waves.
+    workers = [worker(f"i-{n:02}", misses=2) for n in range(20)]
+    result = run(workers, view(), max_fraction=0.25)
+    assert (result.limit, result.systemic) == (5, True)
+    assert result.mark == []
+    assert len(result.held_back) == 20
+
+
+def test_failing_as_many_as_may_be_replaced_is_not_systemic() -> None:
+    workers = [worker("i-a", misses=2), worker("i-b", misses=2)] + [worker(f"i-{n}") for n in "cdefgh"]
+    result = run(workers, view(*[f"i-{n}" for n in "cdefgh"]), max_fraction=0.25)
+    assert (result.systemic, result.mark) == (False, ["i-a", "i-b"])
+
+
+def test_workers_in_the_grace_period_do_not_count_towards_a_systemic_fault() -> None:
+    young = NOW - timedelta(minutes=1)
+    workers = [worker("i-a", misses=2)] + [worker(f"i-{n}", launched_at=young) for n in "bcd"]
+    result = run(workers, view(), max_fraction=0.25)
+    assert (result.systemic, result.mark) == (False, ["i-a"])
 
 
 def test_workers_already_being_replaced_count_against_the_fraction() -> None:

@@ -138,19 +138,40 @@ def test_nothing_is_counted_or_marked_while_the_coordinator_is_unreachable(clust
     assert logs.records[0]["coordinator"] == "10.0.1.200"
 
 
-def test_with_every_worker_missing_only_the_allowed_fraction_is_marked(cluster: MotoCluster) -> None:
+def test_a_systemic_fault_replaces_no_worker_in_waves(aws: Any) -> None:
+    # The coordinator answers but no worker can register: the old cap replaced 25 % per wave.
+    fleet = build_cluster(aws, coordinators=2, workers=20)
     logs = LogLines()
+    for _ in range(10):
+        assert health_run(fleet, [], logs=logs).run().marked == []
+    assert set(fleet.health(WORKER_GROUP).values()) == {"Healthy"}
+    fault = logs.of("systemic_fault")[-1]
+    assert (fault["limit"], len(fault["failing"])) == (5, 20)
+    assert "none marked" in fault["reason"]
+
+
+def test_a_systemic_fault_is_published_for_the_alarm(cluster: MotoCluster) -> None:
+    health_run(cluster, []).run()
+    assert cluster.metric_sum(Metric.SYSTEMIC_WORKER_FAULT.value) == 1.0
+    health_run(cluster, cluster.workers).run()
+    assert cluster.metric_sum(Metric.SYSTEMIC_WORKER_FAULT.value) == 1.0  # the healthy run publishes 0
+
+
+def test_workers_still_failing_once_a_systemic_fault_ends_are_replaced_at_once(cluster: MotoCluster) -> None:
+    lost, *recovered = cluster.workers
     for _ in range(3):
-        health_run(cluster, [], logs=logs, MAX_UNHEALTHY_FRACTION="0.5").run()
-    assert sorted(cluster.health(WORKER_GROUP).values()) == ["Healthy", "Healthy", "Unhealthy", "Unhealthy"]
-    (held,) = logs.of("held_back")
-    assert held["limit"] == 2 and len(held["instances"]) == 2
+        health_run(cluster, []).run()
+    assert health_run(cluster, recovered).run().marked == [lost]
 
 
 def test_the_next_run_waits_for_room_while_the_marked_are_still_in_the_group(cluster: MotoCluster) -> None:
+    being_replaced, lost, *healthy = cluster.workers
+    cluster.aws.autoscaling.set_instance_health(InstanceId=being_replaced, HealthStatus="Unhealthy")
+    logs = LogLines()
     for _ in range(4):
-        health_run(cluster, []).run()  # default fraction 0.25 of 4 workers: one at a time
-    assert sorted(cluster.health(WORKER_GROUP).values()) == ["Healthy", "Healthy", "Healthy", "Unhealthy"]
+        health_run(cluster, healthy, logs=logs).run()  # default fraction 0.25 of 4 workers: one at a time
+    assert cluster.health(WORKER_GROUP)[lost] == "Healthy"
+    assert logs.of("held_back")[-1]["instances"] == [lost]
 
 
 def test_a_worker_within_the_grace_period_is_left_alone(cluster: MotoCluster) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -96,7 +98,46 @@ def test_trino_starts_only_after_a_complete_render(installed: InstalledImage) ->
     trino = unit(installed, "trino.service")
     assert contract.BOOTSTRAP_UNIT in words(trino["Requires"])
     assert contract.BOOTSTRAP_UNIT in words(trino["After"])
-    assert trino["ExecStartPre"] == [f"{AGENT} bootstrap --check"]
+    assert trino["ExecStartPre"][0] == f"{AGENT} bootstrap --check"
+
+
+def test_heap_dumps_are_bounded_before_every_trino_start(installed: InstalledImage, tmp_path: Path) -> None:
+    (rotate,) = [line for line in unit(installed, "trino.service")["ExecStartPre"] if " heapdumps" in line]
+    assert rotate.startswith("-")  # never keeps Trino down
+    command = shlex.split(rotate.removeprefix("-"))
+    assert command[1:] == ["heapdumps", f"--data-dir={contract.TRINO_DATA}"]
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "heapdump.hprof").write_bytes(b"newest")
+    (tmp_path / "var" / "java_pid42.hprof").write_bytes(b"old")
+    command = [str(installed.path(command[0])), "heapdumps", f"--data-dir={tmp_path}"]
+    subprocess.run(command, check=True, capture_output=True)
+    assert sorted(p.name for p in (tmp_path / "var").iterdir()) == ["heapdump.previous.hprof"]
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def trino_may_start(installed: InstalledImage, state_dir: Path) -> int:
+    """trino.service's ExecCondition as systemd runs it ("+": as root), on this state directory and
+    an IMDS that does not answer (so any drain record counts as this instance's)."""
+    (condition,) = unit(installed, "trino.service")["ExecCondition"]
+    command = [*shlex.split(condition.removeprefix("+")), "--state-dir", str(state_dir)]
+    command += ["--imds-url", closed_port_url()]
+    command[0] = str(installed.path(command[0]))
+    return subprocess.run(command, capture_output=True, check=False).returncode
+
+
+def test_trino_restarted_mid_drain_is_not_started_again(installed: InstalledImage, tmp_path: Path) -> None:
+    record = {"instance_id": "i-0123456789abcdef0", "reason": "target lifecycle state is Terminated"}
+    (tmp_path / "lifecycle.json").write_text(json.dumps({**record, "started_at": 1.0}))
+    assert trino_may_start(installed, tmp_path) == 1  # 1-254: skipped, not failed, so no restart loop
+
+
+def test_trino_starts_on_a_node_that_is_not_draining(installed: InstalledImage, tmp_path: Path) -> None:
+    assert trino_may_start(installed, tmp_path) == 0
 
 
 def test_query_log_listens_before_trino_starts(installed: InstalledImage) -> None:
@@ -189,7 +230,9 @@ def process_standing_in_for_trinos_jvm() -> Iterator[Path]:
 def sees_trino(installed: InstalledImage, data_dir: Path, capabilities: list[str]) -> bool:
     """The lifecycle agent's own check, run as root limited to these capabilities (as systemd would)."""
     bounding = ",".join(["-all", *(f"+{cap.removeprefix('CAP_').lower()}" for cap in capabilities)])
-    code = f"from node_agent.lifecycle import TrinoProcess; print(TrinoProcess({str(data_dir)!r}).running())"
+    code = (
+        f"from node_agent.trino_process import TrinoProcess; print(TrinoProcess({str(data_dir)!r}).running())"
+    )
     python = str(installed.path("/opt/presto-on-aws/venv/bin/python"))
     result = subprocess.run(
         ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", python, "-c", code],

@@ -21,9 +21,11 @@ import pytest
 from harness.moto import ClusterResources, MotoServer
 from harness.trino import TrinoCluster, TrinoNode
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
+from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
+from node_agent.lifecycle import LifecycleAgent, build_config
 from node_agent.trino import QueryResult
+from node_agent.trino_process import TrinoProcess, trino_alive
 from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 
 pytestmark = pytest.mark.integration

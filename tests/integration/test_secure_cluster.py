@@ -47,11 +47,13 @@ from node_agent.contract import (
     Role,
     TlsSettings,
 )
+from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config
+from node_agent.lifecycle import LifecycleAgent, build_config
 from node_agent.metrics import MetricsAgent, MetricsConfig
 from node_agent.store_elastic import make_client
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
+from node_agent.trino_process import TrinoProcess
 from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 
 pytestmark = pytest.mark.integration

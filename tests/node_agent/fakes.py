@@ -31,11 +31,15 @@ class FakeImds:
         self.metadata: dict[str, str] = dict(metadata or {})
         self.tokens: set[str] = set()
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, had a valid token)
+        self.outage: int | None = None  # an HTTP status every request gets, as in an IMDS outage
         self._lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_PUT(self) -> None:
+                if fake.outage:
+                    self._answer(fake.outage, "unavailable")
+                    return
                 if self.path != "/latest/api/token" or not self.headers.get(
                     "X-aws-ec2-metadata-token-ttl-seconds"
                 ):
@@ -48,6 +52,9 @@ class FakeImds:
                 self._answer(200, token)
 
             def do_GET(self) -> None:
+                if fake.outage:
+                    self._answer(fake.outage, "unavailable")
+                    return
                 token = self.headers.get("X-aws-ec2-metadata-token")
                 with fake._lock:
                     valid = token in fake.tokens
@@ -165,13 +172,19 @@ class FakeTrinoNode:
 
     The real exchange (PUT as the management user, file rules, the process exiting) is proven on a
     real Trino 476 in tests/integration/test_drain.py; this fake exists to inject what a real
-    server will not do on demand: refuse the shutdown, or stop answering.
+    server will not do on demand: refuse the shutdown, stop answering, or come back ACTIVE.
     """
 
     def __init__(self) -> None:
         self.current_state = "ACTIVE"
-        self.shutdown_calls = 0
-        self.fault: Exception | None = None
+        self.shutdown_calls = 0  # successful shutdown requests
+        self.shutdown_attempts = 0  # every PUT, answered with success or not
+        self.fault: Exception | None = None  # raised by every call: Trino down or broken
+        self.refusal: Exception | None = None  # raised by the PUT only, as an access rule would
+
+    def restart(self) -> None:
+        """What systemd's Restart=on-failure does after a crash: a new server, ACTIVE again."""
+        self.current_state = "ACTIVE"
 
     def state(self) -> str:
         if self.fault:
@@ -181,5 +194,8 @@ class FakeTrinoNode:
     def shutdown(self) -> None:
         if self.fault:
             raise self.fault
+        self.shutdown_attempts += 1
+        if self.refusal:
+            raise self.refusal
         self.shutdown_calls += 1
         self.current_state = "SHUTTING_DOWN"

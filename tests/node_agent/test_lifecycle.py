@@ -15,8 +15,9 @@ from fakes import FakeImds, FakeTrinoNode, StandInLifecycleApi, instance_metadat
 from moto import mock_aws
 
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric, NodeSettings
+from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, LifecycleConfig, StateStore, build_config
+from node_agent.lifecycle import LifecycleAgent, LifecycleConfig, build_config
 from node_agent.trino import TrinoError, TrinoUnavailable
 
 REGION = "us-east-1"
@@ -282,15 +283,124 @@ def test_trino_already_shutting_down_is_not_asked_again(world: World) -> None:
     assert agent.record is not None and agent.record.shutdown_requested
 
 
-def test_refused_shutdown_is_retried_on_the_next_step(world: World) -> None:
-    world.trino.fault = TrinoError("PUT /v1/info/state: HTTP 403: Management only resource", status=403)
+def test_refused_shutdown_backs_off_instead_of_asking_every_second(world: World) -> None:
+    world.trino.refusal = TrinoError("PUT /v1/info/state: HTTP 403: Management only resource", status=403)
+    agent = world.agent(max_drain_seconds=7200)
+    world.terminate()
+    for _ in range(3600):
+        agent.step()
+        world.clock.advance(1)
+    assert world.trino.shutdown_attempts <= 20  # 2 s, 4 s, ... then every 300 s; not 3,600
+    assert world.trino.shutdown_attempts >= 10  # still asking: the access rule may be fixed
+    assert "shutdown-refused" in [d["decision"] for d in world.decisions()]
+    assert len(world.lifecycle_api.heartbeats()) == 36  # the drain goes on meanwhile
+
+
+def test_refused_shutdown_is_counted_in_a_metric_for_the_alarm(world: World) -> None:
+    world.trino.refusal = TrinoError("PUT /v1/info/state: HTTP 401: Unauthorized", status=401)
     agent = world.agent()
     world.terminate()
     agent.step()
-    assert world.decisions()[-2]["decision"] == "shutdown-failed"
-    world.trino.fault = None
+    metrics = world.cloudwatch.list_metrics(  # type: ignore[attr-defined]
+        Namespace=CLOUDWATCH_NAMESPACE, MetricName=Metric.SHUTDOWN_REFUSED.value
+    )["Metrics"]
+    assert metrics[0]["Dimensions"] == [{"Name": "Cluster", "Value": "analytics"}]
+
+
+def test_refused_shutdown_is_asked_again_once_the_backoff_has_passed(world: World) -> None:
+    world.trino.refusal = TrinoError("PUT /v1/info/state: HTTP 403: Management only resource", status=403)
+    agent = world.agent()
+    world.terminate()
+    agent.step()
+    world.trino.refusal = None
+    agent.step()
+    assert world.trino.shutdown_calls == 0  # within the 2 s backoff
+    world.clock.advance(2)
     agent.step()
     assert world.trino.shutdown_calls == 1
+    assert agent.record is not None and agent.record.shutdown_requested
+
+
+def test_trino_restarted_mid_drain_is_asked_to_shut_down_again(world: World) -> None:
+    agent = world.agent()
+    world.terminate()
+    agent.step()
+    world.clock.advance(1)
+    world.trino.restart()  # crashed and came back ACTIVE (trino.service Restart=on-failure)
+    agent.step()
+    assert world.trino.shutdown_calls == 2
+    assert world.trino.current_state == "SHUTTING_DOWN"
+    assert "restarted mid-drain" in str(world.decisions()[-1]["reason"])
+
+
+def test_trino_still_shutting_down_is_not_asked_again_on_later_steps(world: World) -> None:
+    agent = world.agent()
+    world.terminate()
+    for _ in range(30):
+        agent.step()
+        world.clock.advance(1)
+    assert world.trino.shutdown_calls == 1
+
+
+def test_trino_restarted_after_an_agent_restart_is_asked_to_shut_down_again(world: World) -> None:
+    first = world.agent()
+    world.terminate()
+    first.step()
+    world.trino.restart()
+    second = world.agent()
+    second.step()
+    assert world.trino.shutdown_calls == 2
+    assert second.record is not None and second.record.shutdown_requests == 2
+
+
+def test_imds_outage_mid_drain_keeps_the_heartbeats_within_the_hook_timeout(world: World) -> None:
+    world.lifecycle_api.observe = world.clock  # each heartbeat records the fake clock's time
+    agent = world.agent(heartbeat_interval=100)  # hook heartbeat timeout 300 s, as in the fixture
+    world.terminate()
+    started = world.clock()
+    agent.step()
+    world.clock.advance(1)
+    world.imds.outage = 503
+    for _ in range(600):  # a 10-minute outage
+        agent.step()
+        world.clock.advance(1)
+    world.imds.outage = None
+    agent.step()
+    times = [float(c.observed) for c in world.lifecycle_api.heartbeats()]  # type: ignore[arg-type]
+    gaps = [b - a for a, b in zip([started, *times], [*times, world.clock()], strict=True)]
+    assert max(gaps) < 300, gaps
+    assert len(times) == 7  # 0, 100, ..., 600 s
+    decisions = [d["decision"] for d in world.decisions()]
+    assert decisions.count("imds-unavailable") == 1 and "imds-available" in decisions
+
+
+def test_imds_outage_after_an_agent_restart_heartbeats_on_the_recorded_state(world: World) -> None:
+    first = world.agent(heartbeat_interval=100)
+    world.terminate()
+    first.step()
+    world.imds.outage = 500
+    world.clock.advance(100)
+    second = world.agent(heartbeat_interval=100)  # restarted while IMDS is down
+    second.step()
+    assert len(world.lifecycle_api.heartbeats()) == 2
+
+
+def test_imds_outage_before_any_drain_starts_none(world: World) -> None:
+    agent = world.agent()
+    world.imds.outage = 503
+    assert agent.step() == 5.0
+    assert world.trino.shutdown_calls == 0
+    assert world.lifecycle_api.calls == []
+
+
+def test_trino_exit_during_an_imds_outage_completes_on_the_last_known_state(world: World) -> None:
+    agent = world.agent()
+    world.terminate()
+    agent.step()
+    world.imds.outage = 503
+    world.trino_alive[0] = False
+    agent.step()
+    assert len(world.lifecycle_api.completions()) == 1
 
 
 def test_heartbeats_continue_while_trino_does_not_answer(world: World) -> None:

@@ -640,14 +640,22 @@ def test_dashboard_shows_every_cluster_metric(plan_for: PlanFor) -> None:
     assert plan.outputs["dashboardUrl"].endswith("#dashboards:name=trino-prod")
 
 
-def test_alarms_for_no_coordinator_failover_and_failed_queries(plan_for: PlanFor) -> None:
+def test_alarms_for_no_coordinator_failover_failed_queries_and_worker_faults(plan_for: PlanFor) -> None:
     plan = plan_for("prod")
     alarms = {
         a.name.removeprefix("trino-prod-monitoring-"): a.inputs
         for a in plan.of_type(ALARM)
         if "monitoring" in a.name
     }
-    assert set(alarms) == {"no-coordinator", "failover", "failed-queries"}
+    assert set(alarms) == {
+        "no-coordinator",
+        "failover",
+        "failed-queries",
+        "systemic-worker-fault",
+        "shutdown-refused",
+    }
+    assert alarms["systemic-worker-fault"]["metricName"] == Metric.SYSTEMIC_WORKER_FAULT.value
+    assert alarms["shutdown-refused"]["metricName"] == Metric.SHUTDOWN_REFUSED.value
     assert alarms["no-coordinator"]["treatMissingData"] == "breaching"
     assert alarms["failover"]["metricName"] == Metric.COORDINATOR_FAILOVERS.value
     assert alarms["failed-queries"]["threshold"] == 25

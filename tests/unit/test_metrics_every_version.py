@@ -35,6 +35,8 @@ OTHER_PUBLISHERS = {
     Metric.WORKER_DRAIN_SECONDS,
     Metric.COORDINATOR_FAILOVERS,
     Metric.WORKERS_MARKED_UNHEALTHY,
+    Metric.SHUTDOWN_REFUSED,  # a worker's lifecycle agent
+    Metric.SYSTEMIC_WORKER_FAULT,  # the worker-health function
 }
 
 # Facts about the releases (trino-facts §2-§3, PrestoServer.java at 330): what the stand-in serves.

@@ -30,6 +30,7 @@ from components.cluster import TrinoCluster
 from components.config_keys import PROJECT
 from components.packaging import PackagingError
 from components.program import program, stack_outputs
+from components.rollout import rollout_summary
 from components.settings import parse
 from components.settings_model import ClusterSettings, ConfigError, ElasticsearchConfig
 from components.stack_file import read_stack_file
@@ -131,6 +132,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["privateIp"] = (args.inputs.get("privateIps") or [MOCK_COORDINATOR_IP])[0]
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
+        if args.typ == "aws:secretsmanager/secretVersion:SecretVersion":
+            state["versionId"] = f"{args.name}-version-1"
         return f"{args.name}-id", state
 
     def arn(self, type_: str, name: str) -> str:
@@ -157,7 +160,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": MOCK_ACCOUNT,
             }, []
         if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": MOCK_AMI, "imageId": MOCK_AMI, "rootDeviceName": "/dev/xvda"}, []
+            # A pinned amiId is looked up by an image-id filter: answer with that image.
+            pinned = [f["values"][0] for f in args.args.get("filters") or [] if f.get("name") == "image-id"]
+            ami = pinned[0] if pinned else MOCK_AMI
+            return {"id": ami, "imageId": ami, "rootDeviceName": "/dev/xvda"}, []
+        if args.token == "aws:secretsmanager/getSecretVersions:getSecretVersions":
+            # A configured secret's current version, one fixed id per secret (ListSecretVersionIds).
+            secret = str(args.args.get("secretId", ""))
+            version = {
+                "versionId": f"current-of-{secret.rsplit(':', 1)[-1]}",
+                "versionStages": ["AWSCURRENT"],
+            }
+            return {"arn": secret, "name": secret, "versions": [version]}, []
         return {}, []
 
 
@@ -411,7 +425,25 @@ def render(plan: Plan) -> str:
         "",
         f"AWS requests: {len(requests)} checked against botocore's service models and documented limits",
     ]
+    lines += ["", "Rollout:"] + [f"  {line}" for line in rollout_lines(plan)]
     return "\n".join(lines)
+
+
+def rollout_lines(plan: Plan) -> list[str]:
+    """What a change rolls and how, from the groups as declared plus the settings' summary."""
+    lines = []
+    for group in plan.of_type("aws:autoscaling/group:Group"):
+        prefs = _get(group.inputs, "instanceRefresh.preferences") or {}
+        hooks = ", ".join(str(h.get("name")) for h in group.inputs.get("initialLifecycleHooks") or [])
+        alarms = _get(prefs, "alarmSpecification.alarms") or []
+        lines.append(
+            f"{group.inputs.get('name')}: refresh min {_short(prefs.get('minHealthyPercentage'))} % / "
+            f"max {_short(prefs.get('maxHealthyPercentage'))} % healthy, "
+            f"warmup {prefs.get('instanceWarmup')} s, "
+            f"checkpoints {[int(p) for p in prefs.get('checkpointPercentages') or []]}, "
+            f"auto-rollback {prefs.get('autoRollback')}, alarms {', '.join(map(str, alarms))}; hooks {hooks}"
+        )
+    return lines + rollout_summary(plan.settings)
 
 
 def _override(text: str) -> tuple[str, object]:

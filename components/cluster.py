@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child
+from components.boot_inputs import configured_secret_versions, role_boot_digest
 from components.coordinators import CoordinatorPair, CoordinatorPairArgs, coordinator_asg_name
 from components.function_env import failover_environment, worker_health_environment
 from components.identity import ClusterIdentity, ClusterIdentityArgs
@@ -22,6 +23,7 @@ from components.log_groups import ClusterLogging, ClusterLoggingArgs
 from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.network import ClusterNetwork, ClusterNetworkArgs
 from components.policies import Scope, partition_of
+from components.rollout import RolloutAlarms, RolloutAlarmsArgs, WorkerSchedules, WorkerSchedulesArgs
 from components.scaling import ScalingPolicies, ScalingPoliciesArgs
 from components.secrets import ClusterSecrets, ClusterSecretsArgs
 from components.settings_model import ClusterSettings
@@ -30,6 +32,7 @@ from components.settings_parameter import (
     ClusterNodeSettingsArgs,
     settings_parameter_name,
 )
+from components.settings_trino import catalog_secret_arns
 from components.workers import WorkerFleet, WorkerFleetArgs, drain_hook_name, worker_asg_name
 from node_agent.contract import Role
 
@@ -106,6 +109,45 @@ class TrinoCluster(pulumi.ComponentResource):
         )
         ami = find_ami(s, self)
         boot = [node_settings.parameter, *secrets.versions]
+        # What each role reads at boot besides its template: the settings JSON and its secrets'
+        # current versions. Their digest in the user data makes a change roll exactly those nodes.
+        catalog_arns = catalog_secret_arns(s.trino.catalogs)
+        worker_generated = {k: v for k, v in secrets.version_ids.items() if k != "elasticsearch-password"}
+        configured_for_coordinators = [
+            a
+            for a in (
+                s.security.certificate_secret_arn,
+                s.security.password_file_secret_arn,
+                s.elasticsearch.password_secret_arn if s.elasticsearch else None,
+            )
+            if a
+        ]
+        digests = {
+            Role.COORDINATOR: role_boot_digest(
+                node_settings.parameter.value,
+                secrets.version_ids,
+                configured_secret_versions([*configured_for_coordinators, *catalog_arns], self),
+            ),
+            Role.WORKER: role_boot_digest(
+                node_settings.parameter.value,
+                worker_generated,
+                configured_secret_versions(catalog_arns, self),
+            ),
+        }
+        monitoring = ClusterMonitoring(
+            f"{name}-monitoring",
+            ClusterMonitoringArgs(
+                s,
+                worker_group_name=worker_asg_name(s.name),
+                coordinator_group_name=coordinator_asg_name(s.name),
+            ),
+            opts=child(self),
+        )
+        rollout_alarms = RolloutAlarms(
+            f"{name}-rollout-alarms",
+            RolloutAlarmsArgs(s, worker_group_name=worker_asg_name(s.name)),
+            opts=child(self),
+        )
 
         def launch(
             role: Role, instance_type: str, profile: aws.iam.InstanceProfile
@@ -121,6 +163,7 @@ class TrinoCluster(pulumi.ComponentResource):
                 security_group_ids=[network.nodes.id]
                 + ([network.clients.id] if role is Role.COORDINATOR else []),
                 parameter_name=parameter_name,
+                boot_digest=digests[role],
             )
 
         coordinators = CoordinatorPair(
@@ -136,6 +179,10 @@ class TrinoCluster(pulumi.ComponentResource):
                     s, network.coordinator_address.id, secrets.management_password_arn
                 ),
                 boot_dependencies=boot,
+                rollback_alarm_names=[
+                    monitoring.alarms["no-coordinator"].name,
+                    monitoring.alarms["failed-queries"].name,
+                ],
             ),
             opts=child(self),
         )
@@ -151,21 +198,22 @@ class TrinoCluster(pulumi.ComponentResource):
                     s, network.coordinator_address.id, secrets.management_password_arn
                 ),
                 boot_dependencies=boot,
+                rollback_alarm_names=[
+                    rollout_alarms.workers_not_joining.name,
+                    monitoring.alarms["failed-queries"].name,
+                ],
             ),
             opts=child(self),
         )
         ScalingPolicies(
             f"{name}-scaling", ScalingPoliciesArgs(s, worker_group_name=workers.group.name), opts=child(self)
         )
-        monitoring = ClusterMonitoring(
-            f"{name}-monitoring",
-            ClusterMonitoringArgs(
-                s,
-                worker_group_name=worker_asg_name(s.name),
-                coordinator_group_name=coordinator_asg_name(s.name),
-            ),
-            opts=child(self),
-        )
+        if s.rollout.worker_schedules:
+            WorkerSchedules(
+                f"{name}-schedules",
+                WorkerSchedulesArgs(s, worker_group_name=workers.group.name),
+                opts=child(self),
+            )
         scheme, port = s.security.client_scheme, s.security.client_port
         self.coordinator_address = network.coordinator_address.private_ip
         self.coordinator_url = self.coordinator_address.apply(lambda ip: f"{scheme}://{ip}:{port}")

@@ -521,6 +521,72 @@ KEYS: tuple[ConfigKey, ...] = (
         "25",
         "Failed queries in 5 minutes that raise the failed-queries alarm.",
     ),
+    # --- rollout (components/settings_rollout.py) ------------------------------------------------
+    ConfigKey(
+        "rolloutMinHealthyPercent",
+        "integer",
+        "90",
+        "0-100",
+        "75",
+        "Share of workers kept in service while a refresh replaces the others (100: one at a time).",
+    ),
+    ConfigKey(
+        "rolloutInstanceWarmupSeconds",
+        "integer",
+        "300",
+        "0-3600",
+        "240",
+        "After a new worker is in service, how long the refresh waits before replacing the next batch.",
+    ),
+    ConfigKey(
+        "rolloutCheckpointPercentages",
+        "list of integers",
+        "[] (no pauses)",
+        "ascending, each 1-100, the last one 100",
+        "[20, 50, 100]",
+        "Shares of the worker fleet replaced at which the refresh pauses for rolloutCheckpointDelaySeconds.",
+    ),
+    ConfigKey(
+        "rolloutCheckpointDelaySeconds",
+        "integer",
+        "600",
+        "0-172800, only with rolloutCheckpointPercentages",
+        "900",
+        "Length of each checkpoint pause (time for the rollback alarms to judge the new workers).",
+    ),
+    ConfigKey(
+        "rolloutAutoRollback",
+        "boolean",
+        "true",
+        "true, false",
+        "true",
+        "Roll a refresh back when it fails or a rollback alarm fires (workers not joining, failed queries).",
+    ),
+    ConfigKey(
+        "rolloutQuietWaitSeconds",
+        "integer",
+        "300",
+        "0-3600",
+        "600",
+        "Coordinator switchover: longest wait for no running query before the address moves anyway.",
+    ),
+    ConfigKey(
+        "rolloutStandbyWaitMinutes",
+        "integer",
+        "60",
+        "1-420",
+        "120",
+        "Coordinator switchover: longest the leaving holder waits for a healthy standby on the new template.",
+    ),
+    ConfigKey(
+        "workerSchedules",
+        "list of maps",
+        "[] (no schedules)",
+        "name (a-z 0-9 -), recurrence (5-field cron), optional timeZone; minSize, maxSize, "
+        "desiredCapacity (0-1000), at least one",
+        "[{name: nights, recurrence: '0 20 * * 1-5', minSize: 0, maxSize: 2, desiredCapacity: 0}]",
+        "Scheduled sizes of the worker group (nights, weekends); every scale-in still drains.",
+    ),
 )
 
 KNOWN = {key.name: key for key in KEYS}

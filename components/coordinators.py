@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from components.base import TYPE_PREFIX, child
 from components.functions import ClusterFunction, ClusterFunctionArgs
 from components.launch import NodeLaunchTemplateArgs, asg_tags, node_launch_template
+from components.rollout import coordinator_instance_refresh, switchover_hook, switchover_hook_name
 from components.settings_model import ClusterSettings
 from node_agent.contract import Role
 
@@ -23,6 +24,7 @@ COORDINATOR_GRACE_SECONDS = 600
 # behind it as a throttled event; moves are guarded by the ENI's attachment id (failover_aws).
 FAILOVER_CONCURRENCY = 2
 GROUP_EVENTS = ["EC2 Instance Launch Successful", "EC2 Instance Terminate Successful"]
+HOOK_EVENT = "EC2 Instance-terminate Lifecycle Action"
 
 
 def coordinator_asg_name(cluster: str) -> str:
@@ -39,6 +41,7 @@ class CoordinatorPairArgs:
     functions_security_group_id: pulumi.Input[str]
     function_environment: Mapping[str, pulumi.Input[str]]
     boot_dependencies: Sequence[pulumi.Resource]
+    rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
 
 
 class CoordinatorPair(pulumi.ComponentResource):
@@ -65,9 +68,28 @@ class CoordinatorPair(pulumi.ComponentResource):
             health_check_type="EC2",
             health_check_grace_period=COORDINATOR_GRACE_SECONDS,
             enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity"],
+            # A new template version starts a launch-before-terminate refresh; every leaving
+            # coordinator waits on the switchover hook, which the failover function completes
+            # once the address is on a healthy standby (components/rollout.py). On the group, not a
+            # separate LifecycleHook resource, so the first instances are covered too.
+            instance_refresh=coordinator_instance_refresh(s, args.rollback_alarm_names),
+            initial_lifecycle_hooks=[switchover_hook(s)],
             tags=asg_tags(s.tags, Role.COORDINATOR, group_name),
             # Nodes read their settings and secrets at boot: both must exist before the first one.
             opts=child(self, depends_on=args.boot_dependencies),
+        )
+        # The same hook as a resource of its own: Auto Scaling applies initial_lifecycle_hooks only
+        # when it creates a group, so a stack deployed before rollouts existed gets it from here
+        # (PutLifecycleHook creates or updates, so declaring both is safe on a new stack too).
+        hook = switchover_hook(s)
+        aws.autoscaling.LifecycleHook(
+            f"{name}-switchover",
+            name=hook["name"],
+            autoscaling_group_name=self.group.name,
+            lifecycle_transition=hook["lifecycle_transition"],
+            heartbeat_timeout=hook["heartbeat_timeout"],
+            default_result=hook["default_result"],
+            opts=child(self),
         )
         self.failover = ClusterFunction(
             f"{name}-failover",
@@ -95,6 +117,15 @@ class CoordinatorPair(pulumi.ComponentResource):
                         "source": ["aws.autoscaling"],
                         "detail-type": GROUP_EVENTS,
                         "detail": {"AutoScalingGroupName": [group_name]},
+                    },
+                    # A coordinator held by the switchover hook: act at once, not at the next minute.
+                    "switchover": {
+                        "source": ["aws.autoscaling"],
+                        "detail-type": [HOOK_EVENT],
+                        "detail": {
+                            "AutoScalingGroupName": [group_name],
+                            "LifecycleHookName": [switchover_hook_name(s.name)],
+                        },
                     },
                 },
             ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from components.coordinators import COORDINATOR_GRACE_SECONDS, coordinator_asg_name
+from components.rollout import switchover_hook_name
 from components.settings_model import ClusterSettings
 from components.workers import worker_asg_name
 from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
@@ -51,6 +52,9 @@ def failover_environment(
         FunctionEnv.PROBE_WINDOW_SECONDS.value: str(PROBE_WINDOW_SECONDS),
         FunctionEnv.UNRESPONSIVE_SECONDS.value: str(UNRESPONSIVE_SECONDS),
         FunctionEnv.GRACE_PERIOD_SECONDS.value: str(COORDINATOR_GRACE_SECONDS),
+        FunctionEnv.SWITCHOVER_HOOK_NAME.value: switchover_hook_name(settings.name),
+        FunctionEnv.SWITCHOVER_QUIET_WAIT_SECONDS.value: str(settings.rollout.quiet_wait_seconds),
+        FunctionEnv.SWITCHOVER_STANDBY_WAIT_SECONDS.value: str(settings.rollout.standby_wait_minutes * 60),
     }
 
 

@@ -27,11 +27,14 @@ from node_agent.contract import (
 )
 
 
-def user_data(*, parameter_name: str, role: Role, region: str) -> str:
+def user_data(*, parameter_name: str, role: Role, region: str, boot_digest: str) -> str:
+    """`boot_digest` (components/boot_inputs.py) is a comment the node never reads: it is there so
+    that a change to what bootstrap reads from SSM and Secrets Manager changes the template."""
     env_dir = NODE_ENV_FILE.rsplit("/", 1)[0]
     return "\n".join(
         [
             "#!/bin/bash",
+            f"# boot-digest: {boot_digest}",
             "set -euo pipefail",
             f"install -d -m 0755 {env_dir}",
             f"cat > {NODE_ENV_FILE} <<'EOF'",
@@ -56,6 +59,7 @@ class NodeLaunchTemplateArgs:
     instance_profile_arn: pulumi.Input[str]
     security_group_ids: Sequence[pulumi.Input[str]]
     parameter_name: str
+    boot_digest: pulumi.Input[str]  # settings JSON + secret versions this role reads
 
 
 def node_launch_template(
@@ -100,9 +104,13 @@ def node_launch_template(
             }
         ],
         block_device_mappings=[{"device_name": args.root_device_name, "ebs": ebs}],
-        user_data=base64.b64encode(
-            user_data(parameter_name=args.parameter_name, role=args.role, region=s.region).encode()
-        ).decode(),
+        user_data=pulumi.Output.from_input(args.boot_digest).apply(
+            lambda digest: base64.b64encode(
+                user_data(
+                    parameter_name=args.parameter_name, role=args.role, region=s.region, boot_digest=digest
+                ).encode()
+            ).decode()
+        ),
         update_default_version=True,
         tag_specifications=[
             {"resource_type": kind, "tags": node_tags} for kind in ("instance", "volume", "network-interface")

@@ -120,6 +120,7 @@ class ClusterMonitoringArgs:
 
 class ClusterMonitoring(pulumi.ComponentResource):
     dashboard_url: str
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]  # by label; rollouts roll back on some of them
 
     def __init__(
         self, name: str, args: ClusterMonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -128,6 +129,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
         s = args.settings
         self._name = name
         self._settings = s
+        self.alarms = {}
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=s.name,
@@ -198,7 +200,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
     ) -> aws.cloudwatch.MetricAlarm:
         s = self._settings
         topics = list(s.monitoring.alarm_topic_arns)
-        return aws.cloudwatch.MetricAlarm(
+        alarm = self.alarms[label] = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{label}",
             alarm_description=f"{s.name}: {meaning}",
             namespace=CLOUDWATCH_NAMESPACE,
@@ -215,3 +217,4 @@ class ClusterMonitoring(pulumi.ComponentResource):
             tags=tagged(s.tags, f"{s.name}-{label}"),
             opts=child(self),
         )
+        return alarm

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.settings_model import ElasticsearchConfig
-from node_agent.contract import CLOUDWATCH_NAMESPACE, SIGV4_SERVICES, TAG_CLUSTER, TAG_HEALTH_MISSES
+from node_agent.contract import (
+    CLOUDWATCH_NAMESPACE,
+    SIGV4_SERVICES,
+    TAG_CLUSTER,
+    TAG_HEALTH_MISSES,
+    TAG_SWITCHOVER_SINCE,
+)
 
 # Every Glue call Trino's Glue metastore makes, PrestoSQL 330 to Trino 483 (GlueHiveMetastore,
 # its column-statistics provider and GlueMetastoreStats, which wraps each call it makes): schemas
@@ -317,6 +323,22 @@ def failover_policy(
             Condition=scope.cluster_tag(),
         ),
         _allow("ReplaceFailedCoordinator", ["autoscaling:SetInstanceHealth"], [scope.asg(coordinator_asg)]),
+        # Switchover: let a leaving coordinator go once the address is on a healthy standby.
+        _allow(
+            "SwitchOverLeavingCoordinator",
+            ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+            [scope.asg(coordinator_asg)],
+        ),
+        # Its memory between runs is one tag on the leaving coordinator, and no other tag.
+        _allow(
+            "RememberSwitchoverStart",
+            ["ec2:CreateTags"],
+            [scope.arn("ec2", "instance/*")],
+            Condition={
+                **scope.cluster_tag(),
+                "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_SWITCHOVER_SINCE]},
+            },
+        ),
         _metrics(),
         _logs("WriteFunctionLogs", scope, [log_group]),
         *_secrets(scope, secret_arns, kms_key_arn),

@@ -38,6 +38,7 @@ class ClusterSecrets(pulumi.ComponentResource):
     management_password_arn: pulumi.Output[str] | None
     elasticsearch_password_arn: pulumi.Output[str] | None  # only when the program stores it
     versions: list[aws.secretsmanager.SecretVersion]  # what nodes must wait for: the values
+    version_ids: dict[str, pulumi.Output[str]]  # label -> version id, part of the nodes' boot digest
 
     def __init__(
         self, name: str, args: ClusterSecretsArgs, opts: pulumi.ResourceOptions | None = None
@@ -47,6 +48,7 @@ class ClusterSecrets(pulumi.ComponentResource):
         self._name = name
         self._settings = s
         self.versions = []
+        self.version_ids = {}
         self.shared_secret_arn = self._secret(
             "shared-secret",
             "Trino internal-communication.shared-secret (every node of the cluster)",
@@ -99,4 +101,5 @@ class ClusterSecrets(pulumi.ComponentResource):
             opts=child(self, ignore_changes=["secretString"] if generated else None),
         )
         self.versions.append(version)
+        self.version_ids[label] = version.version_id
         return secret.arn

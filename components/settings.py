@@ -58,6 +58,7 @@ from components.settings_reader import (
     matches,
 )
 from components.settings_render import render_problems, size_problems
+from components.settings_rollout import rollout_settings
 from components.settings_trino import trino_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +148,7 @@ def parse(
         log_retention_days=_retention(reader),
         elasticsearch=elasticsearch_config(reader),
         extra_tags=_tags(reader),
+        rollout=rollout_settings(reader, workers),
     )
     problems.extend(reader.problems)
     problems.extend(limit_problems(settings))

@@ -184,6 +184,32 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSchedule:
+    """One scheduled change of the worker group's size (an Auto Scaling scheduled action)."""
+
+    name: str
+    recurrence: str  # cron, five fields, in time_zone
+    time_zone: str = "UTC"
+    min_size: int | None = None
+    max_size: int | None = None
+    desired_capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """How a new launch template reaches running nodes (README, "Upgrades and rollouts")."""
+
+    min_healthy_percent: int = 90  # workers kept in service while the refresh replaces others
+    instance_warmup_seconds: int = 300  # a new worker counts as ready this long after InService
+    checkpoint_percentages: tuple[int, ...] = ()  # pause at these shares of the fleet replaced
+    checkpoint_delay_seconds: int = 600
+    auto_rollback: bool = True  # roll back when a rollback alarm fires during the refresh
+    quiet_wait_seconds: int = 300  # coordinator switchover: longest wait for no running queries
+    standby_wait_minutes: int = 60  # longest the holder waits for a healthy standby on the new template
+    worker_schedules: tuple[WorkerSchedule, ...] = ()
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     stack: str
     name: str
@@ -203,6 +229,7 @@ class ClusterSettings:
     log_retention_days: Mapping[str, int]
     elasticsearch: ElasticsearchConfig | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
 
     @property
     def tags(self) -> dict[str, str]:

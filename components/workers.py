@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from components.base import TYPE_PREFIX, child
 from components.functions import ClusterFunction, ClusterFunctionArgs
 from components.launch import NodeLaunchTemplateArgs, asg_tags, node_launch_template
+from components.rollout import worker_instance_refresh
 from components.settings_model import ClusterSettings
 from node_agent.contract import Role
 
@@ -36,6 +37,7 @@ class WorkerFleetArgs:
     functions_security_group_id: pulumi.Input[str]
     function_environment: Mapping[str, pulumi.Input[str]]
     boot_dependencies: Sequence[pulumi.Resource]
+    rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
 
 
 class WorkerFleet(pulumi.ComponentResource):
@@ -90,6 +92,9 @@ class WorkerFleet(pulumi.ComponentResource):
                 }
             ],
             enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
+            # A new template version (anything a worker reads at boot changed) starts a rolling
+            # refresh; each replaced worker drains through the hook above (components/rollout.py).
+            instance_refresh=worker_instance_refresh(s, args.rollback_alarm_names),
             tags=asg_tags(s.tags, Role.WORKER, group_name),
             # desiredCapacity belongs to the scaling policies after creation: an update must not
             # reset it (and terminate workers) to the configured starting size.

@@ -95,6 +95,9 @@ class Metric(StrEnum):
 
 
 # --- Lambda functions -------------------------------------------------------------------------
+# The failover function's memory of a coordinator switchover between its runs: when it first saw
+# that coordinator held by the switchover hook (ISO 8601, UTC).
+TAG_SWITCHOVER_SINCE = "presto-on-aws:switchover-since"
 FUNCTION_HANDLER = "handler.handler"  # each functions/<name>/handler.py defines handler(event, context)
 # The coordinator ENI is a secondary interface: the failover function attaches it at this index,
 # and the node's OS brings it up as its second interface (the address workers and clients use).
@@ -119,6 +122,9 @@ class FunctionEnv(StrEnum):
     MAX_UNHEALTHY_FRACTION = "MAX_UNHEALTHY_FRACTION"
     MANAGEMENT_PASSWORD_SECRET_ARN = "MANAGEMENT_PASSWORD_SECRET_ARN"
     CA_BUNDLE = "CA_BUNDLE"  # PEM text, for https
+    SWITCHOVER_HOOK_NAME = "SWITCHOVER_HOOK_NAME"  # the coordinator group's termination hook
+    SWITCHOVER_QUIET_WAIT_SECONDS = "SWITCHOVER_QUIET_WAIT_SECONDS"  # wait for no running query
+    SWITCHOVER_STANDBY_WAIT_SECONDS = "SWITCHOVER_STANDBY_WAIT_SECONDS"  # wait for a healthy standby
 
 
 # --- node settings -----------------------------------------------------------------------------

@@ -41,6 +41,12 @@ READ: dict[str, Callable[[ClusterSettings], Any]] = {
     "workerHealthFailedChecks": lambda s: s.health.worker_failed_checks,
     "workerHealthMaxUnhealthyFraction": lambda s: s.health.worker_max_unhealthy_fraction,
     "failedQueriesAlarmThreshold": lambda s: s.monitoring.failed_queries_threshold,
+    "rolloutMinHealthyPercent": lambda s: s.rollout.min_healthy_percent,
+    "rolloutInstanceWarmupSeconds": lambda s: s.rollout.instance_warmup_seconds,
+    "rolloutCheckpointDelaySeconds": lambda s: s.rollout.checkpoint_delay_seconds,
+    "rolloutAutoRollback": lambda s: s.rollout.auto_rollback,
+    "rolloutQuietWaitSeconds": lambda s: s.rollout.quiet_wait_seconds,
+    "rolloutStandbyWaitMinutes": lambda s: s.rollout.standby_wait_minutes,
 }
 
 

@@ -25,6 +25,8 @@ UNTAGGABLE = {
     "aws:cloudwatch/dashboard:Dashboard": aws.cloudwatch.Dashboard,
     "aws:autoscaling/policy:Policy": aws.autoscaling.Policy,
     "aws:secretsmanager/secretVersion:SecretVersion": aws.secretsmanager.SecretVersion,
+    "aws:autoscaling/schedule:Schedule": aws.autoscaling.Schedule,
+    "aws:autoscaling/lifecycleHook:LifecycleHook": aws.autoscaling.LifecycleHook,
 }
 PROVIDER = "pulumi:providers:aws"
 

@@ -188,7 +188,7 @@ def test_every_trigger_may_invoke_its_function(plan_for: PlanFor) -> None:
     permissions = {p.name: p.inputs for p in plan.of_type("aws:lambda/permission:Permission")}
     targets = {t.name: t for t in plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
     rules = plan.of_type("aws:cloudwatch/eventRule:EventRule")
-    assert len(rules) == 3
+    assert len(rules) == 4
     for rule in rules:
         assert permissions[rule.name]["principal"] == "events.amazonaws.com"
         assert permissions[rule.name]["sourceArn"].endswith(rule.name)
@@ -688,4 +688,5 @@ def test_every_child_is_parented_inside_the_cluster(plan_for: PlanFor) -> None:
         "WorkerFleet",
         "ScalingPolicies",
         "ClusterMonitoring",
+        "RolloutAlarms",
     }

@@ -92,6 +92,8 @@ class Metric(StrEnum):
     WORKERS_MARKED_UNHEALTHY = "WorkersMarkedUnhealthy"  # published by the worker-health function
     # 1 when more workers fail at once than may be replaced, so none is (worker-health function)
     SYSTEMIC_WORKER_FAULT = "SystemicWorkerFault"
+    SWITCHOVERS_NOT_QUIET = "SwitchoversNotQuiet"  # rollout moved the address while queries ran
+    SWITCHOVERS_WITHOUT_STANDBY = "SwitchoversWithoutStandby"  # a leaving holder let go with no standby
 
 
 # --- Lambda functions -------------------------------------------------------------------------

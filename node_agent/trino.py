@@ -22,6 +22,8 @@ from typing import Any
 
 from node_agent.contract import MANAGEMENT_USER
 
+DONE_QUERY_STATES = frozenset({"FINISHED", "FAILED"})
+
 
 class TrinoUnavailable(Exception):
     """Trino did not answer usably: refused, reset, timed out, cut short, or not JSON.
@@ -133,6 +135,16 @@ class TrinoAdmin:
                 raise
         self._login()
         return self._json("GET", "/ui/api/stats")
+
+    def active_queries(self) -> list[dict[str, Any]]:
+        """GET /v1/query, less the queries that are done: every query a client still waits on.
+
+        Wider than /ui/api/stats, which counts only QUEUED and RUNNING: a query that is planning,
+        starting or finishing (its client still fetching the last pages) would die with this
+        coordinator too. The coordinator switchover moves the address only when this is empty.
+        """
+        queries = self._json("GET", "/v1/query") or []
+        return [q for q in queries if q.get("state") not in DONE_QUERY_STATES]
 
     def submit(self, sql: str) -> dict[str, Any]:
         """POST one statement; its first page (`id`, `nextUri`, `stats.state`), nothing waited for."""

@@ -18,12 +18,15 @@ from typing import Any
 from failover_aws import observe
 from failover_rules import Probe
 from failover_watch import FUNCTION, FailoverConfig, FailoverWatch, probe_coordinator
+from switchover import Switchover, SwitchoverConfig
 
 from functions.shared.lambda_support import (
     AWS_ERRORS,
+    ConfigError,
     TriggerKind,
     TrinoClients,
     aws_error_fields,
+    env_reader,
     log_line,
     remaining_seconds,
     start_invocation,
@@ -68,6 +71,22 @@ def handler(
                 reason=f"instance {trigger.instance_id} is not a coordinator of this cluster",
             )
             return {"outcome": "ignored", "reason": "not a coordinator of this cluster"}
+        switchover = SwitchoverConfig.from_env(env_reader(environ))
+        if switchover is not None:
+            # A coordinator held by the termination hook (a rollout): hand the address over first.
+            Switchover(
+                config.group_name,
+                config.eni_id,
+                config.cluster,
+                switchover,
+                ec2=aws["ec2"],
+                autoscaling=aws["autoscaling"],
+                cloudwatch=aws["cloudwatch"],
+                probe=probe,
+                active_queries=lambda address: len(trino_clients.admin(address).active_queries()),
+                remaining_seconds=lambda: remaining_seconds(context, _NO_CONTEXT_SECONDS),
+                trigger=label,
+            ).run()
         watch = FailoverWatch(
             config,
             ec2=aws["ec2"],
@@ -89,7 +108,7 @@ def handler(
             **fields,
         )
         return {"outcome": "aws_error", **fields}
-    except LookupError as exc:
+    except (LookupError, ConfigError) as exc:
         log_line(FUNCTION, "misconfigured", cluster=config.cluster, trigger=label, reason=str(exc))
         return {"outcome": "misconfigured", "reason": str(exc)}
     return {

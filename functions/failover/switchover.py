@@ -1,0 +1,330 @@
+"""Coordinator switchover: the failover function's handling of the coordinator termination hook.
+
+An instance refresh (or a scale-in, or a person) terminating a coordinator puts it in
+Terminating:Wait on the switchover hook. Trino refuses a graceful shutdown on a coordinator, so
+the only way not to fail a query is to move the address while none runs:
+- a leaving coordinator that does not hold the address is let go at once (CONTINUE);
+- the holder keeps the address until a standby is healthy (the same probe the failover uses;
+  one on the group's current launch template preferred, then the newest), then the address
+  moves at a moment when the holder has no query a client waits on, and the holder is let go;
+- no quiet moment within `quiet_wait` of a standby being ready: the address moves anyway, and
+  the log line `switchover_not_quiet` and the metric SwitchoversNotQuiet say so;
+- no healthy standby within `standby_wait`: the holder is let go anyway (`switchover_no_standby`,
+  metric SwitchoversWithoutStandby); the failover then moves the address once one is healthy.
+Everything is derived from AWS on each run (who is in Terminating:Wait, who holds the ENI), plus
+one tag on the leaving holder that remembers when the wait began, so a second hook event, the
+minute schedule and a new invocation after a timeout all continue the same switchover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from failover_aws import MoveOutcome, describe_eni, move_eni, observe
+from failover_rules import Coordinator, Observation, Probe
+
+from functions.shared.lambda_support import (
+    AWS_ERRORS,
+    AwsErrorKind,
+    Clock,
+    EnvReader,
+    aws_error_fields,
+    aws_error_kind,
+    log_line,
+    put_count,
+)
+from node_agent.contract import TAG_SWITCHOVER_SINCE, FunctionEnv, Metric
+
+FUNCTION = "failover"
+WAITING = "Terminating:Wait"
+QUIET_POLL_SECONDS = 0.25  # a gap between two queries shorter than this is missed
+SAFETY_MARGIN_SECONDS = 25.0  # kept for the move: detach, wait for available, attach, complete
+DETACH_WAIT_SECONDS = 15.0
+NO_STANDBY_SINCE = "-"
+
+
+@dataclass(frozen=True)
+class SwitchoverConfig:
+    hook_name: str
+    quiet_wait_seconds: int = 300
+    standby_wait_seconds: int = 3600
+
+    @classmethod
+    def from_env(cls, env: EnvReader) -> SwitchoverConfig | None:
+        """None when the stack gives no hook (a function deployed before rollouts existed)."""
+        name = env.text(FunctionEnv.SWITCHOVER_HOOK_NAME, "")
+        if not name:
+            return None
+        config = cls(
+            hook_name=name,
+            quiet_wait_seconds=env.integer(
+                FunctionEnv.SWITCHOVER_QUIET_WAIT_SECONDS, 300, minimum=0, maximum=3600
+            ),
+            standby_wait_seconds=env.integer(
+                FunctionEnv.SWITCHOVER_STANDBY_WAIT_SECONDS, 3600, minimum=60, maximum=30000
+            ),
+        )
+        env.check()  # raises ConfigError naming every bad variable
+        return config
+
+
+@dataclass(frozen=True)
+class SwitchoverResult:
+    instance_id: str
+    outcome: str  # released | moved | moved_not_quiet | released_without_standby | waiting_* | ...
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class WaitMarks:
+    """When the holder's wait began, and when a healthy standby was first there (its tag)."""
+
+    since: datetime
+    standby_since: datetime | None
+
+    def text(self) -> str:
+        standby = self.standby_since.isoformat() if self.standby_since else NO_STANDBY_SINCE
+        return f"{self.since.isoformat()}|{standby}"
+
+    @classmethod
+    def parse(cls, text: str) -> WaitMarks | None:
+        since, _, standby = text.partition("|")
+        try:
+            return cls(
+                datetime.fromisoformat(since),
+                None if standby in ("", NO_STANDBY_SINCE) else datetime.fromisoformat(standby),
+            )
+        except ValueError:
+            return None
+
+
+def leaving(observation: Observation) -> list[Coordinator]:
+    return [c for c in observation.coordinators.values() if c.lifecycle_state == WAITING]
+
+
+def group_templates(autoscaling: Any, group_name: str) -> tuple[str | None, dict[str, str]]:
+    """The group's current launch template version and each member's (as Auto Scaling reports it)."""
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])["AutoScalingGroups"]
+    if not groups:
+        raise LookupError(f"Auto Scaling group {group_name} does not exist")
+    group = groups[0]
+    spec = group.get("LaunchTemplate") or (
+        (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate", {}).get("LaunchTemplateSpecification")
+    )
+    current = str(spec["Version"]) if spec and str(spec.get("Version", "")).isdigit() else None
+    members = {
+        i["InstanceId"]: str((i.get("LaunchTemplate") or {}).get("Version", ""))
+        for i in group.get("Instances", [])
+    }
+    return current, members
+
+
+class Switchover:
+    """Run the switchover for every coordinator held by the hook, for as long as this invocation may."""
+
+    def __init__(
+        self,
+        group_name: str,
+        eni_id: str,
+        cluster: str,
+        config: SwitchoverConfig,
+        *,
+        ec2: Any,
+        autoscaling: Any,
+        cloudwatch: Any,
+        probe: Callable[[str, str], Probe],
+        active_queries: Callable[[str], int],
+        remaining_seconds: Callable[[], float],
+        clock: Clock | None = None,
+        log: Callable[..., Any] = log_line,
+        trigger: str = "",
+    ) -> None:
+        self.group_name, self.eni_id, self.cluster, self.config = group_name, eni_id, cluster, config
+        self.ec2, self.autoscaling, self.cloudwatch = ec2, autoscaling, cloudwatch
+        self.probe = probe  # (instance id, address) -> Probe, the failover's own probe
+        self.active_queries = active_queries  # address -> queries a client still waits on
+        self.remaining_seconds = remaining_seconds
+        self.clock = clock or Clock()
+        self._log = log
+        self.trigger = trigger
+
+    def log(self, decision: str, **fields: Any) -> None:
+        self._log(FUNCTION, decision, cluster=self.cluster, trigger=self.trigger, **fields)
+
+    def run(self) -> list[SwitchoverResult]:
+        """Release every leaving non-holder; then work on the holder until done or out of time."""
+        observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
+        results = []
+        holder = observation.holder
+        for coordinator in leaving(observation):
+            if holder is not None and coordinator.instance_id == holder.instance_id:
+                continue
+            outcome = self._complete(coordinator.instance_id, "released", "does not hold the address")
+            results.append(SwitchoverResult(coordinator.instance_id, outcome))
+        if holder is not None and holder.lifecycle_state == WAITING:
+            results.append(self._switch_over(observation, holder))
+        return results
+
+    # --- the holder ------------------------------------------------------------------------
+    def _switch_over(self, observation: Observation, holder: Coordinator) -> SwitchoverResult:
+        iid = holder.instance_id
+        marks = self._marks(iid)
+        self._heartbeat(iid)
+        while True:
+            now = self.clock.now()
+            target = self._healthy_standby(observation, holder)
+            if target is None:
+                if now - marks.since >= timedelta(seconds=self.config.standby_wait_seconds):
+                    put_count(self.cloudwatch, self.cluster, Metric.SWITCHOVERS_WITHOUT_STANDBY, 1)
+                    outcome = self._complete(
+                        iid,
+                        "released_without_standby",
+                        f"no healthy standby in {self.config.standby_wait_seconds} s; the address "
+                        "goes with it and the failover attaches it to the first healthy coordinator",
+                        level="error",
+                    )
+                    return SwitchoverResult(iid, outcome)
+                if not self._time_for_another_look():
+                    self.log("switchover_waiting_for_standby", instance=iid, since=marks.since.isoformat())
+                    return SwitchoverResult(iid, "waiting_for_standby")
+                self.clock.sleep(5.0)
+                observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
+                continue
+            if marks.standby_since is None:
+                marks = WaitMarks(marks.since, now)
+                self._remember(iid, marks)
+            quiet_deadline = marks.standby_since + timedelta(seconds=self.config.quiet_wait_seconds)
+            result = self._move_when_quiet(observation, holder, target, quiet_deadline)
+            if result is not None:
+                return result
+            self.log(
+                "switchover_waiting_for_quiet", instance=iid, target=target, until=quiet_deadline.isoformat()
+            )
+            return SwitchoverResult(iid, "waiting_for_quiet", target)
+
+    def _move_when_quiet(
+        self, observation: Observation, holder: Coordinator, target: str, deadline: datetime
+    ) -> SwitchoverResult | None:
+        """Poll the holder's queries; move at the first quiet look, or at the deadline anyway."""
+        address = holder.address or ""
+        while True:
+            active = self._active(address)
+            if active == 0:
+                return self._move(observation, holder, target, quiet=True, active=0)
+            if self.clock.now() >= deadline:
+                return self._move(observation, holder, target, quiet=False, active=active)
+            if not self._time_for_another_look(QUIET_POLL_SECONDS):
+                return None
+            self.clock.sleep(QUIET_POLL_SECONDS)
+
+    def _move(
+        self, observation: Observation, holder: Coordinator, target: str, *, quiet: bool, active: int
+    ) -> SwitchoverResult:
+        iid = holder.instance_id
+        started = self.clock.monotonic()
+        result = move_eni(self.ec2, observation.eni, target, wait_available=self._wait_available)
+        seconds = round(self.clock.monotonic() - started, 3)
+        if result.outcome not in (MoveOutcome.MOVED, MoveOutcome.ALREADY_MOVED, MoveOutcome.LOST_RACE):
+            self.log("switchover_move_failed", instance=iid, target=target, detail=result.detail)
+            return SwitchoverResult(iid, "move_failed", target)
+        if quiet:
+            self.log("switchover_moved", instance=iid, target=target, move_seconds=seconds, active_queries=0)
+        else:
+            put_count(self.cloudwatch, self.cluster, Metric.SWITCHOVERS_NOT_QUIET, 1)
+            self.log(
+                "switchover_not_quiet",
+                level="warning",
+                instance=iid,
+                target=target,
+                move_seconds=seconds,
+                active_queries=active,
+                reason=f"no moment without queries in {self.config.quiet_wait_seconds} s; "
+                f"moved anyway, {active} queries on the old coordinator fail",
+            )
+        outcome = self._complete(iid, "moved" if quiet else "moved_not_quiet", f"address now on {target}")
+        return SwitchoverResult(iid, outcome, target)
+
+    def _healthy_standby(self, observation: Observation, holder: Coordinator) -> str | None:
+        current, versions = group_templates(self.autoscaling, self.group_name)
+        candidates = [
+            c
+            for c in observation.coordinators.values()
+            if c.instance_id != holder.instance_id and c.can_serve and c.lifecycle_state == "InService"
+        ]
+        candidates.sort(
+            key=lambda c: (
+                current is not None and versions.get(c.instance_id) == current,
+                c.launched_at or 0,
+            ),
+            reverse=True,
+        )
+        for candidate in candidates:
+            probe = self.probe(candidate.instance_id, str(candidate.address))
+            if probe.healthy:
+                return candidate.instance_id
+            self.log("switchover_standby_not_ready", instance=candidate.instance_id, reason=probe.reason)
+        return None
+
+    # --- AWS -------------------------------------------------------------------------------
+    def _active(self, address: str) -> int:
+        try:
+            return self.active_queries(address)
+        except Exception as exc:  # the holder stopped answering: nothing left to protect on it
+            self.log("switchover_holder_unreachable", address=address, reason=str(exc))
+            return 0
+
+    def _marks(self, instance_id: str) -> WaitMarks:
+        answer = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        tags = {t["Key"]: t["Value"] for r in answer for i in r["Instances"] for t in i.get("Tags", [])}
+        marks = WaitMarks.parse(tags.get(TAG_SWITCHOVER_SINCE, ""))
+        if marks is None:
+            marks = WaitMarks(self.clock.now(), None)
+            self._remember(instance_id, marks)
+            self.log("switchover_started", instance=instance_id, since=marks.since.isoformat())
+        return marks
+
+    def _remember(self, instance_id: str, marks: WaitMarks) -> None:
+        self.ec2.create_tags(
+            Resources=[instance_id], Tags=[{"Key": TAG_SWITCHOVER_SINCE, "Value": marks.text()}]
+        )
+
+    def _heartbeat(self, instance_id: str) -> None:
+        try:
+            self.autoscaling.record_lifecycle_action_heartbeat(
+                LifecycleHookName=self.config.hook_name,
+                AutoScalingGroupName=self.group_name,
+                InstanceId=instance_id,
+            )
+        except AWS_ERRORS as exc:
+            self.log("switchover_heartbeat_failed", instance=instance_id, **aws_error_fields(exc))
+
+    def _complete(self, instance_id: str, outcome: str, reason: str, level: str = "info") -> str:
+        try:
+            self.autoscaling.complete_lifecycle_action(
+                LifecycleHookName=self.config.hook_name,
+                AutoScalingGroupName=self.group_name,
+                InstanceId=instance_id,
+                LifecycleActionResult="CONTINUE",
+            )
+        except AWS_ERRORS as exc:
+            if aws_error_kind(exc) is not AwsErrorKind.INVALID:
+                raise
+            # "No active Lifecycle Action found": another invocation (a second event) finished it.
+            self.log("switchover_already_completed", instance=instance_id, **aws_error_fields(exc))
+            return "already_completed"
+        self.log(f"switchover_{outcome}", level=level, instance=instance_id, reason=reason)
+        return outcome
+
+    def _time_for_another_look(self, pause: float = 5.0) -> bool:
+        return self.remaining_seconds() - pause >= SAFETY_MARGIN_SECONDS
+
+    def _wait_available(self) -> bool:
+        deadline = self.clock.monotonic() + DETACH_WAIT_SECONDS
+        while not describe_eni(self.ec2, self.eni_id).unattached:
+            if self.clock.monotonic() >= deadline:
+                return False
+            self.clock.sleep(0.25)
+        return True

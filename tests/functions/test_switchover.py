@@ -1,0 +1,267 @@
+"""The coordinator switchover against moto, with a stand-in for the termination hook moto lacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from moto_cluster import (
+    CLUSTER,
+    COORDINATOR_GROUP,
+    LogLines,
+    MotoCluster,
+    ScriptedProbes,
+    SteppingClock,
+    build_cluster,
+)
+from standin_hook import StandInTerminationHook
+from switchover import Switchover, SwitchoverConfig, WaitMarks
+
+from node_agent.contract import TAG_SWITCHOVER_SINCE, Metric
+
+HOOK = f"{CLUSTER}-switchover"
+
+
+class QueriesOnHolder:
+    """How many queries the holder has at each look (the last entry repeats)."""
+
+    def __init__(self, counts: list[int]) -> None:
+        self.counts = counts
+        self.looks = 0
+
+    def __call__(self, _address: str) -> int:
+        count = self.counts[min(self.looks, len(self.counts) - 1)]
+        self.looks += 1
+        return count
+
+
+@pytest.fixture
+def cluster(aws: Any) -> MotoCluster:
+    return build_cluster(aws, coordinators=2)
+
+
+@pytest.fixture
+def hook(cluster: MotoCluster) -> StandInTerminationHook:
+    return StandInTerminationHook(cluster.aws.autoscaling, HOOK)
+
+
+def switchover(
+    cluster: MotoCluster,
+    *,
+    probes: ScriptedProbes | None = None,
+    queries: Callable[[str], int] | None = None,
+    clock: SteppingClock | None = None,
+    logs: LogLines | None = None,
+    quiet_wait: int = 300,
+    standby_wait: int = 3600,
+) -> Switchover:
+    clock = clock or SteppingClock()
+    return Switchover(
+        COORDINATOR_GROUP,
+        cluster.eni_id,
+        CLUSTER,
+        SwitchoverConfig(HOOK, quiet_wait_seconds=quiet_wait, standby_wait_seconds=standby_wait),
+        ec2=cluster.aws.ec2,
+        autoscaling=cluster.aws.autoscaling,
+        cloudwatch=cluster.aws.cloudwatch,
+        probe=probes or ScriptedProbes(),
+        active_queries=queries or QueriesOnHolder([0]),
+        remaining_seconds=clock.remaining,
+        clock=clock,
+        log=logs if logs is not None else LogLines(),
+    )
+
+
+def later(clock: SteppingClock, seconds: float) -> SteppingClock:
+    """The clock of a new invocation `seconds` after this one started."""
+    return SteppingClock(start=clock.start + timedelta(seconds=seconds))
+
+
+def test_a_leaving_standby_is_let_go_at_once(cluster: MotoCluster, hook: StandInTerminationHook) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(standby)
+    (result,) = switchover(cluster).run()
+    assert (result.instance_id, result.outcome) == (standby, "released")
+    assert hook.completed() == [standby]
+    assert hook.completions()[0].params["LifecycleActionResult"] == "CONTINUE"
+    assert cluster.eni_holder() == holder
+
+
+def test_the_leaving_holder_hands_the_address_to_a_healthy_standby_when_quiet(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    logs = LogLines()
+    (result,) = switchover(cluster, logs=logs).run()
+    assert (result.outcome, result.target) == ("moved", standby)
+    assert cluster.eni_holder() == standby
+    assert hook.completed() == [holder]
+    assert logs.of("switchover_moved")[0]["active_queries"] == 0
+
+
+def test_the_holder_keeps_the_address_while_queries_run_and_moves_at_the_first_quiet_look(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    queries = QueriesOnHolder([3, 2, 1, 0])
+    (result,) = switchover(cluster, queries=queries).run()
+    assert result.outcome == "moved"
+    assert queries.looks == 4
+    assert cluster.eni_holder() == standby
+
+
+def test_no_quiet_moment_within_the_wait_limit_moves_anyway_and_says_so(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    logs = LogLines()
+    (result,) = switchover(cluster, queries=QueriesOnHolder([2]), quiet_wait=30, logs=logs).run()
+    assert (result.outcome, result.target) == ("moved_not_quiet", standby)
+    assert cluster.eni_holder() == standby
+    assert hook.completed() == [holder]
+    (line,) = logs.of("switchover_not_quiet")
+    assert line["active_queries"] == 2
+    assert "moved anyway" in line["reason"]
+    assert cluster.metric_sum(Metric.SWITCHOVERS_NOT_QUIET.value) == 1
+
+
+def test_the_quiet_wait_limit_counts_across_invocations(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    first = SteppingClock()
+    (waiting,) = switchover(cluster, queries=QueriesOnHolder([1]), quiet_wait=600, clock=first).run()
+    assert waiting.outcome == "waiting_for_quiet"
+    assert cluster.eni_holder() == holder
+    assert hook.completed() == []
+    (moved,) = switchover(
+        cluster, queries=QueriesOnHolder([1]), quiet_wait=600, clock=later(first, 600)
+    ).run()
+    assert moved.outcome == "moved_not_quiet"
+    assert cluster.eni_holder() == standby
+
+
+def test_a_standby_that_never_gets_healthy_keeps_the_address_on_the_holder(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    probes = ScriptedProbes({standby: ["starting"]})
+    (result,) = switchover(cluster, probes=probes).run()
+    assert result.outcome == "waiting_for_standby"
+    assert cluster.eni_holder() == holder
+    assert hook.completed() == []
+    assert hook.heartbeats() == [holder]  # the hook does not time out while the function waits
+
+
+def test_after_the_standby_wait_the_holder_is_let_go_without_a_standby(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    probes = ScriptedProbes({standby: ["starting"]})
+    first = SteppingClock()
+    switchover(cluster, probes=probes, standby_wait=1800, clock=first).run()
+    logs = LogLines()
+    (result,) = switchover(
+        cluster, probes=probes, standby_wait=1800, clock=later(first, 1800), logs=logs
+    ).run()
+    assert result.outcome == "released_without_standby"
+    assert hook.completed() == [holder]
+    assert logs.of("switchover_released_without_standby")
+    assert cluster.metric_sum(Metric.SWITCHOVERS_WITHOUT_STANDBY.value) == 1
+
+
+def test_a_second_hook_event_for_the_same_instance_does_nothing_more(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    switchover(cluster).run()
+    assert switchover(cluster).run() == []  # Terminating:Proceed now: nothing held
+    assert hook.completed() == [holder]
+    assert cluster.eni_holder() == standby
+
+
+def test_a_completion_another_invocation_beat_us_to_is_not_an_error(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    _holder, standby = cluster.coordinators
+    hook.hold(standby)
+    cluster.aws.autoscaling.complete_lifecycle_action(
+        LifecycleHookName=HOOK,
+        AutoScalingGroupName=COORDINATOR_GROUP,
+        InstanceId=standby,
+        LifecycleActionResult="CONTINUE",
+    )
+    hook.api.calls.clear()  # as if the other invocation ran and the state had not caught up yet
+    hook.held = {standby}
+    logs = LogLines()
+    original = hook._states
+    hook._states = lambda parsed, **kw: _still_waiting(parsed, standby)  # type: ignore[method-assign]
+    cluster.aws.autoscaling.meta.events.unregister(
+        "after-call.auto-scaling.DescribeAutoScalingGroups", original
+    )
+    cluster.aws.autoscaling.meta.events.register(
+        "after-call.auto-scaling.DescribeAutoScalingGroups", hook._states
+    )
+    (result,) = switchover(cluster, logs=logs).run()
+    assert result.outcome == "already_completed"
+    assert logs.of("switchover_already_completed")
+
+
+def _still_waiting(parsed: dict[str, Any], instance_id: str) -> None:
+    for group in parsed.get("AutoScalingGroups", []):
+        for instance in group.get("Instances", []):
+            if instance["InstanceId"] == instance_id:
+                instance["LifecycleState"] = "Terminating:Wait"
+
+
+def test_the_wait_start_is_remembered_on_the_leaving_holder(
+    cluster: MotoCluster, hook: StandInTerminationHook
+) -> None:
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    clock = SteppingClock()
+    switchover(cluster, probes=ScriptedProbes({standby: ["down"]}), clock=clock).run()
+    record = cluster.aws.ec2.describe_instances(InstanceIds=[holder])["Reservations"][0]["Instances"][0]
+    tags = {t["Key"]: t["Value"] for t in record["Tags"]}
+    marks = WaitMarks.parse(tags[TAG_SWITCHOVER_SINCE])
+    assert marks is not None
+    assert marks.since == clock.start
+    assert marks.standby_since is None
+
+
+def test_single_coordinator_switches_to_the_one_launched_before_it_leaves(aws: Any) -> None:
+    """coordinatorCount 1: the refresh launches the new coordinator first (max healthy 200 %)."""
+    cluster = build_cluster(aws, coordinators=1)
+    (old,) = cluster.coordinators
+    aws.autoscaling.update_auto_scaling_group(AutoScalingGroupName=COORDINATOR_GROUP, DesiredCapacity=2)
+    (new,) = set(cluster.members(COORDINATOR_GROUP)) - {old}
+    hook = StandInTerminationHook(aws.autoscaling, HOOK)
+    hook.hold(old)
+    (result,) = switchover(cluster).run()
+    assert (result.outcome, result.target) == ("moved", new)
+    assert cluster.eni_holder() == new
+    assert hook.completed() == [old]
+
+
+def test_single_coordinator_leaving_with_no_replacement_yet_waits(aws: Any) -> None:
+    cluster = build_cluster(aws, coordinators=1)
+    (old,) = cluster.coordinators
+    hook = StandInTerminationHook(aws.autoscaling, HOOK)
+    hook.hold(old)
+    (result,) = switchover(cluster).run()
+    assert result.outcome == "waiting_for_standby"
+    assert cluster.eni_holder() == old
+
+
+def test_nothing_held_means_nothing_done(cluster: MotoCluster, hook: StandInTerminationHook) -> None:
+    assert switchover(cluster).run() == []
+    assert hook.completed() == [] and hook.heartbeats() == []

@@ -96,11 +96,13 @@ def dashboard_body(cluster: str, region: str, worker_group: str, coordinator_gro
             ],
         ),
         (
-            "Failovers and workers replaced",
+            "Failovers, workers replaced, rollout switchovers not clean",
             [
                 m(cluster, Metric.COORDINATOR_FAILOVERS, "Sum"),
                 m(cluster, Metric.WORKERS_MARKED_UNHEALTHY, "Sum"),
                 m(cluster, Metric.SYSTEMIC_WORKER_FAULT, "Maximum"),
+                m(cluster, Metric.SWITCHOVERS_NOT_QUIET, "Sum"),
+                m(cluster, Metric.SWITCHOVERS_WITHOUT_STANDBY, "Sum"),
             ],
         ),
     ]

@@ -37,6 +37,8 @@ OTHER_PUBLISHERS = {
     Metric.WORKERS_MARKED_UNHEALTHY,
     Metric.SHUTDOWN_REFUSED,  # a worker's lifecycle agent
     Metric.SYSTEMIC_WORKER_FAULT,  # the worker-health function
+    Metric.SWITCHOVERS_NOT_QUIET,  # the failover function's switchover
+    Metric.SWITCHOVERS_WITHOUT_STANDBY,
 }
 
 # Facts about the releases (trino-facts §2-§3, PrestoServer.java at 330): what the stand-in serves.

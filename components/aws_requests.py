@@ -129,7 +129,74 @@ def _group(name: str, i: Mapping[str, Any]) -> list[Request]:
     elif i.get("launchTemplate"):
         lt = i["launchTemplate"]
         params["LaunchTemplate"] = {"LaunchTemplateId": lt.get("id"), "Version": lt.get("version")}
-    return [Request(name, "autoscaling", "CreateAutoScalingGroup", params)]
+    requests = [Request(name, "autoscaling", "CreateAutoScalingGroup", params)]
+    refresh = i.get("instanceRefresh")
+    if refresh:
+        # Sent on an update that changes the launch template (the rollout), not at creation.
+        prefs = _camel_to_api(dict(refresh.get("preferences") or {}))
+        for member in ("InstanceWarmup", "CheckpointDelay"):
+            if prefs.get(member) is not None:
+                prefs[member] = int(prefs[member])  # the provider takes text and sends a number
+        requests.append(
+            Request(
+                name,
+                "autoscaling",
+                "StartInstanceRefresh",
+                {
+                    "AutoScalingGroupName": params["AutoScalingGroupName"],
+                    "Strategy": refresh.get("strategy"),
+                    "Preferences": prefs,
+                },
+            )
+        )
+    return requests
+
+
+def _schedule(name: str, i: Mapping[str, Any]) -> list[Request]:
+    params = {
+        "AutoScalingGroupName": i.get("autoscalingGroupName"),
+        "ScheduledActionName": i.get("scheduledActionName"),
+        "Recurrence": i.get("recurrence"),
+        "TimeZone": i.get("timeZone"),
+    }
+    # -1 means "leave this bound as it is": the provider does not send it.
+    for member, field in (
+        ("MinSize", "minSize"),
+        ("MaxSize", "maxSize"),
+        ("DesiredCapacity", "desiredCapacity"),
+    ):
+        if i.get(field) is not None and int(i[field]) >= 0:
+            params[member] = int(i[field])
+    return [Request(name, "autoscaling", "PutScheduledUpdateGroupAction", params)]
+
+
+def _metric_queries(queries: list[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """An alarm's metric math, as PutMetricAlarm's Metrics member."""
+    if not queries:
+        return None
+    result = []
+    for q in queries:
+        item: dict[str, Any] = {
+            "Id": q.get("id"),
+            "Expression": q.get("expression"),
+            "Label": q.get("label"),
+            "ReturnData": q.get("returnData"),
+        }
+        metric = q.get("metric")
+        if metric:
+            item["MetricStat"] = {
+                "Metric": {
+                    "Namespace": metric.get("namespace"),
+                    "MetricName": metric.get("metricName"),
+                    "Dimensions": [
+                        {"Name": k, "Value": v} for k, v in (metric.get("dimensions") or {}).items()
+                    ],
+                },
+                "Period": metric.get("period"),
+                "Stat": metric.get("stat"),
+            }
+        result.append(item)
+    return result
 
 
 def _scaling_policy(name: str, i: Mapping[str, Any]) -> list[Request]:
@@ -168,6 +235,7 @@ def _alarm(name: str, i: Mapping[str, Any]) -> list[Request]:
         "Threshold": i.get("threshold"),
         "ComparisonOperator": i.get("comparisonOperator"),
         "TreatMissingData": i.get("treatMissingData"),
+        "Metrics": _metric_queries(i.get("metricQueries")),
         "Tags": _tags(i),
     }
     return [Request(name, "cloudwatch", "PutMetricAlarm", params)]
@@ -254,6 +322,18 @@ BUILDERS: dict[str, Callable[[str, Mapping[str, Any]], list[Request]]] = {
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:autoscaling/group:Group": _group,
     "aws:autoscaling/policy:Policy": _scaling_policy,
+    "aws:autoscaling/schedule:Schedule": _schedule,
+    "aws:autoscaling/lifecycleHook:LifecycleHook": _simple(
+        "autoscaling",
+        "PutLifecycleHook",
+        {
+            "LifecycleHookName": "name",
+            "AutoScalingGroupName": "autoscalingGroupName",
+            "LifecycleTransition": "lifecycleTransition",
+            "HeartbeatTimeout": "heartbeatTimeout",
+            "DefaultResult": "defaultResult",
+        },
+    ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:lambda/function:Function": _function,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,

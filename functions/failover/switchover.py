@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from failover_aws import MoveOutcome, describe_eni, move_eni, observe
@@ -44,6 +44,7 @@ QUIET_POLL_SECONDS = 0.25  # a gap between two queries shorter than this is miss
 SAFETY_MARGIN_SECONDS = 25.0  # kept for the move: detach, wait for available, attach, complete
 DETACH_WAIT_SECONDS = 15.0
 NO_STANDBY_SINCE = "-"
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -254,10 +255,11 @@ class Switchover:
             for c in observation.coordinators.values()
             if c.instance_id != holder.instance_id and c.can_serve and c.lifecycle_state == "InService"
         ]
+        # On the group's current template first, then the newest: the one a refresh just launched.
         candidates.sort(
             key=lambda c: (
                 current is not None and versions.get(c.instance_id) == current,
-                c.launched_at or 0,
+                c.launched_at or NEVER,
             ),
             reverse=True,
         )

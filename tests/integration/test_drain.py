@@ -187,3 +187,45 @@ def test_scale_in_lets_the_query_in_flight_finish_and_completes_after_trino_exit
         f"trino exit -> CompleteLifecycleAction {completion.at - drain.exit['at']:+.2f}s; "
         f"termination -> complete {completion.at - terminated_at:.1f}s; heartbeats {len(heartbeats)}"
     )
+
+
+def restart_like_systemd(cluster: TrinoCluster, worker: TrinoNode) -> TrinoNode:
+    """What `Restart=on-failure` does after a crash: SIGKILL leaves a failed JVM, and the same
+    command starts a new server on the same etc/, data dir and port, which comes back ACTIVE."""
+    worker.kill()
+    return cluster.factory.launch(
+        worker.name, worker.role, etc_dir=worker.etc_dir, data_dir=worker.data_dir, http_port=worker.http_port
+    )
+
+
+def test_trino_restarted_mid_drain_is_asked_again_so_the_query_finishes_and_the_node_ends_drained(
+    trino_cluster: TrinoCluster, drain: Drain
+) -> None:
+    # The spot notice starts the drain before the group acts, so the agent waits through the crash
+    # instead of completing; trino.service's ExecCondition would keep this Trino down (tested in
+    # tests/image), so the restart here is what an operator's `systemctl start trino` or an image
+    # without that condition does, and what the agent must handle by itself.
+    def decisions() -> list[dict[str, str]]:
+        return [json.loads(line) for line in drain.log.getvalue().splitlines()]
+
+    def asked_again() -> bool:
+        return any("restarted mid-drain" in d["reason"] for d in decisions())
+
+    drain.imds.set("spot/instance-action", {"action": "terminate", "time": "2026-11-30T03:00:00Z"})
+    wait_for(lambda: drain.worker.admin().state().strip('"') == "SHUTTING_DOWN", 30, "the first shutdown")
+    restarted = restart_like_systemd(trino_cluster, drain.worker)
+    try:
+        wait_for(asked_again, 120, "the agent asking the restarted Trino to shut down")
+        query = run_in_background(trino_cluster, LONG_QUERY, drain.query)
+        assert restarted.wait_exit(120) == 0  # it drained and exited by itself, not killed
+        query.join(300)
+        assert "error" not in drain.query, drain.query.get("error")
+        assert drain.query["result"].rows[0][0] == 6001215  # type: ignore[union-attr]
+        assert drain.lifecycle_api.completions() == []  # the group has not acted yet
+        drain.imds.set("autoscaling/target-lifecycle-state", "Terminated")
+        wait_for(lambda: drain.lifecycle_api.completions(), 30, "CompleteLifecycleAction")
+        assert drain.agent.record is not None and drain.agent.record.shutdown_requests == 2
+        assert restarted.node_id not in trino_cluster.active_worker_ids()
+    finally:
+        if restarted.running():
+            restarted.kill()

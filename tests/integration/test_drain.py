@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.moto import ClusterResources, MotoServer
-from harness.trino import TrinoCluster, TrinoNode
+from harness.trino import READY_TIMEOUT_SECONDS, TrinoCluster, TrinoNode
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
 from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
@@ -215,9 +215,9 @@ def test_trino_restarted_mid_drain_is_asked_again_so_the_query_finishes_and_the_
     wait_for(lambda: drain.worker.admin().state().strip('"') == "SHUTTING_DOWN", 30, "the first shutdown")
     restarted = restart_like_systemd(trino_cluster, drain.worker)
     try:
-        wait_for(asked_again, 120, "the agent asking the restarted Trino to shut down")
+        wait_for(asked_again, READY_TIMEOUT_SECONDS, "the agent asking the restarted Trino to shut down")
         query = run_in_background(trino_cluster, LONG_QUERY, drain.query)
-        assert restarted.wait_exit(120) == 0  # it drained and exited by itself, not killed
+        assert restarted.wait_exit(READY_TIMEOUT_SECONDS) == 0  # it drained and exited by itself
         query.join(300)
         assert "error" not in drain.query, drain.query.get("error")
         assert drain.query["result"].rows[0][0] == 6001215  # type: ignore[union-attr]

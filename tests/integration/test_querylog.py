@@ -294,6 +294,24 @@ def test_a_malformed_post_is_refused_and_the_agent_keeps_accepting(querylog_setu
     assert [d["query_id"] for d in docs] == [result.query_id]
 
 
+def test_a_query_near_trinos_text_limit_arrives_far_below_the_agents_body_cap(querylog_setup: Setup) -> None:
+    """Trino never resends an event refused with 413. The output stage's JSON, which Trino lets
+    reach 16 MB, is rendered down to 1kB; what is left grows with the query text (query, plan,
+    JSON plan), bounded by query.max-length (1M characters)."""
+    if querylog_setup.agent.backend != STORES[0]:
+        pytest.skip("the event Trino posts does not depend on the store; one run is enough")
+    cluster, agent, server = querylog_setup.cluster, querylog_setup.agent, querylog_setup.server
+    user = f"it-{uuid.uuid4().hex[:8]}"
+    values = ",".join(str(i) for i in range(60_000))
+    sql = f"SELECT count(*) FROM (VALUES {values}) AS t(x)"
+    received_before = agent.metric("trino_querylog_received_bytes_total")
+    assert cluster.query(sql, user=user).rows == [[60_000]]
+    docs = wait_for_documents(server, agent.prefix, user, 1)
+    body = agent.metric("trino_querylog_received_bytes_total") - received_before
+    assert docs[0]["query"] == sql
+    assert len(sql) < body < QuerylogConfig().max_body_bytes / 8
+
+
 # --- refusals by a real Elasticsearch (no Trino: the spool is filled directly) --------------------
 def spool_documents(spool_dir: Path, query_ids: list[str]) -> None:
     spool = Spool(spool_dir, max_bytes=10**8)

@@ -377,8 +377,9 @@ def security_posture(plan: Plan) -> list[str]:
         f"root volumes:       {'encrypted' if encrypted else 'NOT ENCRYPTED'}",
         f"public IPs:         {'YES' if public_ip else 'none'}",
         f"0.0.0.0/0 ingress:  {', '.join(open_world) or 'none'}",
-        f"IAM:                {roles} roles, one per job; Resource * only for "
-        + (", ".join(wildcard_actions(plan)) or "nothing"),
+        f"IAM:                {roles} roles, one per job; AWS-managed policies: "
+        + (", ".join(managed_policies(plan)) or "none"),
+        "Resource * only:    " + (", ".join(wildcard_actions(plan)) or "nothing"),
         "query log:          " + query_log_line(es),
     ]
 
@@ -402,13 +403,28 @@ def query_log_line(es: ElasticsearchConfig | None) -> str:
 
 
 def wildcard_actions(plan: Plan) -> list[str]:
-    """Actions any role may use on every resource (IAM offers no narrower scope for them)."""
-    found: set[str] = set()
+    """Every action some role may use on every resource, with the roles (IAM offers no narrower
+    scope for them); an attached AWS-managed policy is listed by managed_policies instead."""
+    found: dict[str, set[str]] = {}
     for policy in plan.of_type("aws:iam/rolePolicy:RolePolicy"):
+        role = policy.name.rsplit("-identity-", 1)[-1]
         for statement in json.loads(reveal(policy.inputs["policy"]))["Statement"]:
-            if statement["Resource"] == "*":
-                found.update(statement["Action"])
-    return sorted(found)
+            resources = statement["Resource"]
+            if resources == "*" or "*" in resources:
+                actions = statement["Action"]
+                for action in [actions] if isinstance(actions, str) else actions:
+                    found.setdefault(action, set()).add(role)
+    return [f"{action} ({', '.join(sorted(roles))})" for action, roles in sorted(found.items())]
+
+
+def managed_policies(plan: Plan) -> list[str]:
+    """AWS-managed policies attached to a role: every action they grant counts, on their terms."""
+    return sorted(
+        {
+            str(reveal(a.inputs["policyArn"]))
+            for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        }
+    )
 
 
 def render(plan: Plan) -> str:

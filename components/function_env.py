@@ -28,11 +28,10 @@ Environment = dict[str, pulumi.Input[str]]
 
 
 def _common(settings: ClusterSettings, eni_id: pulumi.Input[str]) -> Environment:
+    """What both functions read: the cluster and the coordinator address they probe through."""
     return {
         FunctionEnv.CLUSTER.value: settings.name,
         FunctionEnv.COORDINATOR_ENI_ID.value: eni_id,
-        FunctionEnv.COORDINATOR_ASG_NAME.value: coordinator_asg_name(settings.name),
-        FunctionEnv.WORKER_ASG_NAME.value: worker_asg_name(settings.name),
     }
 
 
@@ -45,6 +44,7 @@ def failover_environment(
     health = settings.health
     return {
         **_common(settings, eni_id),
+        FunctionEnv.COORDINATOR_ASG_NAME.value: coordinator_asg_name(settings.name),
         **health_check_access(settings, management_password_arn),
         FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(FAILOVER_PROBE_TIMEOUT_SECONDS),
         FunctionEnv.FAILED_PROBES.value: str(health.failover_failed_probes),
@@ -80,6 +80,7 @@ def worker_health_environment(
     health = settings.health
     return {
         **_common(settings, eni_id),
+        FunctionEnv.WORKER_ASG_NAME.value: worker_asg_name(settings.name),
         **health_check_access(settings, management_password_arn),
         FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(HEALTH_QUERY_TIMEOUT_SECONDS),
         FunctionEnv.FAILED_PROBES.value: str(health.worker_failed_checks),

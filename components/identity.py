@@ -96,12 +96,10 @@ class ClusterIdentity(pulumi.ComponentResource):
                 scope, worker_asg=args.worker_asg_name, log_group=groups[0], secret_arns=arns, kms_key_arn=kms
             ),
         )
-        coordinator = self._role("coordinator", "ec2", coordinator_doc, policies.SSM_MANAGED_INSTANCE, args)
-        worker = self._role("worker", "ec2", worker_doc, policies.SSM_MANAGED_INSTANCE, args)
-        self.failover_role = self._role("failover", "lambda", failover_doc, policies.LAMBDA_VPC_ACCESS, args)
-        self.worker_health_role = self._role(
-            "worker-health", "lambda", health_doc, policies.LAMBDA_VPC_ACCESS, args
-        )
+        coordinator = self._role("coordinator", "ec2", coordinator_doc)
+        worker = self._role("worker", "ec2", worker_doc)
+        self.failover_role = self._role("failover", "lambda", failover_doc)
+        self.worker_health_role = self._role("worker-health", "lambda", health_doc)
         self.coordinator_profile = self._profile("coordinator", coordinator)
         self.worker_profile = self._profile("worker", worker)
         self.register_outputs(
@@ -113,14 +111,8 @@ class ClusterIdentity(pulumi.ComponentResource):
             }
         )
 
-    def _role(
-        self,
-        job: str,
-        service: str,
-        document: pulumi.Output[str],
-        managed_policy: str,
-        args: ClusterIdentityArgs,
-    ) -> aws.iam.Role:
+    def _role(self, job: str, service: str, document: pulumi.Output[str]) -> aws.iam.Role:
+        """The job's role with its one inline policy; no AWS-managed policy (see policies.py)."""
         s = self._settings
         role = aws.iam.Role(
             f"{self._name}-{job}",
@@ -133,12 +125,6 @@ class ClusterIdentity(pulumi.ComponentResource):
             f"{self._name}-{job}",
             role=role.id,
             policy=document,
-            opts=child(self),
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{self._name}-{job}-managed",
-            role=role.name,
-            policy_arn=args.scope.apply(lambda scope: scope.managed_policy(managed_policy)),
             opts=child(self),
         )
         return role

@@ -71,7 +71,12 @@ IAM_ACTIONS = frozenset(
         "autoscaling:RecordLifecycleActionHeartbeat",
         "autoscaling:SetInstanceHealth",
         "cloudwatch:PutMetricData",
+        "ec2:AssignPrivateIpAddresses",
         "ec2:AttachNetworkInterface",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DescribeSubnets",
+        "ec2:UnassignPrivateIpAddresses",
         "ec2:CreateTags",
         "ec2:DeleteTags",
         "ec2:DescribeInstances",
@@ -95,6 +100,11 @@ IAM_ACTIONS = frozenset(
         "s3:PutObject",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
         "sts:AssumeRole",
     }
 )
@@ -107,14 +117,21 @@ WILDCARD_ONLY = frozenset(
         "autoscaling:DescribeAutoScalingInstances",
         "autoscaling:DescribeLifecycleHooks",
         "cloudwatch:PutMetricData",
+        "ec2:CreateNetworkInterface",  # Lambda: "only works if allowed on all resources"
         "ec2:DescribeInstances",
         "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
     }
 )
 
-# AWS-managed policies attached besides the inline ones, and why each is needed.
-SSM_MANAGED_INSTANCE = "policy/AmazonSSMManagedInstanceCore"  # Session Manager instead of SSH
-LAMBDA_VPC_ACCESS = "policy/service-role/AWSLambdaVPCAccessExecutionRole"  # ENIs of a VPC function
+# No AWS-managed policy is attached: AmazonSSMManagedInstanceCore would let a node read every SSM
+# parameter in the account, AWSLambdaVPCAccessExecutionRole grants logs and ENI actions on `*`.
+# What each was there for is granted inline below (_session_manager, _lambda_vpc), scoped where
+# IAM allows it.
 
 Statement = dict[str, Any]
 
@@ -131,9 +148,6 @@ class Scope:
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region, account = (self.region, self.account) if regional else ("", "")
         return f"arn:{self.partition}:{service}:{region}:{account}:{resource}"
-
-    def managed_policy(self, name: str) -> str:
-        return f"arn:{self.partition}:iam::aws:{name}"
 
     def log_group(self, name: str) -> str:
         return self.arn("logs", f"log-group:{name}:*")
@@ -227,6 +241,45 @@ def _glue(scope: Scope) -> Statement:
     return _allow("GlueMetastore", GLUE_METASTORE_ACTIONS, resources)
 
 
+def _session_manager(scope: Scope) -> list[Statement]:
+    """Session Manager instead of SSH: the SSM agent registers its instance and opens the channels
+    of a session (the documented minimum; no Run Command, inventory or parameter access). The
+    ssmmessages actions have no resource types in IAM."""
+    return [
+        _allow(
+            "RegisterWithSessionManager", ["ssm:UpdateInstanceInformation"], [scope.arn("ec2", "instance/*")]
+        ),
+        _allow(
+            "OpenSessionChannels",
+            [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "*",
+        ),
+    ]
+
+
+def _lambda_vpc(scope: Scope) -> list[Statement]:
+    """What Lambda does with the function's role to put it in the VPC. Per the Lambda docs,
+    CreateNetworkInterface and the two Describe calls work only on `*`; the rest take the
+    region's and account's EC2 resources. Logs are granted per log group (WriteFunctionLogs)."""
+    return [
+        _allow(
+            "CreateFunctionInterfaces",
+            ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            "*",
+        ),
+        _allow(
+            "ManageFunctionInterfaces",
+            ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            [scope.arn("ec2", "*/*")],
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class NodeGrants:
     """What a node role may touch, beyond its role-specific actions."""
@@ -248,6 +301,7 @@ def coordinator_policy(
         *_secrets(scope, grants.secret_arns, grants.kms_key_arn),
         _logs("ShipNodeLogs", scope, grants.log_groups),
         _metrics(),
+        *_session_manager(scope),
         *([_glue(scope)] if glue else []),
         *_buckets(scope, grants.buckets),
         *_query_log(scope, query_log),
@@ -281,6 +335,7 @@ def worker_policy(scope: Scope, grants: NodeGrants, *, worker_asg: str) -> dict[
         *_secrets(scope, grants.secret_arns, grants.kms_key_arn),
         _logs("ShipNodeLogs", scope, grants.log_groups),
         _metrics(),
+        *_session_manager(scope),
         # The lifecycle agent finds its own group and hook from its instance id.
         _allow(
             "FindOwnDrainHook",
@@ -341,6 +396,7 @@ def failover_policy(
         ),
         _metrics(),
         _logs("WriteFunctionLogs", scope, [log_group]),
+        *_lambda_vpc(scope),
         *_secrets(scope, secret_arns, kms_key_arn),
     )
 
@@ -378,5 +434,6 @@ def worker_health_policy(
         ),
         _metrics(),
         _logs("WriteFunctionLogs", scope, [log_group]),
+        *_lambda_vpc(scope),
         *_secrets(scope, secret_arns, kms_key_arn),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -45,7 +47,31 @@ def test_security_posture_is_read_from_the_graph(plan_for: PlanFor) -> None:
     assert "IMDSv2 required:    yes on 2 launch templates" in posture
     assert "public IPs:         none" in posture
     assert "0.0.0.0/0 ingress:  none" in posture
-    assert "IAM:                4 roles, one per job; Resource * only for autoscaling:Describe" in posture
+    assert "IAM:                4 roles, one per job; AWS-managed policies: none" in posture
+
+
+@pytest.mark.parametrize("config", ["prod", "dev-glue-spot"])
+def test_posture_lists_every_action_any_role_may_use_on_every_resource(
+    plan_for: PlanFor, config: str
+) -> None:
+    plan = plan_for(config)
+    (line,) = [p for p in plan_module.security_posture(plan) if p.startswith("Resource * only:")]
+    on_everything = {
+        action
+        for policy in plan.of_type("aws:iam/rolePolicy:RolePolicy")
+        for s in json.loads(plan_module.reveal(policy.inputs["policy"]))["Statement"]
+        if s["Resource"] == "*"
+        for action in s["Action"]
+    }
+    listed = set(re.findall(r"([a-z0-9]+:[A-Za-z]+) \(", line))
+    assert on_everything and listed == on_everything
+
+
+def test_roles_carry_no_aws_managed_policy(plan_for: PlanFor) -> None:
+    # AmazonSSMManagedInstanceCore reads every parameter in the account; what Session Manager and
+    # a VPC function need is granted inline instead, scoped where IAM allows it.
+    for config in ("prod", "dev"):
+        assert plan_for(config).of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
 
 
 def test_secret_values_never_reach_the_printed_plan(plan_for: PlanFor) -> None:

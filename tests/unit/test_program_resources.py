@@ -521,13 +521,23 @@ def test_worker_health_writes_only_its_miss_counter_tag(plan_for: PlanFor) -> No
 
 
 def test_instances_use_session_manager_instead_of_open_ssh(plan_for: PlanFor) -> None:
-    attachments = plan_for("prod").of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    arns = {a.name: a.inputs["policyArn"] for a in attachments}
-    assert (
-        arns["trino-prod-identity-coordinator-managed"]
-        == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    )
-    assert not any(int(r.inputs["fromPort"]) == 22 for r in plan_for("prod").of_type(INGRESS))
+    plan = plan_for("prod")
+    for job in ("coordinator", "worker"):
+        register = statement(plan, job, "RegisterWithSessionManager")
+        assert register["Action"] == ["ssm:UpdateInstanceInformation"]
+        assert register["Resource"] == ["arn:aws:ec2:eu-west-1:123456789012:instance/*"]
+        assert "ssmmessages:OpenDataChannel" in statement(plan, job, "OpenSessionChannels")["Action"]
+    assert not any(int(r.inputs["fromPort"]) == 22 for r in plan.of_type(INGRESS))
+
+
+def test_functions_may_manage_their_vpc_interfaces(plan_for: PlanFor) -> None:
+    for job in ("failover", "worker-health"):
+        manage = statement(plan_for("prod"), job, "ManageFunctionInterfaces")
+        assert manage["Resource"] == ["arn:aws:ec2:eu-west-1:123456789012:*/*"]
+        assert (
+            "ec2:CreateNetworkInterface"
+            in statement(plan_for("prod"), job, "CreateFunctionInterfaces")["Action"]
+        )
 
 
 # --- secrets ---------------------------------------------------------------------------------

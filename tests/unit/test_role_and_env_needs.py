@@ -1,0 +1,136 @@
+"""Each function gets only the variables it reads, and each role only actions its code calls.
+
+The variables: each function's own config loader (the one its handler runs first) reads the
+environment the program declares for it, through a mapping that records every name looked up.
+The actions: every AWS operation a role may call must appear as a boto3 call in the code that
+runs with that role, unless AWS or another program calls it with the role's credentials (the
+reason is written next to each such action below).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.shared.lambda_support import env_reader
+from plan import Plan, reveal
+
+PlanFor = Callable[[str], Plan]
+REPO = Path(__file__).resolve().parents[2]
+FUNCTION = "aws:lambda/function:Function"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+# The code that runs with each role.
+ROLE_CODE = {
+    "coordinator": ["node_agent"],
+    "worker": ["node_agent"],
+    "failover": ["functions/failover", "functions/shared"],
+    "worker-health": ["functions/worker_health", "functions/shared"],
+}
+# Actions made with a role's credentials by something other than our Python code.
+CALLED_FOR_US = {
+    "kms:Decrypt": "Secrets Manager, when our code reads a secret encrypted with the cluster's key",
+    "logs:CreateLogStream": "the CloudWatch agent (nodes) or the Lambda runtime (functions)",
+    "logs:PutLogEvents": "the CloudWatch agent (nodes) or the Lambda runtime (functions)",
+    "logs:DescribeLogStreams": "the CloudWatch agent",
+    "ssm:UpdateInstanceInformation": "the SSM agent (Session Manager instead of SSH)",
+    "ssmmessages:CreateControlChannel": "the SSM agent",
+    "ssmmessages:CreateDataChannel": "the SSM agent",
+    "ssmmessages:OpenControlChannel": "the SSM agent",
+    "ssmmessages:OpenDataChannel": "the SSM agent",
+    "ec2:CreateNetworkInterface": "Lambda, for the function's interface in the VPC",
+    "ec2:DeleteNetworkInterface": "Lambda",
+    "ec2:AssignPrivateIpAddresses": "Lambda",
+    "ec2:UnassignPrivateIpAddresses": "Lambda",
+    "ec2:DescribeSubnets": "Lambda",
+}
+CALLED_BY_TRINO = ("s3:", "glue:")  # the Hive connector and its Glue metastore
+# SigV4-signed HTTP requests of the query log's store client (node_agent/store_opensearch.py),
+# authorized by data-plane actions that name no boto3 operation.
+DATA_PLANE = ("es:ESHttp", "aoss:")
+
+
+class RecordingEnviron(dict[str, str]):
+    """The function's environment, remembering every variable the config loader looks up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+@pytest.fixture
+def function_modules() -> Iterator[None]:
+    """Each function's modules import each other by bare name, as from the root of its zip."""
+    folders = [str(REPO / "functions" / name) for name in ("failover", "worker_health")]
+    sys.path[:0] = folders
+    yield
+    del sys.path[: len(folders)]
+
+
+def variables_read(label: str, environment: dict[str, str]) -> set[str]:
+    if label == "coordinators-failover":
+        from failover_watch import FailoverConfig
+
+        loader: Callable[[Any], object] = FailoverConfig.from_env
+    else:
+        from worker_health_run import WorkerHealthConfig
+
+        loader = WorkerHealthConfig.from_env
+    recording = RecordingEnviron({k: str(v) for k, v in environment.items()})
+    loader(env_reader(recording))
+    return recording.read
+
+
+@pytest.mark.parametrize("config", ["dev", "prod"])
+@pytest.mark.parametrize("label", ["coordinators-failover", "workers-health"])
+@pytest.mark.usefixtures("function_modules")
+def test_each_function_gets_only_the_variables_it_reads(plan_for: PlanFor, config: str, label: str) -> None:
+    plan = plan_for(config)
+    declared = plan.named(f"{plan.settings.name}-{label}", FUNCTION).inputs["environment"]["variables"]
+    assert set(declared) - variables_read(label, declared) == set()
+
+
+def granted_actions(plan: Plan, job: str) -> set[str]:
+    policy = plan.named(f"{plan.settings.name}-identity-{job}", ROLE_POLICY)
+    statements = json.loads(reveal(policy.inputs["policy"]))["Statement"]
+    return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+
+def code_of(job: str) -> str:
+    return "\n".join(p.read_text() for d in ROLE_CODE[job] for p in sorted((REPO / d).rglob("*.py")))
+
+
+def snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+@pytest.mark.parametrize("config", ["prod", "dev-glue-spot"])
+@pytest.mark.parametrize("job", list(ROLE_CODE))
+def test_every_granted_action_is_called_by_the_roles_code(plan_for: PlanFor, config: str, job: str) -> None:
+    code = code_of(job)
+    uncalled = sorted(
+        action
+        for action in granted_actions(plan_for(config), job)
+        if action not in CALLED_FOR_US
+        and not action.startswith(CALLED_BY_TRINO + DATA_PLANE)
+        and not re.search(rf"[.\"']{snake(action.split(':')[1])}[\"'(]", code)
+    )
+    assert uncalled == []

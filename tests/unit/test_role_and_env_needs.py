@@ -2,7 +2,8 @@
 
 The variables: each function's own config loader (the one its handler runs first) reads the
 environment the program declares for it, through a mapping that records every name looked up.
-The actions: every AWS operation a role may call must appear as a boto3 call in the code that
+The actions: every AWS operation a role may call must appear as a boto3 call (or a reference to
+the client method, or its name for a paginator) in the code that
 runs with that role, unless AWS or another program calls it with the role's credentials (the
 reason is written next to each such action below).
 """
@@ -86,16 +87,20 @@ def function_modules() -> Iterator[None]:
 
 
 def variables_read(label: str, environment: dict[str, str]) -> set[str]:
+    """Run every config loader the function's handler runs (failover: its own and the switchover's)."""
+    loaders: list[Callable[[Any], object]]
     if label == "coordinators-failover":
         from failover_watch import FailoverConfig
+        from switchover import SwitchoverConfig
 
-        loader: Callable[[Any], object] = FailoverConfig.from_env
+        loaders = [FailoverConfig.from_env, SwitchoverConfig.from_env]
     else:
         from worker_health_run import WorkerHealthConfig
 
-        loader = WorkerHealthConfig.from_env
+        loaders = [WorkerHealthConfig.from_env]
     recording = RecordingEnviron({k: str(v) for k, v in environment.items()})
-    loader(env_reader(recording))
+    for loader in loaders:
+        loader(env_reader(recording))
     return recording.read
 
 
@@ -131,6 +136,6 @@ def test_every_granted_action_is_called_by_the_roles_code(plan_for: PlanFor, con
         for action in granted_actions(plan_for(config), job)
         if action not in CALLED_FOR_US
         and not action.startswith(CALLED_BY_TRINO + DATA_PLANE)
-        and not re.search(rf"[.\"']{snake(action.split(':')[1])}[\"'(]", code)
+        and not re.search(rf"[.\"']{snake(action.split(':')[1])}\b", code)
     )
     assert uncalled == []

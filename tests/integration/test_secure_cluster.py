@@ -60,6 +60,8 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+# The dev stack deploys to eu-west-1, and a stack refuses secrets from another region.
+DEV_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
 AGENT_PASSWORD = "agent-password-for-secure-tests"
 ALICE_PASSWORD = "alice-password-for-secure-tests"
 SHARED_SECRET = "secure-cluster-shared-secret-for-tests"
@@ -675,9 +677,9 @@ def test_rehearsal_of_a_tls_stack_serves_https_with_passwords(tmp_path: Path) ->
             "--set",
             "authentication=password",
             "--set",
-            f"tlsCertificateSecretArn={ARN}tls-AbCdEf",
+            f"tlsCertificateSecretArn={DEV_ARN}tls-AbCdEf",
             "--set",
-            f"passwordFileSecretArn={ARN}users-AbCdEf",
+            f"passwordFileSecretArn={DEV_ARN}users-AbCdEf",
         ],
         cwd=REPO,
         capture_output=True,

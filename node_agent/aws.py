@@ -1,7 +1,10 @@
-"""The few AWS reads and writes the agent makes, each turning AWS's errors into one clear message.
+"""The AWS clients and the few AWS reads and writes the agent and the functions make, each turning
+AWS's errors into one clear message.
 
-Clients come from boto3's default chain (instance role on a node). AWS_ENDPOINT_URL, which boto3
-honours for every service, points them at moto in tests.
+Clients come from boto3's default chain (instance role on a node, execution role in Lambda).
+AWS_ENDPOINT_URL, which boto3 honours for every service, points them at moto in tests. The Lambda
+packager ships this module in each function's zip (it follows the functions' imports), so it uses
+only boto3/botocore and the contract.
 """
 
 from __future__ import annotations
@@ -15,15 +18,28 @@ from botocore.exceptions import BotoCoreError, ClientError
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
 
 # Bounded retries: at boot a throttled call is retried, but a missing permission fails fast.
-_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+AGENT_MAX_ATTEMPTS = 5
 
 
 class AwsError(Exception):
     """An AWS call the agent depends on failed; the message names the call and the resource."""
 
 
-def client(service: str, region: str) -> Any:
-    return boto3.client(service, region_name=region, config=_CONFIG)
+def client(
+    service: str,
+    region: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    max_attempts: int = AGENT_MAX_ATTEMPTS,
+) -> Any:
+    """A boto3 client whose retries are bounded (botocore's standard mode: backoff on throttling,
+    none on a denied call) and whose connect and read timeouts are short, so no AWS call hangs a
+    boot, an agent loop or an invocation. `region` None: the default chain's (AWS_REGION in
+    Lambda); `endpoint_url`: a test endpoint for this one client."""
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"}, connect_timeout=5, read_timeout=10
+    )
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
 
 def get_parameter(name: str, region: str, *, ssm: Any = None) -> str:
@@ -51,7 +67,8 @@ def get_secret(arn: str, region: str, *, secretsmanager: Any = None) -> str:
     return str(answer["SecretString"])
 
 
-def put_metric(cloudwatch: Any, cluster: str, metric: Metric, value: float, unit: str) -> None:
+def put_metric(cloudwatch: Any, cluster: str, metric: Metric, value: float, unit: str = "Count") -> None:
+    """One datum in the namespace and with the dimension the alarms and scaling policies watch."""
     cloudwatch.put_metric_data(
         Namespace=CLOUDWATCH_NAMESPACE,
         MetricData=[

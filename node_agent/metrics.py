@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector
 
 from node_agent import contract, jsonlog
 from node_agent.contract import Role
-from node_agent.metrics_cloudwatch import CloudWatchPublisher, cloudwatch_client
+from node_agent.metrics_cloudwatch import CloudWatchPublisher
 from node_agent.metrics_sources import LABELS, AgentMetrics, ClusterNumbers, NodeNumbers, Scraper, Snapshot
 from node_agent.trino import TrinoAdmin
 
@@ -252,7 +252,9 @@ def main(argv: list[str]) -> int:
     role, cluster, region, admin = node_env
     cloudwatch = None
     if role is Role.COORDINATOR and not args.no_cloudwatch:
-        cloudwatch = cloudwatch_client(region, args.cloudwatch_endpoint)
+        from node_agent import aws  # boto3 only where CloudWatch is published; keeps startup light
+
+        cloudwatch = aws.client("cloudwatch", region, endpoint_url=args.cloudwatch_endpoint)
     querylog_url = args.querylog_metrics_url
     if querylog_url is None and role is Role.COORDINATOR:
         querylog_url = f"http://127.0.0.1:{contract.QUERYLOG_PORT}/metrics"

@@ -110,11 +110,3 @@ class CloudWatchPublisher(threading.Thread):
         except Exception as exc:  # botocore already retried; keep the agent alive for the next interval
             log.error("metrics: PutMetricData failed after retries: %s", exc)
             self.agent_metrics.cloudwatch_errors.inc()
-
-
-def cloudwatch_client(region: str | None, endpoint_url: str | None = None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
-    return boto3.client("cloudwatch", region_name=region, endpoint_url=endpoint_url, config=config)

@@ -35,8 +35,8 @@ from functions.shared.lambda_support import (
     aws_error_fields,
     aws_error_kind,
     log_line,
-    put_count,
 )
+from node_agent.aws import put_metric
 from node_agent.contract import FunctionEnv, Metric
 from node_agent.coordinator_health import probe_coordinator
 
@@ -224,7 +224,7 @@ class FailoverWatch:
         if result.detached and old is not None and old.in_group:
             self._mark(old.instance_id, f"lost the ENI: {decision.reason}")
         if result.outcome in (MoveOutcome.MOVED, MoveOutcome.ATTACHED):
-            put_count(self.cloudwatch, self.config.cluster, Metric.COORDINATOR_FAILOVERS, 1)
+            put_metric(self.cloudwatch, self.config.cluster, Metric.COORDINATOR_FAILOVERS, 1)
             return result
         if result.outcome in LOOSE:
             return None

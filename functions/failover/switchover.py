@@ -34,8 +34,8 @@ from functions.shared.lambda_support import (
     aws_error_fields,
     aws_error_kind,
     log_line,
-    put_count,
 )
+from node_agent.aws import put_metric
 from node_agent.contract import TAG_SWITCHOVER_SINCE, FunctionEnv, Metric
 
 FUNCTION = "failover"
@@ -179,7 +179,7 @@ class Switchover:
             target = self._healthy_standby(observation, holder)
             if target is None:
                 if now - marks.since >= timedelta(seconds=self.config.standby_wait_seconds):
-                    put_count(self.cloudwatch, self.cluster, Metric.SWITCHOVERS_WITHOUT_STANDBY, 1)
+                    put_metric(self.cloudwatch, self.cluster, Metric.SWITCHOVERS_WITHOUT_STANDBY, 1)
                     outcome = self._complete(
                         iid,
                         "released_without_standby",
@@ -234,7 +234,7 @@ class Switchover:
         if quiet:
             self.log("switchover_moved", instance=iid, target=target, move_seconds=seconds, active_queries=0)
         else:
-            put_count(self.cloudwatch, self.cluster, Metric.SWITCHOVERS_NOT_QUIET, 1)
+            put_metric(self.cloudwatch, self.cluster, Metric.SWITCHOVERS_NOT_QUIET, 1)
             self.log(
                 "switchover_not_quiet",
                 level="warning",

@@ -24,25 +24,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TextIO, TypeVar
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from node_agent.contract import (
-    CLOUDWATCH_NAMESPACE,
-    DIMENSION_CLUSTER,
-    TRINO_HTTP_PORT,
-    TRINO_HTTPS_PORT,
-    FunctionEnv,
-    Metric,
-)
+from node_agent import aws as node_aws
+from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
 from node_agent.trino import TrinoAdmin
 
 # Bounded retries for every AWS call: throttling gets a few backed-off attempts inside one call,
 # never a loop that outlives the invocation.
-AWS_CLIENT_CONFIG = Config(
-    retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=10
-)
+AWS_MAX_ATTEMPTS = 4
 
 
 # --- structured log lines ----------------------------------------------------------------------
@@ -322,21 +312,7 @@ def _is_test_notification(event: dict[str, Any]) -> bool:
     return False
 
 
-# --- metrics and clocks -----------------------------------------------------------------------
-def put_count(cloudwatch: Any, cluster: str, metric: Metric, value: float) -> None:
-    cloudwatch.put_metric_data(
-        Namespace=CLOUDWATCH_NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": metric.value,
-                "Dimensions": [{"Name": DIMENSION_CLUSTER, "Value": cluster}],
-                "Value": float(value),
-                "Unit": "Count",
-            }
-        ],
-    )
-
-
+# --- clocks -------------------------------------------------------------------------------------
 class Clock:
     """Wall time and sleep behind one seam, so a test can run a minute-long watch instantly."""
 
@@ -391,7 +367,8 @@ def start_invocation(
     Returns the summary to hand back at once (and logs it) for an event the function does not run
     on ("ignored") or an environment it cannot use ("misconfigured"); otherwise the Invocation,
     with a client for each of AWS_SERVICES: the injected one where `clients` has it (tests), else
-    one built with AWS_CLIENT_CONFIG, so no call retries beyond the invocation.
+    one built by the agent's node_agent.aws.client with AWS_MAX_ATTEMPTS, so no call retries
+    beyond the invocation.
     """
     trigger = classify_event(event)
     if trigger.kind not in run_on:
@@ -405,5 +382,5 @@ def start_invocation(
     aws = dict(clients) if clients else {}
     for service in AWS_SERVICES:
         if service not in aws:
-            aws[service] = boto3.client(service, config=AWS_CLIENT_CONFIG)
+            aws[service] = node_aws.client(service, max_attempts=AWS_MAX_ATTEMPTS)
     return Invocation(trigger, config, aws)

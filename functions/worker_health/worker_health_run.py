@@ -31,8 +31,8 @@ from functions.shared.lambda_support import (
     aws_error_fields,
     aws_error_kind,
     log_line,
-    put_count,
 )
+from node_agent.aws import put_metric
 from node_agent.contract import TAG_HEALTH_MISSES, FunctionEnv, Metric
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
 
@@ -205,8 +205,8 @@ class WorkerHealthRun:
                 already_unhealthy=decided.already_unhealthy,
                 reason=f"at most {decided.limit} of {len(workers)} workers may be unhealthy at once",
             )
-        put_count(self.cloudwatch, self.config.cluster, Metric.WORKERS_MARKED_UNHEALTHY, len(marked))
-        put_count(self.cloudwatch, self.config.cluster, Metric.SYSTEMIC_WORKER_FAULT, int(decided.systemic))
+        put_metric(self.cloudwatch, self.config.cluster, Metric.WORKERS_MARKED_UNHEALTHY, len(marked))
+        put_metric(self.cloudwatch, self.config.cluster, Metric.SYSTEMIC_WORKER_FAULT, int(decided.systemic))
         self.log(
             "checked",
             workers=len(workers),

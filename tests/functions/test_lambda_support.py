@@ -12,6 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.shared.lambda_support import (
+    AWS_MAX_ATTEMPTS,
+    AWS_SERVICES,
     AwsErrorKind,
     ConfigError,
     EnvReader,
@@ -195,3 +197,18 @@ def test_remaining_time_comes_from_the_lambda_context_or_a_default() -> None:
 
     assert remaining_seconds(Context(), 90) == 42.5
     assert remaining_seconds(None, 90) == 90
+
+
+def test_the_clients_an_invocation_builds_retry_only_within_the_invocation(aws: Any) -> None:
+    answer = start_invocation(
+        "worker_health",
+        {"source": "aws.events", "detail-type": "Scheduled Event"},
+        run_on=(TriggerKind.SCHEDULE,),
+        read_config=lambda _env: None,
+    )
+    assert not isinstance(answer, dict)
+    assert set(answer.aws) == set(AWS_SERVICES)
+    for client in answer.aws.values():
+        # botocore counts the first try too: max_attempts retries make max_attempts + 1 tries.
+        assert client.meta.config.retries == {"total_max_attempts": AWS_MAX_ATTEMPTS + 1, "mode": "standard"}
+        assert client.meta.config.read_timeout == 10

@@ -25,6 +25,7 @@ from moto import mock_aws
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from node_agent import aws
 from node_agent.contract import (
     CLOUDWATCH_NAMESPACE,
     DIMENSION_CLUSTER,
@@ -36,7 +37,7 @@ from node_agent.contract import (
     Role,
 )
 from node_agent.metrics import MetricsAgent, MetricsConfig, SnapshotCollector, resolve_node
-from node_agent.metrics_cloudwatch import CloudWatchPublisher, cloudwatch_client, metric_data
+from node_agent.metrics_cloudwatch import CloudWatchPublisher, metric_data
 from node_agent.metrics_sources import (
     AgentMetrics,
     ClusterNumbers,
@@ -306,7 +307,7 @@ def test_one_interval_is_one_batched_put_metric_data_call() -> None:
 
 
 def test_a_failing_cloudwatch_is_counted_and_the_publisher_goes_on() -> None:
-    client = cloudwatch_client("eu-west-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    client = aws.client("cloudwatch", "eu-west-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
     client.meta.config.retries["max_attempts"] = 1
     agent_metrics = AgentMetrics(CollectorRegistry(), LABELS)
     publisher = CloudWatchPublisher(client, "prod", agent_metrics)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from components.packaging import archive_files
 from functions.shared.lambda_support import env_reader
 from plan import Plan, reveal
 
@@ -27,12 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 FUNCTION = "aws:lambda/function:Function"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
-# The code that runs with each role.
+# The code that runs with each role: on a node the agent's package; in a function, what its zip
+# carries (its folder and the shared modules the packager ships with it, node_agent's among them).
 ROLE_CODE = {
-    "coordinator": ["node_agent"],
-    "worker": ["node_agent"],
-    "failover": ["functions/failover", "functions/shared"],
-    "worker-health": ["functions/worker_health", "functions/shared"],
+    "coordinator": "node_agent",
+    "worker": "node_agent",
+    "failover": "functions/failover",
+    "worker-health": "functions/worker_health",
 }
 # Actions made with a role's credentials by something other than our Python code.
 CALLED_FOR_US = {
@@ -120,7 +122,14 @@ def granted_actions(plan: Plan, job: str) -> set[str]:
 
 
 def code_of(job: str) -> str:
-    return "\n".join(p.read_text() for d in ROLE_CODE[job] for p in sorted((REPO / d).rglob("*.py")))
+    folder = ROLE_CODE[job]
+    if folder.startswith("functions/"):
+        files = [
+            path for path in archive_files(folder.removeprefix("functions/")).values() if path.suffix == ".py"
+        ]
+    else:
+        files = sorted((REPO / folder).rglob("*.py"))
+    return "\n".join(path.read_text() for path in files)
 
 
 def snake(operation: str) -> str:

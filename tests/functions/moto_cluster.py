@@ -9,18 +9,25 @@
 - `SteppingClock` makes a minute-long watch run instantly: sleeping advances its time.
 - `InjectedAwsError` makes one AWS operation fail the way AWS would (AccessDenied, throttling)
   through a botocore event handler, because moto grants everything and never throttles.
+- `load_handler` imports a function's handler.py by path, and `unreachable_trino` points every
+  Trino client at a closed port, for the tests that go through a function's entry point.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.shared.lambda_support import TrinoAccess, TrinoClients
 from node_agent.contract import CLOUDWATCH_NAMESPACE, COORDINATOR_ENI_DEVICE_INDEX, TAG_CLUSTER, TAG_ROLE
 
 CLUSTER = "analytics"
@@ -94,6 +101,28 @@ class MotoCluster:
             Statistics=["Sum", "SampleCount"],
         )
         return float(sum(p["Sum"] for p in answer["Datapoints"]))
+
+
+def load_handler(function: str) -> ModuleType:
+    """functions/<function>/handler.py as a module of its own: both functions' entry points are
+    named handler.py (the Lambda runtime's convention), so neither can be imported by bare name."""
+    path = Path(__file__).resolve().parents[2] / "functions" / function / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"{function}_handler", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def unreachable_trino() -> TrinoClients:
+    """Trino clients that reach every node at a closed port on 127.0.0.1: moto's instance
+    addresses are not real, so every node looks down, and fast."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    return TrinoClients(
+        TrinoAccess(timeout_seconds=1.0), resolve_url=lambda _address: f"http://127.0.0.1:{port}"
+    )
 
 
 def build_cluster(aws: AwsClients, *, coordinators: int = 2, workers: int = 0) -> MotoCluster:

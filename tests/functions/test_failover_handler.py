@@ -6,19 +6,20 @@ coordinator looks down; what a healthy Trino answers is covered by the integrati
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import socket
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-from moto_cluster import COORDINATOR_GROUP, InjectedAwsError, MotoCluster, build_cluster, function_env
+from moto_cluster import (
+    COORDINATOR_GROUP,
+    InjectedAwsError,
+    MotoCluster,
+    build_cluster,
+    function_env,
+    load_handler,
+    unreachable_trino,
+)
 
-from functions.shared.lambda_support import TrinoAccess, TrinoClients
-
-HANDLER = Path(__file__).resolve().parents[2] / "functions" / "failover" / "handler.py"
 SCHEDULE = {
     "source": "aws.events",
     "detail-type": "Scheduled Event",
@@ -26,15 +27,7 @@ SCHEDULE = {
 }
 
 
-def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("failover_handler", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-failover = load_handler()
+failover = load_handler("failover")
 
 
 class LambdaContextStandIn:
@@ -45,12 +38,6 @@ class LambdaContextStandIn:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -67,12 +54,12 @@ def invoke(cluster: MotoCluster, event: object, **env: str) -> dict[str, Any]:
         "UNRESPONSIVE_SECONDS": "0",
     }
     environ = function_env(cluster, **{**fast, **env})
-    port = closed_port()
-    trino = TrinoClients(
-        TrinoAccess(timeout_seconds=1.0), resolve_url=lambda _address: f"http://127.0.0.1:{port}"
-    )
     return failover.handler(
-        event, LambdaContextStandIn(), environ=environ, clients=cluster.aws.as_dict(), trino=trino
+        event,
+        LambdaContextStandIn(),
+        environ=environ,
+        clients=cluster.aws.as_dict(),
+        trino=unreachable_trino(),
     )
 
 

@@ -47,6 +47,17 @@ def hook(cluster: MotoCluster) -> StandInTerminationHook:
     return StandInTerminationHook(cluster.aws.autoscaling, HOOK)
 
 
+Coordinators = tuple[str, str]  # (ENI holder, standby)
+
+
+@pytest.fixture
+def holder_leaving(cluster: MotoCluster, hook: StandInTerminationHook) -> Coordinators:
+    """The switchover's main case: the termination hook holds the coordinator with the address."""
+    holder, standby = cluster.coordinators
+    hook.hold(holder)
+    return holder, standby
+
+
 def switchover(
     cluster: MotoCluster,
     *,
@@ -90,10 +101,9 @@ def test_a_leaving_standby_is_let_go_at_once(cluster: MotoCluster, hook: StandIn
 
 
 def test_the_leaving_holder_hands_the_address_to_a_healthy_standby_when_quiet(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, hook: StandInTerminationHook, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    holder, standby = holder_leaving
     logs = LogLines()
     (result,) = switchover(cluster, logs=logs).run()
     assert (result.outcome, result.target) == ("moved", standby)
@@ -103,10 +113,9 @@ def test_the_leaving_holder_hands_the_address_to_a_healthy_standby_when_quiet(
 
 
 def test_the_holder_keeps_the_address_while_queries_run_and_moves_at_the_first_quiet_look(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    _holder, standby = holder_leaving
     queries = QueriesOnHolder([3, 2, 1, 0])
     (result,) = switchover(cluster, queries=queries).run()
     assert result.outcome == "moved"
@@ -115,10 +124,9 @@ def test_the_holder_keeps_the_address_while_queries_run_and_moves_at_the_first_q
 
 
 def test_no_quiet_moment_within_the_wait_limit_moves_anyway_and_says_so(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, hook: StandInTerminationHook, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    holder, standby = holder_leaving
     logs = LogLines()
     (result,) = switchover(cluster, queries=QueriesOnHolder([2]), quiet_wait=30, logs=logs).run()
     assert (result.outcome, result.target) == ("moved_not_quiet", standby)
@@ -131,10 +139,9 @@ def test_no_quiet_moment_within_the_wait_limit_moves_anyway_and_says_so(
 
 
 def test_the_quiet_wait_limit_counts_across_invocations(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, hook: StandInTerminationHook, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    holder, standby = holder_leaving
     first = SteppingClock()
     (waiting,) = switchover(cluster, queries=QueriesOnHolder([1]), quiet_wait=600, clock=first).run()
     assert waiting.outcome == "waiting_for_quiet"
@@ -148,10 +155,9 @@ def test_the_quiet_wait_limit_counts_across_invocations(
 
 
 def test_a_standby_that_never_gets_healthy_keeps_the_address_on_the_holder(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, hook: StandInTerminationHook, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    holder, standby = holder_leaving
     probes = ScriptedProbes({standby: ["starting"]})
     (result,) = switchover(cluster, probes=probes).run()
     assert result.outcome == "waiting_for_standby"
@@ -161,10 +167,9 @@ def test_a_standby_that_never_gets_healthy_keeps_the_address_on_the_holder(
 
 
 def test_after_the_standby_wait_the_holder_is_let_go_without_a_standby(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, hook: StandInTerminationHook, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    holder, standby = holder_leaving
     probes = ScriptedProbes({standby: ["starting"]})
     first = SteppingClock()
     switchover(cluster, probes=probes, standby_wait=1800, clock=first).run()
@@ -179,10 +184,9 @@ def test_after_the_standby_wait_the_holder_is_let_go_without_a_standby(
 
 
 def test_a_second_hook_event_for_the_same_instance_does_nothing_more(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, hook: StandInTerminationHook, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    holder, standby = holder_leaving
     switchover(cluster).run()
     assert switchover(cluster).run() == []  # Terminating:Proceed now: nothing held
     assert hook.completed() == [holder]
@@ -224,10 +228,9 @@ def _still_waiting(parsed: dict[str, Any], instance_id: str) -> None:
 
 
 def test_the_wait_start_is_remembered_on_the_leaving_holder(
-    cluster: MotoCluster, hook: StandInTerminationHook
+    cluster: MotoCluster, holder_leaving: Coordinators
 ) -> None:
-    holder, standby = cluster.coordinators
-    hook.hold(holder)
+    holder, standby = holder_leaving
     clock = SteppingClock()
     switchover(cluster, probes=ScriptedProbes({standby: ["down"]}), clock=clock).run()
     record = cluster.aws.ec2.describe_instances(InstanceIds=[holder])["Reservations"][0]["Instances"][0]

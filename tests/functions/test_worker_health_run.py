@@ -6,11 +6,7 @@ real coordinator is covered by the integration suite. "Unreachable" uses a close
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import socket
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,39 +20,19 @@ from moto_cluster import (
     SteppingClock,
     build_cluster,
     function_env,
+    load_handler,
+    unreachable_trino,
 )
 from worker_health_rules import CoordinatorView
 from worker_health_run import WorkerHealthConfig, WorkerHealthRun
 
-from functions.shared.lambda_support import EnvReader, TrinoAccess, TrinoClients
+from functions.shared.lambda_support import EnvReader
 from node_agent.contract import TAG_HEALTH_MISSES, Metric
 
-HANDLER = Path(__file__).resolve().parents[2] / "functions" / "worker_health" / "handler.py"
 SCHEDULE = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": []}
 
 
-def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("worker_health_handler", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-worker_health = load_handler()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def unreachable_trino() -> TrinoClients:
-    port = closed_port()
-    return TrinoClients(
-        TrinoAccess(timeout_seconds=1.0), resolve_url=lambda _address: f"http://127.0.0.1:{port}"
-    )
+worker_health = load_handler("worker_health")
 
 
 @pytest.fixture

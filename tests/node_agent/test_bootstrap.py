@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from fakes import FakeImds, instance_metadata
 from moto import mock_aws
+from sample_settings import sample_node_settings
 
 from harness.certs import issue_certificate
 from node_agent import bootstrap, render
@@ -49,14 +50,8 @@ class Node:
         return self.root / "etc"
 
     def settings(self, **changes: object) -> NodeSettings:
-        base = NodeSettings(
-            cluster="analytics",
-            environment="prod",
-            region=REGION,
-            trino_version=476,
-            coordinator_address="10.0.0.10",
-            shared_secret_arn=self.shared_secret_arn,
-            catalogs={"tpch": {"connector.name": "tpch"}},
+        base = sample_node_settings(
+            shared_secret_arn=self.shared_secret_arn, catalogs={"tpch": {"connector.name": "tpch"}}
         )
         return replace(base, **changes)
 
@@ -66,6 +61,16 @@ class Node:
 
     def secret(self, name: str, value: str) -> str:
         return str(self.secretsmanager.create_secret(Name=name, SecretString=value)["ARN"])  # type: ignore[attr-defined]
+
+    def password_tls(self) -> TlsSettings:
+        """TLS with password users: the keystore, the users' file and the agent's password as secrets."""
+        return TlsSettings(
+            enabled=True,
+            authentication="password",
+            keystore_secret_arn=self.secret("analytics/keystore", CERTIFICATE),
+            password_file_secret_arn=self.secret("analytics/users", "alice:$2y$10$x\n"),
+            management_password_secret_arn=self.secret("analytics/agent", "agent-pw"),
+        )
 
     def run(self, *extra: str) -> int:
         return bootstrap.main(
@@ -220,13 +225,7 @@ def test_check_fails_until_a_complete_render_exists(node: Node) -> None:
 
 
 def test_tls_coordinator_reads_its_keystore_and_password_secrets(node: Node) -> None:
-    tls = TlsSettings(
-        enabled=True,
-        authentication="password",
-        keystore_secret_arn=node.secret("analytics/keystore", CERTIFICATE),
-        password_file_secret_arn=node.secret("analytics/users", "alice:$2y$10$x\n"),
-        management_password_secret_arn=node.secret("analytics/agent", "agent-pw"),
-    )
+    tls = node.password_tls()
     node.env_file.write_text(node.env_file.read_text().replace("=worker", "=coordinator"))
     node.publish(node.settings(tls=tls))
     assert node.run() == 0
@@ -236,33 +235,22 @@ def test_tls_coordinator_reads_its_keystore_and_password_secrets(node: Node) -> 
 
 
 def test_workers_do_not_fetch_the_coordinators_keystore(node: Node) -> None:
-    tls = TlsSettings(
-        enabled=True,
-        authentication="password",
-        keystore_secret_arn=node.secret("analytics/keystore", CERTIFICATE),
-        password_file_secret_arn=node.secret("analytics/users", "alice:$2y$10$x\n"),
-        management_password_secret_arn=node.secret("analytics/agent", "agent-pw"),
-    )
+    tls = node.password_tls()
     secrets = bootstrap.load_secrets(node.settings(tls=tls), Role.WORKER)
     assert secrets.keystore_pem is None and secrets.password_file is None
 
 
 def test_the_agent_talks_to_a_plain_node_over_loopback_http_as_the_management_user() -> None:
-    settings = NodeSettings(
-        cluster="c", environment="e", region=REGION, trino_version=476, coordinator_address="10.0.0.10",
-        shared_secret_arn="arn",
-    )  # fmt: skip
-    admin = bootstrap.local_admin(settings, Role.WORKER, render.Layout(http_port=8080), render.Secrets("s"))
+    admin = bootstrap.local_admin(
+        sample_node_settings(), Role.WORKER, render.Layout(http_port=8080), render.Secrets("s")
+    )
     assert admin.base_url == "http://127.0.0.1:8080"
     assert admin.user == MANAGEMENT_USER
     assert admin.password is None
 
 
 def test_the_agent_uses_https_and_its_password_on_a_tls_coordinator() -> None:
-    settings = NodeSettings(
-        cluster="c", environment="e", region=REGION, trino_version=476, coordinator_address="10.0.0.10",
-        shared_secret_arn="arn", tls=TlsSettings(enabled=True, authentication="password"),
-    )  # fmt: skip
+    settings = sample_node_settings(tls=TlsSettings(enabled=True, authentication="password"))
     secrets = render.Secrets("s", management_password="agent-pw", keystore_pem=CERTIFICATE + PRIVATE_KEY)
     admin = bootstrap.local_admin(settings, Role.COORDINATOR, render.Layout(https_port=8443), secrets)
     assert admin.base_url == "https://127.0.0.1:8443"

@@ -6,10 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sample_settings import sample_node_settings
 
 from harness.trino import TrinoStartError, java_home
 from node_agent import render
-from node_agent.contract import NodeSettings, Role
+from node_agent.contract import Role
 from node_agent.heapdumps import HEAP_DUMP, PREVIOUS, heap_dump_path, make_room
 
 # Allocates until the heap is gone: the JVM dumps it and exits, as Trino does on OutOfMemoryError.
@@ -25,14 +26,7 @@ public class Oom {
 
 def rendered_dump_flags(data_dir: Path) -> list[str]:
     """The heap-dump flags of the jvm.config a worker renders, with this data dir."""
-    settings = NodeSettings(
-        cluster="analytics",
-        environment="prod",
-        region="eu-west-1",
-        trino_version=476,
-        coordinator_address="10.0.0.10",
-        shared_secret_arn="arn",
-    )
+    settings = sample_node_settings()
     facts = render.NodeFacts("i-1", "r6i.xlarge", "10.0.1.17", "eu-west-1a", memory_bytes=32 * 2**30)
     files = render.render(
         settings, facts, Role.WORKER, render.Layout(data_dir=data_dir), render.Secrets(shared_secret="s")

@@ -13,8 +13,9 @@ import boto3
 import pytest
 from fakes import FakeImds, FakeTrinoNode, StandInLifecycleApi, instance_metadata
 from moto import mock_aws
+from sample_settings import sample_node_settings
 
-from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric, NodeSettings
+from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
 from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
 from node_agent.lifecycle import LifecycleAgent, LifecycleConfig, build_config
@@ -501,13 +502,8 @@ def test_an_unreadable_state_file_is_moved_aside_and_the_drain_still_happens(wor
 
 
 def test_timings_come_from_the_node_settings() -> None:
-    settings = NodeSettings(
-        cluster="analytics",
-        environment="prod",
+    settings = sample_node_settings(
         region=REGION,
-        trino_version=476,
-        coordinator_address="10.0.0.10",
-        shared_secret_arn="arn",
         heartbeat_timeout_seconds=300,
         max_drain_seconds=72 * 3600,
         lifecycle_hook_name=HOOK,

@@ -24,6 +24,7 @@ import requests
 from moto import mock_aws
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from sample_settings import sample_node_settings
 
 from node_agent import aws
 from node_agent.contract import (
@@ -33,7 +34,6 @@ from node_agent.contract import (
     NODE_ENV_ROLE,
     NODE_ENV_SETTINGS_PARAMETER,
     Metric,
-    NodeSettings,
     Role,
 )
 from node_agent.metrics import MetricsAgent, MetricsConfig, SnapshotCollector, resolve_node
@@ -47,6 +47,7 @@ from node_agent.metrics_sources import (
     node_numbers,
     parse_openmetrics,
 )
+from node_agent.querylog import QuerylogAgent, QuerylogConfig
 from node_agent.trino import TrinoAdmin
 
 DATA = Path(__file__).parent / "data" / "trino476"
@@ -203,15 +204,33 @@ def hung_trino() -> Iterator[FakeTrinoServer]:
     yield from serve(FakeTrinoServer(hung=True))
 
 
-def agent_for(url: str, timeout: float = 5.0) -> MetricsAgent:
+def agent_for(url: str, timeout: float = 5.0, querylog_metrics_url: str | None = None) -> MetricsAgent:
+    """A coordinator's metrics agent for the Trino at `url` (and the query-log agent's counters)."""
     config = MetricsConfig(
-        cluster="prod", role=Role.COORDINATOR, node="n1", host="127.0.0.1", port=0, interval_seconds=0.2
+        cluster="prod",
+        role=Role.COORDINATOR,
+        node="n1",
+        host="127.0.0.1",
+        port=0,
+        interval_seconds=0.2,
+        querylog_metrics_url=querylog_metrics_url,
     )
     return MetricsAgent(config, TrinoAdmin(url, timeout=timeout))
 
 
+def querylog_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/metrics"
+
+
 def scrape(agent: MetricsAgent) -> dict[str, Any]:
+    """What Prometheus reads from the running agent's endpoint."""
     return families(requests.get(f"http://127.0.0.1:{agent.port}/metrics", timeout=5).text)
+
+
+def scraped_once(agent: MetricsAgent) -> dict[str, Any]:
+    """The agent's series after one scrape, read from its registry (no endpoint running)."""
+    agent.scrape_once()
+    return families(generate_latest(agent.registry).decode())
 
 
 def test_a_trino_that_is_down_gives_trino_up_zero_and_counts_errors() -> None:
@@ -340,78 +359,49 @@ def no_bulk(docs: list[dict[str, Any]]) -> Any:
     raise AssertionError("a discarding query log never ships")
 
 
-def test_the_query_log_agents_counters_are_passed_on(tmp_path: Path) -> None:
-    from node_agent.querylog import QuerylogAgent, QuerylogConfig
-
-    querylog = QuerylogAgent(QuerylogConfig(port=0, spool_dir=tmp_path / "spool", discard=True), bulk=no_bulk)
-    querylog._serve.start()
+@pytest.fixture
+def querylog(tmp_path: Path) -> Iterator[QuerylogAgent]:
+    """A serving query-log agent that discards events (never ships), for its /metrics page."""
+    agent = QuerylogAgent(QuerylogConfig(port=0, spool_dir=tmp_path / "spool", discard=True), bulk=no_bulk)
+    agent._serve.start()
     try:
-        querylog.metrics.dropped.inc(3)
-        config = MetricsConfig(
-            cluster="prod",
-            role=Role.COORDINATOR,
-            node="n1",
-            host="127.0.0.1",
-            port=0,
-            querylog_metrics_url=f"http://127.0.0.1:{querylog.port}/metrics",
-        )
-        agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
-        agent.scrape_once()
-        exposed = families(generate_latest(agent.registry).decode())
-        assert exposed["trino_querylog_events_dropped"].samples[0].value == 3
-        assert exposed["trino_up"].samples[0].value == 0  # Trino is down; the query log still shows
-        assert exposed["trino_querylog_events_dropped"].samples[0].labels == {
-            "cluster": "prod",
-            "role": "coordinator",
-            "node": "n1",
-        }
+        yield agent
     finally:
-        querylog.server.shutdown()
-        querylog.server.server_close()
-        querylog.spool.close()
+        agent.server.shutdown()
+        agent.server.server_close()
+        agent.spool.close()
 
 
-def test_query_log_series_carry_the_cluster_role_and_node_labels_the_rest_carry(tmp_path: Path) -> None:
-    from node_agent.querylog import QuerylogAgent, QuerylogConfig
+def test_the_query_log_agents_counters_are_passed_on(querylog: QuerylogAgent) -> None:
+    querylog.metrics.dropped.inc(3)
+    agent = agent_for(f"http://127.0.0.1:{free_port()}", querylog_metrics_url=querylog_url(querylog.port))
+    exposed = scraped_once(agent)
+    assert exposed["trino_querylog_events_dropped"].samples[0].value == 3
+    assert exposed["trino_up"].samples[0].value == 0  # Trino is down; the query log still shows
+    assert exposed["trino_querylog_events_dropped"].samples[0].labels == {
+        "cluster": "prod",
+        "role": "coordinator",
+        "node": "n1",
+    }
 
-    querylog = QuerylogAgent(QuerylogConfig(port=0, spool_dir=tmp_path / "spool", discard=True), bulk=no_bulk)
-    querylog._serve.start()
-    try:
-        querylog.metrics.retried.labels(status="403").inc(2)
-        config = MetricsConfig(
-            cluster="prod",
-            role=Role.COORDINATOR,
-            node="n1",
-            host="127.0.0.1",
-            port=0,
-            querylog_metrics_url=f"http://127.0.0.1:{querylog.port}/metrics",
-        )
-        agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
-        agent.scrape_once()
-        exposed = families(generate_latest(agent.registry).decode())
-        trino_up_labels = exposed["trino_up"].samples[0].labels
-        for name, family in exposed.items():
-            if name.startswith("trino_querylog_"):
-                for sample in family.samples:
-                    assert {k: sample.labels.get(k) for k in trino_up_labels} == trino_up_labels, name
-        retried = exposed["trino_querylog_events_retried"].samples[0]
-        assert retried.labels == {**trino_up_labels, "status": "403"}
-    finally:
-        querylog.server.shutdown()
-        querylog.server.server_close()
-        querylog.spool.close()
+
+def test_query_log_series_carry_the_cluster_role_and_node_labels_the_rest_carry(
+    querylog: QuerylogAgent,
+) -> None:
+    querylog.metrics.retried.labels(status="403").inc(2)
+    agent = agent_for(f"http://127.0.0.1:{free_port()}", querylog_metrics_url=querylog_url(querylog.port))
+    exposed = scraped_once(agent)
+    trino_up_labels = exposed["trino_up"].samples[0].labels
+    for name, family in exposed.items():
+        if name.startswith("trino_querylog_"):
+            for sample in family.samples:
+                assert {k: sample.labels.get(k) for k in trino_up_labels} == trino_up_labels, name
+    retried = exposed["trino_querylog_events_retried"].samples[0]
+    assert retried.labels == {**trino_up_labels, "status": "403"}
 
 
 def test_a_missing_query_log_agent_is_a_counted_scrape_error() -> None:
-    config = MetricsConfig(
-        cluster="prod",
-        role=Role.COORDINATOR,
-        node="n1",
-        host="127.0.0.1",
-        port=0,
-        querylog_metrics_url=f"http://127.0.0.1:{free_port()}/metrics",
-    )
-    agent = MetricsAgent(config, TrinoAdmin(f"http://127.0.0.1:{free_port()}"))
+    agent = agent_for(f"http://127.0.0.1:{free_port()}", querylog_metrics_url=querylog_url(free_port()))
     agent.scrape_once()
     assert agent.agent_metrics.scrape_errors("querylog") == 1
 
@@ -419,14 +409,7 @@ def test_a_missing_query_log_agent_is_a_counted_scrape_error() -> None:
 # --- how a node's agent finds its settings -------------------------------------------------------------
 @mock_aws
 def test_on_a_node_role_cluster_and_trino_come_from_the_env_file_and_ssm(tmp_path: Path) -> None:
-    settings = NodeSettings(
-        cluster="prod",
-        environment="prod",
-        region="eu-west-1",
-        trino_version=476,
-        coordinator_address="10.0.1.10",
-        shared_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared",
-    )
+    settings = sample_node_settings(cluster="prod")
     boto3.client("ssm", region_name="eu-west-1").put_parameter(
         Name="/prod/node", Value=settings.to_json(), Type="SecureString"
     )
@@ -441,9 +424,7 @@ def test_on_a_node_role_cluster_and_trino_come_from_the_env_file_and_ssm(tmp_pat
 
 
 def test_the_agents_own_series_carry_the_same_labels() -> None:
-    agent = agent_for(f"http://127.0.0.1:{free_port()}")
-    agent.scrape_once()
-    exposed = families(generate_latest(agent.registry).decode())
+    exposed = scraped_once(agent_for(f"http://127.0.0.1:{free_port()}"))
     own = [f for name, f in exposed.items() if name.startswith("trino_agent_")]
     assert {f.name for f in own} >= {"trino_agent_scrape_errors", "trino_agent_scrape_duration_seconds"}
     for family in own:

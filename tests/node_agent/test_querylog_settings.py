@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from sample_settings import sample_node_settings
 
 from node_agent.contract import (
     NODE_ENV_REGION,
@@ -27,15 +28,7 @@ PARAMETER = "/presto-on-aws/prod/node-settings"
 
 
 def node_settings(es: ElasticsearchSettings | None) -> NodeSettings:
-    return NodeSettings(
-        cluster="prod",
-        environment="prod",
-        region=REGION,
-        trino_version=476,
-        coordinator_address="10.0.1.10",
-        shared_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared",
-        elasticsearch=es,
-    )
+    return sample_node_settings(cluster="prod", region=REGION, elasticsearch=es)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from sample_settings import sample_node_settings
 
 from node_agent.contract import MANAGEMENT_USER, QUERYLOG_PATH, NodeSettings, Role, TlsSettings
 from node_agent.render import (
@@ -33,16 +34,7 @@ LAYOUT = Layout()
 
 
 def settings(**changes: object) -> NodeSettings:
-    base = NodeSettings(
-        cluster="analytics",
-        environment="prod",
-        region="eu-west-1",
-        trino_version=476,
-        coordinator_address="10.0.0.10",
-        shared_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared",
-        catalogs={"tpch": {"connector.name": "tpch"}},
-    )
-    return replace(base, **changes)
+    return replace(sample_node_settings(catalogs={"tpch": {"connector.name": "tpch"}}), **changes)
 
 
 def props(text: str) -> dict[str, str]:

@@ -18,41 +18,18 @@ A killed coordinator is replaced by a new boot for the same instance, as its gro
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FAILOVER_DIR = ROOT / "functions" / "failover"
 SCHEDULE_SECONDS = 60.0
 PAUSES = (5.0, 10.0, 15.0, 20.0, 30.0)  # seconds; stops at the first that moves the address
 KILL_OFFSETS = (10.0, 30.0, 50.0)  # seconds into a scheduled minute
-SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["bench"]}
-
-
-def load_handler() -> ModuleType:
-    for path in (str(ROOT), str(FAILOVER_DIR)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    spec = importlib.util.spec_from_file_location("failover_handler", FAILOVER_DIR / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class LambdaContextStandIn:
-    def __init__(self, timeout_seconds: float = 90.0) -> None:
-        self.deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.deadline - time.monotonic()) * 1000)
 
 
 class Schedule:
@@ -101,12 +78,11 @@ def say(line: str) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from functions.shared.lambda_support import TrinoAccess, TrinoClients
     from harness.coordinator_pair import pause, resume, start_pair
+    from harness.failover_function import FailoverFunction, eni_holder, scheduled_event
     from harness.moto import MotoServer
     from harness.trino import TrinoFactory
 
-    handler = load_handler()
     factory = TrinoFactory()
     moto = MotoServer()
     schedule: Schedule | None = None
@@ -115,31 +91,20 @@ def main() -> int:
     try:
         start = time.monotonic()
         resources = moto.create_cluster_resources()
-        ec2, autoscaling = moto.boto3_client("ec2"), moto.boto3_client("autoscaling")
+        autoscaling = moto.boto3_client("autoscaling")
         instances = sorted(resources.coordinator_instance_ids)
 
         def holder() -> str | None:
-            eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[resources.coordinator_eni_id])
-            return (eni["NetworkInterfaces"][0].get("Attachment") or {}).get("InstanceId")
+            return eni_holder(moto, resources.coordinator_eni_id)
 
-        described = ec2.describe_instances(InstanceIds=instances)["Reservations"]
-        ip_of = {i["InstanceId"]: i["PrivateIpAddress"] for r in described for i in r["Instances"]}
         pair = start_pair(factory, instances, holder, workers=1)
-        url_of_ip = {ip_of[iid]: node.url for iid, node in pair.coordinators.items()}
-        trino = TrinoClients(TrinoAccess(timeout_seconds=3.0), resolve_url=lambda ip: url_of_ip[ip])
-        clients = {s: moto.boto3_client(s) for s in ("ec2", "autoscaling", "cloudwatch", "secretsmanager")}
-        env = {
-            "CLUSTER": resources.cluster,
-            "COORDINATOR_ENI_ID": resources.coordinator_eni_id,
-            "COORDINATOR_ASG_NAME": resources.coordinator_asg_name,
-            "GRACE_PERIOD_SECONDS": "0",
-        }
+        function = FailoverFunction(moto, resources)
+        for iid, node in pair.coordinators.items():
+            function.play(iid, node.url)
 
         def invoke() -> None:
             with contextlib.redirect_stdout(io.StringIO()):  # the handler's JSON log lines
-                handler.handler(
-                    SCHEDULED_EVENT, LambdaContextStandIn(), environ=env, clients=clients, trino=trino
-                )
+                function.invoke(scheduled_event("bench"))
 
         schedule = Schedule(invoke, start)
 
@@ -189,7 +154,7 @@ def main() -> int:
                 break
             # the group's replacement: a new boot for the same instance, Healthy again
             replacement = pair.add_coordinator(victim)
-            url_of_ip[ip_of[victim]] = replacement.url
+            function.play(victim, replacement.url)
             pair.wait_started([replacement], timeout=900)
             autoscaling.set_instance_health(InstanceId=victim, HealthStatus="Healthy")
     finally:

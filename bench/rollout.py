@@ -20,20 +20,24 @@ import sys
 import tempfile
 from pathlib import Path
 
+PRODUCTION_GRACE = "120s"
+
 
 def scenario(name: str, grace: str | None, *, clients: int, pause: float, quiet_wait: int) -> None:
     from harness.moto import MotoServer
-    from harness.trino import TrinoFactory
+    from harness.trino import TrinoFactory, default_settings
     from tests.integration.rollout_rehearsal import Rehearsal
 
     factory = TrinoFactory()
     moto = MotoServer()
     try:
         resources = moto.create_cluster_resources()
-        rehearsal = Rehearsal(factory, moto, resources, Path(tempfile.mkdtemp(prefix="rollout-bench-")))
-        if grace:
-            overrides = {**rehearsal.settings.config_overrides, "shutdown.grace-period": grace}
-            rehearsal.settings = dataclasses.replace(rehearsal.settings, config_overrides=overrides)
+        base = default_settings(factory.version)
+        # production's grace period unless --grace says otherwise (the harness default is 10 s)
+        overrides = {**base.config_overrides, "shutdown.grace-period": grace or PRODUCTION_GRACE}
+        settings = dataclasses.replace(base, config_overrides=overrides)
+        workdir = Path(tempfile.mkdtemp(prefix="rollout-bench-"))
+        rehearsal = Rehearsal(factory, moto, resources, workdir, settings)
         try:
             rehearsal.start()
             n = rehearsal.run(clients=clients, pause=pause, quiet_wait_seconds=quiet_wait)
@@ -43,11 +47,17 @@ def scenario(name: str, grace: str | None, *, clients: int, pause: float, quiet_
         moto.stop()
         factory.stop_all()
     workers = ", ".join(f"{s:.1f} s" for s in n.worker_seconds)
-    print(f"{name}: clients {clients}, pause {pause} s, quiet wait {quiet_wait} s, grace {grace or '120s'}")
+    grace = grace or PRODUCTION_GRACE
+    print(f"{name}: clients {clients}, pause {pause} s, quiet wait {quiet_wait} s, grace {grace}")
     print(f"  worker rollout:      {workers} per worker; {len(n.worker_failed)} queries failed")
     print(f"  coordinator pair:    {n.coordinator_seconds:.1f} s; {len(n.coordinator_failed)} queries failed")
     print(f"  address not answering: {n.address_down_seconds:.3f} s in total (ENI detach to attach)")
     print(f"  queries succeeded:   {n.queries_ok}")
+    for phase in n.phases:
+        print(f"    {phase}")
+    for record in n.switchover:
+        if record["decision"] != "switchover_waiting_for_standby":
+            print(f"    {record['decision']}: {record.get('instance')} {record.get('reason', '')}")
     for started, reason in n.worker_failed + n.coordinator_failed:
         print(f"    failed at {started:.1f}: {reason[:160]}")
 

@@ -10,10 +10,11 @@ port through TrinoClients' resolver, as it reaches each instance's private addre
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from harness.address import AddressStandIn
@@ -34,6 +35,8 @@ class CoordinatorPair:
     coordinators: dict[str, TrinoNode]  # moto instance id -> the local coordinator playing it
     workers: list[TrinoNode] = field(default_factory=list)
     name: str = "pair"
+    # Node directories are named by these: a replacement must never reuse a leaving node's etc/ and data/.
+    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def admin(self, timeout: float = 10.0) -> TrinoAdmin:
         """A user's client: it knows only the address."""
@@ -75,13 +78,12 @@ class CoordinatorPair:
         raise TimeoutError(f"{holder.name} did not count {len(self.workers)} workers within {timeout:.0f}s")
 
     def add_worker(self) -> TrinoNode:
-        number = len(self.workers) + 1
         worker = self.factory.start_node(
             None,
             Role.WORKER,
             settings=self.settings,
             secrets=self.secrets,
-            cluster_name=f"{self.name}-w{number}",
+            cluster_name=f"{self.name}-w{next(self.numbers)}",
             discovery_uri=self.address.url,
         )
         self.workers.append(worker)
@@ -94,7 +96,7 @@ class CoordinatorPair:
             Role.COORDINATOR,
             settings=self.settings,
             secrets=self.secrets,
-            cluster_name=f"{self.name}-{instance_id[-6:]}-{len(self.coordinators)}",
+            cluster_name=f"{self.name}-{instance_id[-6:]}-{next(self.numbers)}",
             discovery_uri=self.address.url,
         )
         self.coordinators[instance_id] = node

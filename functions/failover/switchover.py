@@ -245,7 +245,10 @@ class Switchover:
                 reason=f"no moment without queries in {self.config.quiet_wait_seconds} s; "
                 f"moved anyway, {active} queries on the old coordinator fail",
             )
-        outcome = self._complete(iid, "moved" if quiet else "moved_not_quiet", f"address now on {target}")
+        # The move's line above is this switchover's record: one line per event, not two.
+        outcome = self._complete(
+            iid, "moved" if quiet else "moved_not_quiet", f"address now on {target}", announce=False
+        )
         return SwitchoverResult(iid, outcome, target)
 
     def _healthy_standby(self, observation: Observation, holder: Coordinator) -> str | None:
@@ -303,7 +306,9 @@ class Switchover:
         except AWS_ERRORS as exc:
             self.log("switchover_heartbeat_failed", instance=instance_id, **aws_error_fields(exc))
 
-    def _complete(self, instance_id: str, outcome: str, reason: str, level: str = "info") -> str:
+    def _complete(
+        self, instance_id: str, outcome: str, reason: str, level: str = "info", *, announce: bool = True
+    ) -> str:
         try:
             self.autoscaling.complete_lifecycle_action(
                 LifecycleHookName=self.config.hook_name,
@@ -317,7 +322,8 @@ class Switchover:
             # "No active Lifecycle Action found": another invocation (a second event) finished it.
             self.log("switchover_already_completed", instance=instance_id, **aws_error_fields(exc))
             return "already_completed"
-        self.log(f"switchover_{outcome}", level=level, instance=instance_id, reason=reason)
+        if announce:
+            self.log(f"switchover_{outcome}", level=level, instance=instance_id, reason=reason)
         return outcome
 
     def _time_for_another_look(self, pause: float = 5.0) -> bool:

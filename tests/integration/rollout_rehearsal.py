@@ -1,9 +1,9 @@
 """A rollout rehearsed on real Trino 476, with the harness playing AWS's part.
 
-The cluster: two coordinators and two workers, rendered for production by the project's renderer,
-every node's discovery URI the coordinator address (`harness.address.AddressStandIn`, which
-follows the ENI in moto server). A client outside the cluster runs a steady stream of queries at the
-address. Then the rollout, as an instance refresh would run it:
+The cluster: the coordinator pair of harness/coordinator_pair.py (two coordinators and two workers
+rendered for production by the project's renderer, every node's discovery URI the coordinator
+address, which follows the ENI in moto server). A client outside the cluster runs a steady
+stream of queries at the address. Then the rollout, as an instance refresh would run it:
 - workers, one at a time: launch the replacement and wait until Trino counts it active, then
   terminate the old one through the lifecycle path (the node agent's LifecycleAgent, real Trino
   client and process probe, FakeImds saying Terminated, StandInLifecycleApi for the two calls
@@ -18,30 +18,29 @@ Shared by tests/integration/test_rollout.py (counts asserted) and bench/rollout.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
-import sys
+import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from functions.shared.lambda_support import TrinoAccess, TrinoClients
-from harness.address import AddressStandIn
+from harness.coordinator_pair import CoordinatorPair, start_pair
+from harness.failover_function import FailoverFunction, eni_holder, termination_event
 from harness.moto import ClusterResources, MotoServer
-from harness.trino import TrinoFactory, TrinoNode, default_settings, harness_secrets
-from node_agent.contract import Role
+from harness.trino import TrinoFactory, TrinoNode
+from node_agent.contract import NodeSettings
 from node_agent.imds import Imds
 from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
 from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
 from tests.functions.standin_hook import StandInTerminationHook
 from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 
-FAILOVER_DIR = Path(__file__).resolve().parents[2] / "functions" / "failover"
 STREAM_SQL = "SELECT count(*) FROM tpch.tiny.orders"
 HOOK = "switchover"
+START_TIMEOUT = 900.0  # seconds; bounds for a loaded machine, not performance asserts
 
 
 @dataclass
@@ -74,10 +73,6 @@ class QueryStream:
         with self._lock:
             return [f for f in self.record.failed if start <= f[0] <= end]
 
-    def ok_between(self, start: float, end: float) -> int:
-        with self._lock:
-            return sum(1 for t in self.record.ok if start <= t <= end)
-
     def _run(self) -> None:
         admin = TrinoAdmin(self.url, user="stream", timeout=30)
         while not self._stop.is_set():
@@ -96,24 +91,6 @@ class QueryStream:
             self._stop.wait(self.pause)
 
 
-def load_failover_handler() -> ModuleType:
-    if str(FAILOVER_DIR) not in sys.path:
-        sys.path.insert(0, str(FAILOVER_DIR))
-    spec = importlib.util.spec_from_file_location("failover_handler_rollout", FAILOVER_DIR / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class LambdaContextStandIn:
-    def __init__(self, timeout_seconds: float = 90.0) -> None:
-        self.deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.deadline - time.monotonic()) * 1000)
-
-
 @dataclass
 class Numbers:
     worker_seconds: list[float] = field(default_factory=list)
@@ -123,113 +100,100 @@ class Numbers:
     queries_ok: int = 0
     address_down_seconds: float = 0.0
     switchover: list[dict[str, Any]] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
 
 
 class Rehearsal:
     def __init__(
-        self, factory: TrinoFactory, moto: MotoServer, resources: ClusterResources, workdir: Path
+        self,
+        factory: TrinoFactory,
+        moto: MotoServer,
+        resources: ClusterResources,
+        workdir: Path,
+        settings: NodeSettings | None = None,
     ) -> None:
         self.factory, self.moto, self.resources, self.workdir = factory, moto, resources, workdir
-        self.settings = default_settings(factory.version)
-        self.secrets = harness_secrets()
-        self.ec2 = moto.boto3_client("ec2", resources.region)
+        self.settings = settings
         self.autoscaling = moto.boto3_client("autoscaling", resources.region)
-        self.proxy = AddressStandIn(self._eni_holder, {})  # instance id -> Trino port, filled below
+        self.function = FailoverFunction(moto, resources, PROBE_WINDOW_SECONDS="0", SWITCHOVER_HOOK_NAME=HOOK)
+        self.pair: CoordinatorPair | None = None
         self.address_down_seconds = 0.0
-        self.url_of_ip: dict[str, str] = {}  # moto private IP -> Trino URL (the functions' resolver)
-        self.coordinators: dict[str, TrinoNode] = {}
-        self.workers: list[TrinoNode] = []
+        self.phases: list[str] = []  # where the time went, for the bench
         self._stop = threading.Event()
-        self._nodes: list[TrinoNode] = []
 
     # --- the cluster ------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self) -> CoordinatorPair:
+        """A running cluster: the address on the first coordinator, both workers joined."""
         old = sorted(self.resources.coordinator_instance_ids)
-        nodes = [self._node(Role.COORDINATOR, f"r-coord{i}") for i in range(len(old))]
-        self.workers = [self._node(Role.WORKER, f"r-worker{i}") for i in range(2)]
-        for iid, node in zip(old, nodes, strict=True):
-            self._register(iid, node)
-        self.ec2.attach_network_interface(
+        pair = self.pair = start_pair(
+            self.factory,
+            old,
+            lambda: eni_holder(self.moto, self.resources.coordinator_eni_id, self.resources.region),
+            workers=2,
+            settings=self.settings,
+            name="rollout",
+        )
+        for iid, node in pair.coordinators.items():
+            self.function.play(iid, node.url)
+        pair.wait_started([*pair.coordinators.values(), *pair.workers], timeout=START_TIMEOUT)
+        self.moto.boto3_client("ec2", self.resources.region).attach_network_interface(
             NetworkInterfaceId=self.resources.coordinator_eni_id, InstanceId=old[0], DeviceIndex=1
         )
-        self._wait(lambda: self.proxy.holder is not None, 60, "the address to follow the ENI")
+        _wait(lambda: pair.address.holder == old[0], 60, "the address to follow the ENI")
+        pair.wait_joined(pair.coordinators[old[0]], START_TIMEOUT)
         threading.Thread(target=self._time_address_down, daemon=True).start()
-        self._wait(lambda: self._active_workers() >= 2, 900, "two workers active at the address")
+        return pair
 
     def stop(self) -> None:
         self._stop.set()
-        self.proxy.close()
-        for node in self._nodes:
-            if node.running():
-                node.stop(10)
-
-    def _node(self, role: Role, name: str) -> TrinoNode:
-        node = self.factory.start_node(
-            None,
-            role,
-            settings=self.settings,
-            secrets=self.secrets,
-            cluster_name=name,
-            discovery_uri=self.proxy.url,
-        )
-        self._nodes.append(node)
-        return node
-
-    def _register(self, instance_id: str, node: TrinoNode) -> None:
-        self.coordinators[instance_id] = node
-        self.proxy.ports[instance_id] = node.http_port
-        answer = self.ec2.describe_instances(InstanceIds=[instance_id])
-        ip = answer["Reservations"][0]["Instances"][0]["PrivateIpAddress"]
-        self.url_of_ip[ip] = node.url
+        if self.pair is not None:
+            self.pair.stop()
 
     def _time_address_down(self) -> None:
         """Sum the time the ENI is attached to nobody (between a detach and an attach)."""
+        assert self.pair is not None
         down_since: float | None = None
         while not self._stop.wait(0.02):
             now = time.monotonic()
-            if self.proxy.holder is None and down_since is None:
+            if self.pair.address.holder is None and down_since is None:
                 down_since = now
-            elif self.proxy.holder is not None and down_since is not None:
+            elif self.pair.address.holder is not None and down_since is not None:
                 self.address_down_seconds += now - down_since
                 down_since = None
 
-    def _eni_holder(self) -> str | None:
-        eni = self.ec2.describe_network_interfaces(NetworkInterfaceIds=[self.resources.coordinator_eni_id])
-        return (eni["NetworkInterfaces"][0].get("Attachment") or {}).get("InstanceId")
-
-    def _active_workers(self) -> int:
-        try:
-            rows = (
-                TrinoAdmin(self.proxy.url, timeout=10)
-                .query(
-                    "SELECT count(*) FROM system.runtime.nodes WHERE coordinator = false AND state = 'active'"
-                )
-                .rows
-            )
-            return int(rows[0][0])
-        except (TrinoError, TrinoUnavailable):
-            return 0
-
-    @staticmethod
-    def _wait(condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    def _active(self, node: TrinoNode) -> bool:
+        """Whether the holder schedules work on `node` (system.runtime.nodes says active)."""
+        assert self.pair is not None
+        holder = self.pair.holder_node()
+        if holder is None:
+            return False
+        sql = f"SELECT state FROM system.runtime.nodes WHERE node_id = '{node.node_id}'"
+        with contextlib.suppress(TrinoError, TrinoUnavailable):
+            return holder.admin(timeout=10).query(sql, deadline_seconds=30).rows == [["active"]]
+        return False
 
     # --- workers ----------------------------------------------------------------------------
     def roll_worker(self, old: TrinoNode, instance_id: str) -> float:
         """Launch a replacement, wait for it in Trino, then terminate `old` through the drain."""
+        assert self.pair is not None
         started = time.monotonic()
-        new = self._node(Role.WORKER, f"r-worker-new{len(self.workers)}")
-        self.workers.append(new)
-        self._wait(lambda: self._active_workers() >= 3, 900, f"{new.name} active")
+        new = self.pair.add_worker()
+        self.pair.wait_started([new], timeout=START_TIMEOUT)
+        _wait(lambda: self._active(new), START_TIMEOUT, f"{new.name} active")
+        joined = time.monotonic()
+        self._drain(old, instance_id)
+        self.pair.workers.remove(old)
+        drained = time.monotonic() - joined
+        self.phases.append(f"{new.name} active {joined - started:.1f} s; {old.name} drained {drained:.1f} s")
+        return time.monotonic() - started
+
+    def _drain(self, old: TrinoNode, instance_id: str) -> None:
+        """The termination as Auto Scaling runs it: IMDS says Terminated, the node agent drains."""
+        assert self.pair is not None
         imds = FakeImds(instance_metadata(instance_id, private_ip="127.0.0.1"))
         api = StandInLifecycleApi()
         settings = replace(
-            self.settings,
+            self.pair.settings,
             cluster=self.resources.cluster,
             heartbeat_timeout_seconds=30,
             lifecycle_hook_name=self.resources.lifecycle_hook_name,
@@ -249,38 +213,57 @@ class Rehearsal:
         runner.start()
         try:
             imds.set("autoscaling/target-lifecycle-state", "Terminated")
-            self._wait(lambda: api.completions(), 900, f"{old.name} drained and its action completed")
+            _wait(lambda: bool(api.completions()), START_TIMEOUT, f"{old.name} drained, its action completed")
             old.wait_exit(60)
         finally:
             stop.set()
             runner.join(10)
             imds.stop()
-        self.workers.remove(old)
-        return time.monotonic() - started
 
     # --- coordinators -----------------------------------------------------------------------
-    def roll_coordinators(self, *, quiet_wait_seconds: int = 60) -> float:
-        """Launch one new coordinator, switch the holder over to it, then let the old standby go."""
-        started = time.monotonic()
-        old = sorted(self.resources.coordinator_instance_ids)
+    def launch_coordinator(self) -> TrinoNode:
+        """The coordinator refresh's first step (launch before terminate): one more member, booting."""
+        assert self.pair is not None
         before = set(self._members())
         self.autoscaling.update_auto_scaling_group(
             AutoScalingGroupName=self.resources.coordinator_asg_name, MaxSize=3, DesiredCapacity=3
         )
         (new_id,) = set(self._members()) - before
-        new = self._node(Role.COORDINATOR, "r-coord-new")
-        self._register(new_id, new)
-        self._wait(lambda: _answers(new), 900, "the new coordinator ready")
-        hook = StandInTerminationHook(self.autoscaling, HOOK)
-        holder = self._eni_holder()
+        new = self.pair.add_coordinator(new_id)
+        self.function.play(new_id, new.url)
+        return new
+
+    def switch_over(self, new: TrinoNode) -> list[dict[str, Any]]:
+        """Once `new` has booted: switch the holder over to it, then let the old standby go.
+
+        Returns the function's switchover log records.
+        """
+        assert self.pair is not None
+        old = sorted(self.resources.coordinator_instance_ids)
+        self.pair.wait_started([new], timeout=START_TIMEOUT)
+        booted = time.monotonic()
+        hook = StandInTerminationHook(self.function.clients["autoscaling"], HOOK)
+        holder = self.pair.address.holder
         assert holder is not None
         standby = next(i for i in old if i != holder)
+        outcomes: list[dict[str, Any]] = []
         for leaving in (holder, standby):
             hook.hold(leaving)
             while leaving not in hook.completed():
-                self._invoke(quiet_wait_seconds)
-            self.coordinators[leaving].stop(20)  # Auto Scaling terminates it after CONTINUE
-        return time.monotonic() - started
+                outcomes.extend(self._invoke())
+            self.pair.coordinators.pop(leaving).stop(20)  # Auto Scaling terminates it after CONTINUE
+        self.phases.append(
+            f"coordinators: switchover after the new one booted {time.monotonic() - booted:.1f} s"
+        )
+        return outcomes
+
+    def _invoke(self) -> list[dict[str, Any]]:
+        """One invocation for the hook's event; its switchover log records (JSON lines on stdout)."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.function.invoke(termination_event(self.resources, HOOK))
+        records = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+        return [r for r in records if str(r.get("decision", "")).startswith("switchover_")]
 
     def _members(self) -> list[str]:
         answer = self.autoscaling.describe_auto_scaling_groups(
@@ -288,61 +271,45 @@ class Rehearsal:
         )
         return [i["InstanceId"] for i in answer["AutoScalingGroups"][0]["Instances"]]
 
-    def _invoke(self, quiet_wait_seconds: int) -> dict[str, Any]:
-        failover = load_failover_handler()
-        trino = TrinoClients(TrinoAccess(timeout_seconds=3.0), resolve_url=lambda ip: self.url_of_ip[ip])
-        clients = {
-            s: self.moto.boto3_client(s, self.resources.region)
-            for s in ("ec2", "cloudwatch", "secretsmanager")
-        }
-        clients["autoscaling"] = self.autoscaling
-        event = {
-            "source": "aws.autoscaling",
-            "detail-type": "EC2 Instance-terminate Lifecycle Action",
-            "detail": {
-                "AutoScalingGroupName": self.resources.coordinator_asg_name,
-                "LifecycleHookName": HOOK,
-            },
-        }
-        environ = {
-            "CLUSTER": self.resources.cluster,
-            "COORDINATOR_ENI_ID": self.resources.coordinator_eni_id,
-            "COORDINATOR_ASG_NAME": self.resources.coordinator_asg_name,
-            "GRACE_PERIOD_SECONDS": "0",
-            "PROBE_WINDOW_SECONDS": "0",
-            "SWITCHOVER_HOOK_NAME": HOOK,
-            "SWITCHOVER_QUIET_WAIT_SECONDS": str(quiet_wait_seconds),
-        }
-        return dict(
-            failover.handler(event, LambdaContextStandIn(), environ=environ, clients=clients, trino=trino)
-        )
-
     # --- the whole rehearsal ----------------------------------------------------------------
     def run(self, *, clients: int = 1, pause: float = 0.5, quiet_wait_seconds: int = 60) -> Numbers:
+        assert self.pair is not None
+        self.function.environment["SWITCHOVER_QUIET_WAIT_SECONDS"] = str(quiet_wait_seconds)
         numbers = Numbers()
-        stream = QueryStream(self.proxy.url, clients=clients, pause=pause)
+        stream = QueryStream(self.pair.address.url, clients=clients, pause=pause)
         stream.start()
         try:
             time.sleep(2)
             phase = time.monotonic()
-            for old, iid in zip(list(self.workers), sorted(self.resources.worker_instance_ids), strict=False):
+            # Both groups refresh at once, as two instance refreshes do: the new coordinator boots
+            # while the workers roll; the switchover waits for the worker phase to be counted.
+            coordinators_started = time.monotonic()
+            new_coordinator = self.launch_coordinator()
+            old_workers = list(self.pair.workers)
+            for old, iid in zip(old_workers, sorted(self.resources.worker_instance_ids), strict=False):
                 numbers.worker_seconds.append(self.roll_worker(old, iid))
             time.sleep(2)  # queries started during the worker phase finish inside it
             numbers.worker_failed = stream.failed_between(phase, time.monotonic())
             phase = time.monotonic()
-            numbers.coordinator_seconds = self.roll_coordinators(quiet_wait_seconds=quiet_wait_seconds)
-            self._wait(lambda: self._active_workers() >= 2, 900, "workers announced to the new coordinator")
+            numbers.switchover = self.switch_over(new_coordinator)
+            numbers.coordinator_seconds = time.monotonic() - coordinators_started
+            holder = self.pair.holder_node()
+            assert holder is not None, "the address is attached to nobody after the switchover"
+            self.pair.wait_joined(holder, START_TIMEOUT)
             time.sleep(2)
             numbers.coordinator_failed = stream.failed_between(phase, time.monotonic())
         finally:
             record = stream.stop()
         numbers.queries_ok = len(record.ok)
+        numbers.phases = list(self.phases)
         numbers.address_down_seconds = self.address_down_seconds
         return numbers
 
 
-def _answers(node: TrinoNode) -> bool:
-    with contextlib.suppress(TrinoError, TrinoUnavailable):
-        info = node.admin(timeout=5).info()
-        return not info.get("starting", True)
-    return False
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

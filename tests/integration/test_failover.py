@@ -15,21 +15,17 @@ a frozen holder that must, then a killed one.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from functions.shared.lambda_support import TrinoAccess, TrinoClients
 from harness.coordinator_pair import CoordinatorPair, pause, resume, start_pair
+from harness.failover_function import FailoverFunction, eni_holder, scheduled_event
 from harness.moto import ClusterResources, MotoServer
 from harness.trino import TrinoFactory
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
@@ -38,30 +34,8 @@ from node_agent.trino import TrinoAdmin
 
 pytestmark = pytest.mark.integration
 
-FAILOVER_DIR = Path(__file__).resolve().parents[2] / "functions" / "failover"
 # A generous bound for "serves again", not a performance assert: bench/failover.py measures.
 SERVING_TIMEOUT = 120.0
-
-
-def load_failover_handler() -> ModuleType:
-    """The handler as Lambda loads it: its folder is the import root (see the zip layout)."""
-    if str(FAILOVER_DIR) not in sys.path:
-        sys.path.insert(0, str(FAILOVER_DIR))
-    spec = importlib.util.spec_from_file_location("failover_handler", FAILOVER_DIR / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class LambdaContextStandIn:
-    """Lambda's context object, reduced to the remaining-time clock the function reads."""
-
-    def __init__(self, timeout_seconds: float = 90.0) -> None:
-        self.deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.deadline - time.monotonic()) * 1000)
 
 
 @dataclass
@@ -69,31 +43,14 @@ class Rig:
     moto: MotoServer
     resources: ClusterResources
     pair: CoordinatorPair
-    handler: ModuleType
-    trino: TrinoClients
+    function: FailoverFunction
 
     def holder(self) -> str | None:
         return eni_holder(self.moto, self.resources.coordinator_eni_id)
 
     def invoke(self, rule: str, **env: str) -> dict[str, Any]:
         """One scheduled invocation with the stack's probe settings (overridden only by `env`)."""
-        clients = {
-            s: self.moto.boto3_client(s) for s in ("ec2", "autoscaling", "cloudwatch", "secretsmanager")
-        }
-        event = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": [rule]}
-        environ = {
-            "CLUSTER": self.resources.cluster,
-            "COORDINATOR_ENI_ID": self.resources.coordinator_eni_id,
-            "COORDINATOR_ASG_NAME": self.resources.coordinator_asg_name,
-            # The group replaces coordinators that fail after this long; these have just booted.
-            "GRACE_PERIOD_SECONDS": "0",
-            **env,
-        }
-        return dict(
-            self.handler.handler(
-                event, LambdaContextStandIn(), environ=environ, clients=clients, trino=self.trino
-            )
-        )
+        return self.function.invoke(scheduled_event(rule), **env)
 
     def invoke_in_background(self, rule: str, **env: str) -> tuple[threading.Thread, dict[str, Any]]:
         outcome: dict[str, Any] = {}
@@ -116,22 +73,13 @@ def rig(trino_factory: TrinoFactory, moto_server: MotoServer) -> Iterator[Rig]:
         trino_factory, instances, lambda: eni_holder(moto_server, resources.coordinator_eni_id), workers=1
     )
     try:
-        url_of_ip = {private_ip(moto_server, iid): pair.coordinators[iid].url for iid in instances}
-        trino = TrinoClients(TrinoAccess(timeout_seconds=3.0), resolve_url=lambda ip: url_of_ip[ip])
+        function = FailoverFunction(moto_server, resources)
+        for iid in instances:
+            function.play(iid, pair.coordinators[iid].url)
         pair.wait_started([*pair.coordinators.values(), *pair.workers], timeout=600)
-        yield Rig(moto_server, resources, pair, load_failover_handler(), trino)
+        yield Rig(moto_server, resources, pair, function)
     finally:
         pair.stop()
-
-
-def private_ip(moto: MotoServer, instance_id: str) -> str:
-    answer = moto.boto3_client("ec2").describe_instances(InstanceIds=[instance_id])
-    return str(answer["Reservations"][0]["Instances"][0]["PrivateIpAddress"])
-
-
-def eni_holder(moto: MotoServer, eni_id: str) -> str | None:
-    eni = moto.boto3_client("ec2").describe_network_interfaces(NetworkInterfaceIds=[eni_id])
-    return (eni["NetworkInterfaces"][0].get("Attachment") or {}).get("InstanceId")
 
 
 def group_health(moto: MotoServer, group: str) -> dict[str, str]:

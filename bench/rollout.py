@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PRODUCTION_GRACE = "120s"
 
 

@@ -29,7 +29,7 @@ from node_agent.log_shipping import (
     run_command,
     ship_logs,
 )
-from plan import Plan, reveal, run_program
+from plan_mocks import Plan, reveal, run_program
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "image" / "files" / "cloudwatch-agent.json"

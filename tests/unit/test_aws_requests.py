@@ -15,7 +15,7 @@ from components.aws_requests import Request, requests_of
 from components.program import build
 from components.settings_reader import MAX_CLUSTER_NAME
 from components.stack_file import load_stack_settings
-from plan import Plan, run_program
+from plan_mocks import Plan, run_program
 
 TOPICS = [f"arn:aws:sns:eu-west-1:111122223333:oncall-{n}" for n in range(5)]
 ODD: dict[str, tuple[str, Mapping[str, object]]] = {

@@ -12,7 +12,7 @@ import pytest
 
 from components.policies import IAM_ACTIONS, WILDCARD_ONLY
 from node_agent.contract import TAG_CLUSTER
-from plan import Plan, Recorded, reveal
+from plan_mocks import Plan, Recorded, reveal
 
 # Resource types the program uses that AWS (and pulumi-aws) cannot tag. Each is checked against
 # the SDK below, so a type that gains tags moves out of this list.

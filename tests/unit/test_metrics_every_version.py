@@ -26,7 +26,7 @@ from node_agent.contract import Metric, Role
 from node_agent.metrics_cloudwatch import metric_data
 from node_agent.metrics_sources import AgentMetrics, Scraper
 from node_agent.trino import TrinoAdmin
-from plan import Plan
+from plan_mocks import Plan
 
 PlanFor = Callable[[str], Plan]
 ACCEPTED = range(versions.OLDEST_VERSION, versions.NEWEST_VERSION + 1)

@@ -9,13 +9,14 @@ from collections.abc import Callable
 import pytest
 
 import plan as plan_module
-from plan import Plan
+import plan_report
+from plan_mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
 
 
 def test_tree_nests_resources_under_their_components(plan_for: PlanFor) -> None:
-    lines = plan_module.tree_lines(plan_for("prod"))
+    lines = plan_report.tree_lines(plan_for("prod"))
     assert lines[0] == "+ pulumi:providers:aws  aws"
     assert "# TrinoCluster  trino-prod" in lines
     fleet = lines.index("  # WorkerFleet  trino-prod-workers")
@@ -23,7 +24,7 @@ def test_tree_nests_resources_under_their_components(plan_for: PlanFor) -> None:
 
 
 def test_tree_shows_the_properties_users_check(plan_for: PlanFor) -> None:
-    text = "\n".join(plan_module.tree_lines(plan_for("prod")))
+    text = "\n".join(plan_report.tree_lines(plan_for("prod")))
     assert "instanceType=r6i.2xlarge" in text
     assert "minSize=4  maxSize=40  desiredCapacity=6" in text
     assert "heartbeatTimeout=600  defaultResult=CONTINUE" in text
@@ -35,13 +36,13 @@ def test_tree_shows_the_properties_users_check(plan_for: PlanFor) -> None:
 
 def test_summary_counts_every_resource_by_type(plan_for: PlanFor) -> None:
     plan = plan_for("prod")
-    text = plan_module.render(plan)
+    text = plan_report.render(plan)
     assert "     2  aws:autoscaling/group:Group" in text
     assert f"  {len([r for r in plan.resources if r.custom]):4d}  resources in total" in text
 
 
 def test_security_posture_is_read_from_the_graph(plan_for: PlanFor) -> None:
-    posture = "\n".join(plan_module.security_posture(plan_for("prod")))
+    posture = "\n".join(plan_report.security_posture(plan_for("prod")))
     assert "https on port 8443" in posture
     assert "authentication:     password" in posture
     assert "IMDSv2 required:    yes on 2 launch templates" in posture
@@ -55,11 +56,11 @@ def test_posture_lists_every_action_any_role_may_use_on_every_resource(
     plan_for: PlanFor, config: str
 ) -> None:
     plan = plan_for(config)
-    (line,) = [p for p in plan_module.security_posture(plan) if p.startswith("Resource * only:")]
+    (line,) = [p for p in plan_report.security_posture(plan) if p.startswith("Resource * only:")]
     on_everything = {
         action
         for policy in plan.of_type("aws:iam/rolePolicy:RolePolicy")
-        for s in json.loads(plan_module.reveal(policy.inputs["policy"]))["Statement"]
+        for s in json.loads(reveal(policy.inputs["policy"]))["Statement"]
         if s["Resource"] == "*"
         for action in s["Action"]
     }
@@ -76,9 +77,9 @@ def test_roles_carry_no_aws_managed_policy(plan_for: PlanFor) -> None:
 
 def test_secret_values_never_reach_the_printed_plan(plan_for: PlanFor) -> None:
     plan = plan_for("prod")
-    text = plan_module.render(plan)
+    text = plan_report.render(plan)
     for version in plan.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
-        assert plan_module.reveal(version.inputs["secretString"]) not in text
+        assert reveal(version.inputs["secretString"]) not in text
 
 
 def test_make_plan_prints_the_plan_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

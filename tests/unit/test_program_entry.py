@@ -14,7 +14,7 @@ from components.program import program
 from components.settings import REPO_ROOT
 from components.settings_model import ConfigError
 from components.stack_file import read_stack_file
-from plan import RecordingMocks, RecordingMonitor, run_program
+from plan_mocks import RecordingMocks, RecordingMonitor, run_program
 
 
 def test_bad_config_stops_the_program_before_any_resource_is_declared() -> None:

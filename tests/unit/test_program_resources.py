@@ -28,7 +28,7 @@ from node_agent.contract import (
     Metric,
     NodeSettings,
 )
-from plan import Plan, Recorded, reveal
+from plan_mocks import Plan, Recorded, reveal
 
 PlanFor = Callable[[str], Plan]
 GROUP = "aws:autoscaling/group:Group"
@@ -431,7 +431,7 @@ def test_coordinator_reads_every_secret_it_serves_with_and_workers_only_their_lo
 
 
 def test_every_node_may_read_exactly_the_secrets_its_catalogs_refer_to(plan_for: PlanFor) -> None:
-    from plan import run_program
+    from plan_mocks import run_program
 
     sales = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:trino/sales-Ab12Cd"
     catalogs = {
@@ -558,7 +558,7 @@ def test_without_password_authentication_only_the_shared_secret_is_generated(pla
 
 def test_elasticsearch_password_given_as_a_pulumi_secret_is_stored_in_secrets_manager() -> None:
     from components.settings_model import SecretText
-    from plan import run_program
+    from plan_mocks import run_program
 
     plan = run_program(
         "prod",

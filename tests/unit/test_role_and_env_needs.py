@@ -21,7 +21,7 @@ import pytest
 
 from components.packaging import archive_files
 from functions.shared.lambda_support import env_reader
-from plan import Plan, reveal
+from plan_mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
 REPO = Path(__file__).resolve().parents[2]

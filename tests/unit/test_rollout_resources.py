@@ -8,7 +8,8 @@ from typing import Any
 
 from components.rollout import SWITCHOVER_HEARTBEAT_SECONDS
 from node_agent.contract import FunctionEnv
-from plan import Plan, Recorded, render, reveal
+from plan_mocks import Plan, Recorded, reveal
+from plan_report import render
 from tests.unit.conftest import plan_of
 
 GROUP = "aws:autoscaling/group:Group"

@@ -31,7 +31,7 @@ from harness.certs import issue_certificate
 from node_agent import render
 from node_agent.contract import MANAGEMENT_USER, TRINO_HTTPS_PORT, NodeSettings, Role
 from node_agent.trino import TrinoAdmin, TrinoUnavailable
-from plan import Plan, reveal
+from plan_mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"

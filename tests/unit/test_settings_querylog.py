@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import plan
+import plan_report
 from components import policies
 from components.settings import parse
 from components.settings_model import ConfigError, ElasticsearchConfig
@@ -122,13 +122,13 @@ def test_a_password_backend_grants_no_aws_actions() -> None:
 
 
 def test_plan_names_backend_and_sigv4_auth() -> None:
-    line = plan.query_log_line(query_log(elasticsearchUrl=DOMAIN_URL))
+    line = plan_report.query_log_line(query_log(elasticsearchUrl=DOMAIN_URL))
     assert line.startswith(f"aws-opensearch at {DOMAIN_URL}:443 over https")
     assert "SigV4 (es, eu-central-1) with the coordinator role on domain/trino-logs" in line
 
 
 def test_plan_names_basic_auth_and_retention_for_prod() -> None:
-    line = plan.query_log_line(load_stack_settings("prod").elasticsearch)
+    line = plan_report.query_log_line(load_stack_settings("prod").elasticsearch)
     assert line == (
         "elasticsearch at https://search.prod.internal:9200 over https, basic auth (password from "
         "Secrets Manager); indices deleted after 90 days"

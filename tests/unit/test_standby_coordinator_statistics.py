@@ -16,7 +16,7 @@ from cluster_metric_uses import MetricUse, metric_uses
 
 from node_agent.metrics_cloudwatch import metric_data
 from node_agent.metrics_sources import ClusterNumbers
-from plan import Plan
+from plan_mocks import Plan
 
 PlanFor = Callable[[str], Plan]
 

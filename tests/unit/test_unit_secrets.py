@@ -28,7 +28,7 @@ from node_agent.contract import (
     NodeSettings,
     Role,
 )
-from plan import Plan, reveal
+from plan_mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
 UNIT_DIR = Path(__file__).resolve().parents[2] / "image" / "files" / "systemd"

@@ -143,12 +143,15 @@ def security_posture(plan: Plan) -> list[str]:
         for t in templates
     )
     ingress = plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-    open_world = [r.name for r in ingress if r.inputs.get("cidrIpv4") in ("0.0.0.0/0",)]
-    client_sources = [
-        r.inputs.get("cidrIpv4") or r.inputs.get("referencedSecurityGroupId")
-        for r in ingress
-        if r.inputs.get("fromPort") == s.security.client_port and "clients" in r.name
-    ]
+    open_world = sorted(r.name for r in ingress if r.inputs.get("cidrIpv4") in ("0.0.0.0/0",))
+    client_sources = sorted(
+        (
+            r.inputs.get("cidrIpv4") or r.inputs.get("referencedSecurityGroupId")
+            for r in ingress
+            if r.inputs.get("fromPort") == s.security.client_port and "clients" in r.name
+        ),
+        key=str,
+    )
     es = s.elasticsearch
     secrets_created = len(plan.of_type("aws:secretsmanager/secret:Secret"))
     roles = len(plan.of_type("aws:iam/role:Role"))
@@ -234,7 +237,9 @@ def render(plan: Plan) -> str:
 def rollout_lines(plan: Plan) -> list[str]:
     """What a change rolls and how, from the groups as declared plus the settings' summary."""
     lines = []
-    for group in plan.of_type("aws:autoscaling/group:Group"):
+    # By name: Pulumi registers the groups in whichever order their inputs resolve.
+    groups = sorted(plan.of_type("aws:autoscaling/group:Group"), key=lambda g: str(g.inputs.get("name")))
+    for group in groups:
         prefs = _get(group.inputs, "instanceRefresh.preferences") or {}
         hooks = ", ".join(str(h.get("name")) for h in group.inputs.get("initialLifecycleHooks") or [])
         alarms = _get(prefs, "alarmSpecification.alarms") or []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -39,6 +40,17 @@ def test_summary_counts_every_resource_by_type(plan_for: PlanFor) -> None:
     text = plan_report.render(plan)
     assert "     2  aws:autoscaling/group:Group" in text
     assert f"  {len([r for r in plan.resources if r.custom]):4d}  resources in total" in text
+
+
+def test_rollout_and_posture_lines_do_not_depend_on_the_order_resources_registered_in(
+    plan_for: PlanFor,
+) -> None:
+    """Pulumi registers resources as their inputs resolve, so two runs of `make plan` can record the
+    worker and coordinator groups (or the client rules) in either order; the printout must not vary."""
+    plan = plan_for("prod")
+    reordered = replace(plan, resources=list(reversed(plan.resources)))
+    assert plan_report.rollout_lines(reordered) == plan_report.rollout_lines(plan)
+    assert plan_report.security_posture(reordered) == plan_report.security_posture(plan)
 
 
 def test_security_posture_is_read_from_the_graph(plan_for: PlanFor) -> None:

@@ -22,7 +22,8 @@ import botocore.session
 from botocore.model import OperationModel, Shape
 
 from components import aws_limits
-from components.aws_requests import Request, requests_of
+from components.aws_request_shape import Request
+from components.aws_requests import requests_of
 
 
 @cache

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from components.aws_request_check import request_problems, validate
-from components.aws_requests import Request, requests_of
+from components.aws_request_shape import Request
+from components.aws_requests import requests_of
 from components.program import build
 from components.settings_reader import MAX_CLUSTER_NAME
 from components.stack_file import load_stack_settings

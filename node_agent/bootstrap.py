@@ -22,6 +22,7 @@ import pwd
 import ssl
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,8 +172,18 @@ def _json_field(text: str, json_key: str, where: str, arn: str) -> str:
     return str(value)
 
 
-def instance_facts(imds: Imds, meminfo: Path, attempts: int = IMDS_ATTEMPTS) -> render.NodeFacts:
-    """IMDS can lag a few seconds behind early boot; retry it briefly, then give up loudly."""
+def instance_facts(
+    imds: Imds,
+    meminfo: Path,
+    attempts: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> render.NodeFacts:
+    """IMDS can lag a few seconds behind early boot; retry it briefly, then give up loudly.
+
+    `attempts` defaults to IMDS_ATTEMPTS as it is when called (not when this module was imported),
+    so a test can shorten the schedule; `sleep` is the wait between attempts (a test records it).
+    """
+    attempts = IMDS_ATTEMPTS if attempts is None else attempts
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
@@ -181,7 +192,7 @@ def instance_facts(imds: Imds, meminfo: Path, attempts: int = IMDS_ATTEMPTS) -> 
         except ImdsError as exc:
             if attempt == attempts:
                 raise BootstrapError(f"instance metadata (IMDSv2): {exc}", EXIT_UNAVAILABLE) from exc
-            time.sleep(delay)
+            sleep(delay)
             delay = min(delay * 2, 5.0)
     try:
         memory = memory_bytes(meminfo)

@@ -30,6 +30,7 @@ from node_agent.contract import (
     Role,
     TlsSettings,
 )
+from node_agent.imds import Imds
 
 REGION = "eu-west-1"
 PARAMETER = "/presto-on-aws/analytics/node-settings"
@@ -193,6 +194,20 @@ def test_unreachable_imds_fails_after_retrying(
     assert node.run() == bootstrap.EXIT_UNAVAILABLE
     assert "IMDSv2" in capsys.readouterr().err
     assert not node.etc.exists()
+
+
+def test_unreachable_imds_is_retried_with_a_capped_backoff_for_about_half_a_minute(tmp_path: Path) -> None:
+    """The production schedule (IMDS_ATTEMPTS tries), with the waits recorded instead of slept."""
+    imds = FakeImds(instance_metadata("i-0123456789abcdef0"))
+    imds.stop()
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16777216 kB\n")
+    waits: list[float] = []
+    with pytest.raises(bootstrap.BootstrapError, match="IMDSv2") as failed:
+        bootstrap.instance_facts(Imds(imds.url), meminfo, sleep=waits.append)
+    assert failed.value.code == bootstrap.EXIT_UNAVAILABLE
+    assert bootstrap.IMDS_ATTEMPTS == 10
+    assert waits == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0]
 
 
 def test_env_file_without_role_is_refused(node: Node, capsys: pytest.CaptureFixture[str]) -> None:

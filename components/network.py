@@ -48,27 +48,11 @@ class ClusterNetwork(pulumi.ComponentResource):
         super().__init__(TYPE_PREFIX + "ClusterNetwork", name, None, opts)
         s = args.settings
         self._name = name
-        self._tags = s.tags
-        self.nodes = aws.ec2.SecurityGroup(
-            f"{name}-nodes",
-            vpc_id=s.network.vpc_id,
-            description=f"Trino nodes of {s.name}",
-            tags=tagged(s.tags, f"{s.name}-nodes"),
-            opts=child(self),
-        )
-        self.clients = aws.ec2.SecurityGroup(
-            f"{name}-clients",
-            vpc_id=s.network.vpc_id,
-            description=f"Trino clients to the coordinators of {s.name}",
-            tags=tagged(s.tags, f"{s.name}-clients"),
-            opts=child(self),
-        )
-        self.functions = aws.ec2.SecurityGroup(
-            f"{name}-functions",
-            vpc_id=s.network.vpc_id,
-            description=f"Failover and worker-health functions of {s.name}",
-            tags=tagged(s.tags, f"{s.name}-functions"),
-            opts=child(self),
+        self._settings = s
+        self.nodes = self._security_group("nodes", f"Trino nodes of {s.name}")
+        self.clients = self._security_group("clients", f"Trino clients to the coordinators of {s.name}")
+        self.functions = self._security_group(
+            "functions", f"Failover and worker-health functions of {s.name}"
         )
         # Members talk to each other (and the agents to their own node) on the HTTP port; the
         # shared secret authenticates that traffic, and this group keeps it inside the cluster.
@@ -141,6 +125,17 @@ class ClusterNetwork(pulumi.ComponentResource):
             }
         )
 
+    def _security_group(self, label: str, description: str) -> aws.ec2.SecurityGroup:
+        """A group in the cluster's VPC: named after this component, tagged after the cluster."""
+        s = self._settings
+        return aws.ec2.SecurityGroup(
+            f"{self._name}-{label}",
+            vpc_id=s.network.vpc_id,
+            description=description,
+            tags=tagged(s.tags, f"{s.name}-{label}"),
+            opts=child(self),
+        )
+
     def _ingress(
         self,
         label: str,
@@ -160,6 +155,6 @@ class ClusterNetwork(pulumi.ComponentResource):
             cidr_ipv4=cidr,
             referenced_security_group_id=group,
             description=f"{what} on {port}",
-            tags=tagged(self._tags, f"{self._name}-in-{label}-{port}"),
+            tags=tagged(self._settings.tags, f"{self._name}-in-{label}-{port}"),
             opts=child(self),
         )

@@ -2,13 +2,20 @@
 
 Fsync policy: `append` returns only after an fsync of the segment file that covers its record, so
 an event that was answered with 200 survives a crash of the agent or the machine. Concurrent
-appends share one fsync (group commit): the first writer to find no fsync running syncs everything
-written so far, and the writers that arrive meanwhile wait for the next one. Readers only see what
-an fsync has covered.
+appends share fsyncs (group commit): an fsync covers everything written before it started, so a
+writer whose record an fsync already in flight covers waits for that one; any other writer starts
+its own at once instead of queueing behind the running one. Several fsyncs in flight are what a
+disk or a cloud volume completes fastest (measured here: 4 writers, one fsync at a time ~400
+durable appends/s; fsyncs overlapping ~2,300/s; bench/querylog.py). Readers only see what an fsync
+has covered.
 
-A failed write or fsync (disk full, EIO) cuts the segment back to its last durable length under
-the lock and raises SpoolWriteError for every append the failure covered, so no torn frame hides
-later records and no caller is told its record is stored when it is not.
+Each fsync in flight uses its own file description of the segment, opened before any record was
+written to it: Linux reports a write-back error once per open file description, so an fsync
+sharing one with a concurrent fsync that took the error would return success for pages that were
+lost. A failed write or fsync (disk full, EIO) cuts the segment back to its last durable length
+under the lock and raises SpoolWriteError for every append not yet durable (an fsync of the same
+generation still in flight no longer counts), so no torn frame hides later records and no caller
+is told its record is stored when it is not.
 
 The acknowledgement cursor is replaced by a rename before any segment is deleted, without an
 fsync: a crash can leave it older than it was (or unreadable, then the oldest segment is sent
@@ -70,25 +77,45 @@ class _Pending:
     error: OSError | None = None
 
 
+@dataclass(eq=False)
+class _Flight:
+    """One fsync in flight: it covers the active segment up to `covers` once it returns."""
+
+    covers: int
+    generation: int  # a cut-back after a failed fsync starts a new one; older fsyncs count no more
+
+
 class Spool:
     """Many concurrent writers; one reader (the sender thread) reads and acknowledges in order."""
 
-    def __init__(self, directory: Path, *, max_bytes: int, segment_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        segment_bytes: int = 8 * 1024 * 1024,
+        max_fsyncs_in_flight: int = 8,
+    ) -> None:
         if max_bytes <= _HEADER.size:
             raise ValueError(f"spool max_bytes must be more than {_HEADER.size}, got {max_bytes}")
         if segment_bytes <= 0:
             raise ValueError(f"spool segment_bytes must be positive, got {segment_bytes}")
+        if max_fsyncs_in_flight < 1:
+            raise ValueError(f"spool max_fsyncs_in_flight must be at least 1, got {max_fsyncs_in_flight}")
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
+        self.max_fsyncs_in_flight = max_fsyncs_in_flight
         self._lock = threading.Lock()
         self._synced = threading.Condition(self._lock)  # notified when an fsync finished
         self.has_data = threading.Event()  # set on append; the sender waits on it when idle
         self.directory.mkdir(parents=True, exist_ok=True)
         self._sizes: dict[int, int] = {}  # durable (fsynced) length of each segment
         self._written = 0  # length of the active segment including records not yet fsynced
-        self._unsynced: list[_Pending] = []
-        self._syncing = False
+        self._unsynced: list[_Pending] = []  # in write order
+        self._flights: list[_Flight] = []
+        self._generation = 0
+        self._sync_fds: list[int] = []  # free file descriptions of the active segment, for fsyncs
         self._broken: str | None = None  # why appends are refused until a restart
         self._cursor = Position(1, 0)
         self._pending_records = 0
@@ -121,52 +148,77 @@ class Spool:
             self._written = pending.end
             self._unsynced.append(pending)
             while not pending.done:
-                if self._syncing:
-                    self._synced.wait()
+                covered = any(f.covers >= pending.end for f in self._flights)
+                if covered or not self._sync_fds:
+                    self._synced.wait()  # an fsync in flight covers it, or every slot is busy
                 else:
-                    self._sync_unsynced(release_lock=True)
+                    self._fsync_written()
         if pending.error is not None:
             raise SpoolWriteError(f"spool {self.directory}: fsync failed: {pending.error}") from pending.error
         self.has_data.set()
 
-    def _sync_unsynced(self, *, release_lock: bool) -> None:
-        """fsync everything written so far and settle its appends; called holding the lock.
+    def _fsync_written(self) -> None:
+        """fsync everything written so far, outside the lock, and settle what it covered.
 
-        With release_lock the fsync runs outside the lock, so writers that arrive meanwhile can
-        write their records and wait for the next fsync (group commit).
+        Called holding the lock; other writers write and start their own fsyncs meanwhile.
         """
-        batch, self._unsynced = self._unsynced, []
-        if not batch:
-            return
-        fd, active = self._fd, self._active
-        self._syncing = True
+        fd = self._sync_fds.pop()
+        flight = _Flight(covers=self._written, generation=self._generation)
+        active = self._active
+        self._flights.append(flight)
         error: OSError | None = None
+        self._lock.release()
         try:
-            if release_lock:
-                self._lock.release()
-            try:
-                os.fsync(fd)
-            except OSError as exc:
-                error = exc
-            finally:
-                if release_lock:
-                    self._lock.acquire()
+            os.fsync(fd)
+        except OSError as exc:
+            error = exc
         finally:
-            self._syncing = False
-        self.fsyncs += 1
-        if error is None:
-            self._sizes[active] = batch[-1].end
-            self._pending_records += len(batch)
-            for pending in batch:
-                pending.done = True
+            self._lock.acquire()
+            self._flights.remove(flight)
+            self._sync_fds.append(fd)
+            self.fsyncs += 1
+        if flight.generation == self._generation:
+            if error is None:
+                self._settle(active, flight.covers)
+            else:
+                self._fail_unsynced(active, error)
+        self._synced.notify_all()
+
+    def _settle(self, active: int, durable: int) -> None:
+        """Records up to `durable` are on disk: readers may see them and their appends return."""
+        if durable <= self._sizes[active]:
+            return
+        self._sizes[active] = durable
+        settled = 0
+        while self._unsynced and self._unsynced[0].end <= durable:
+            self._unsynced.pop(0).done = True
+            settled += 1
+        self._pending_records += settled
+
+    def _fail_unsynced(self, active: int, error: OSError) -> None:
+        """After a failed fsync nothing past the last durable length can be trusted: cut it off
+        and fail every append not yet durable, including those an fsync still in flight covers
+        (it belongs to the old generation now and settles nothing)."""
+        failed, self._unsynced = self._unsynced, []
+        self._generation += 1
+        self._cut_back(self._sizes[active], error)
+        for pending in failed:
+            pending.done, pending.error = True, error
+
+    def _sync_all(self) -> None:
+        """Wait for the fsyncs in flight, then make everything written durable (lock held)."""
+        while self._flights:
+            self._synced.wait()
+        if not self._unsynced:
+            return
+        active = self._active
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._fail_unsynced(active, exc)
         else:
-            # Everything after the last durable length goes, including records written while
-            # this fsync ran: their writers are told so instead of waiting for a later fsync.
-            failed = batch + self._unsynced
-            self._unsynced = []
-            self._cut_back(self._sizes[active], error)
-            for pending in failed:
-                pending.done, pending.error = True, error
+            self._settle(active, self._written)
+        self.fsyncs += 1
         self._synced.notify_all()
 
     def _cut_back(self, length: int, cause: OSError) -> None:
@@ -200,9 +252,7 @@ class Spool:
 
     def _roll_over(self) -> None:
         """Start the next segment once every record in the current one is durable (lock held)."""
-        while self._syncing:
-            self._synced.wait()
-        self._sync_unsynced(release_lock=False)
+        self._sync_all()
         self._start_segment(self._active + 1)
 
     # --- reader ------------------------------------------------------------------------------
@@ -267,11 +317,9 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
-            while self._syncing:
+            while self._flights:
                 self._synced.wait()
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            self._close_fds()
 
     # --- internals -----------------------------------------------------------------------------
     @property
@@ -292,7 +340,7 @@ class Spool:
         for segment in [s for s in self._sizes if s < self._cursor.segment]:
             self._delete_segment(segment)
         self._repair_tail()
-        self._fd = os.open(self._segment_path(self._active), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._open_fds(self._active)
         self._written = self._sizes[self._active]
         self._pending_records = self._count_pending()
         if self._pending_records:
@@ -354,13 +402,26 @@ class Spool:
                 yield Record(payload=payload, end=Position(segment, pos))
 
     def _start_segment(self, seq: int) -> int:
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd = os.open(self._segment_path(seq), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._close_fds()
+        self._open_fds(seq)
         self._sizes[seq] = 0
         self._written = 0
         _fsync_dir(self.directory)
         return seq
+
+    def _open_fds(self, seq: int) -> None:
+        """The appending descriptor and one file description per fsync slot, all opened before
+        anything is written through them (see the module docstring on write-back errors)."""
+        path = self._segment_path(seq)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._sync_fds = [os.open(path, os.O_WRONLY) for _ in range(self.max_fsyncs_in_flight)]
+
+    def _close_fds(self) -> None:
+        """Close the active segment's descriptors (no fsync in flight: the lock holder waited)."""
+        for fd in [self._fd, *self._sync_fds]:
+            if fd >= 0:
+                os.close(fd)
+        self._fd, self._sync_fds = -1, []
 
     def _delete_segment(self, seq: int) -> None:
         self._segment_path(seq).unlink(missing_ok=True)

@@ -285,7 +285,8 @@ class SlowFsync:
 def test_concurrent_appends_share_an_fsync_and_each_returns_only_once_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spool = Spool(tmp_path, max_bytes=10**8)
+    # Two fsync slots for eight writers: those arriving while both are busy share the next fsync.
+    spool = Spool(tmp_path, max_bytes=10**8, max_fsyncs_in_flight=2)
     fsync = SlowFsync(os.fsync)
     monkeypatch.setattr(os, "fsync", fsync)
     durable_when_answered: list[bool] = []
@@ -304,6 +305,130 @@ def test_concurrent_appends_share_an_fsync_and_each_returns_only_once_durable(
     assert all(durable_when_answered)
     assert len(payloads(spool, limit=10**6)) == 200
     assert fsync.calls < 100  # one fsync per append would be 200
+
+
+class OverlapFsync:
+    """Stands in for a disk whose first fsync returns only once a second one has started (or 5 s
+    passed): it tells whether the spool lets an fsync start while another is in flight."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.calls, self.fds = real, 0, set[int]()
+        self.second_started = threading.Event()
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        self.fds.add(fd)
+        if self.calls == 1:
+            self.second_started.wait(5)
+        else:
+            self.second_started.set()
+        self.real(fd)
+
+
+def test_an_append_does_not_queue_behind_an_fsync_that_started_before_its_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The throughput cap of one fsync at a time: a disk completes overlapping fsyncs far faster
+    (bench/querylog.py), so a record no fsync in flight covers gets its own fsync at once."""
+    spool = Spool(tmp_path, max_bytes=10**6)
+    fsync = OverlapFsync(os.fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    first = threading.Thread(target=spool.append, args=(b"first",))
+    first.start()
+    while fsync.calls == 0:
+        time.sleep(0.001)
+    started = time.monotonic()
+    spool.append(b"second")  # its fsync starts while the first one is still in flight
+    first.join()
+    assert fsync.second_started.is_set() and time.monotonic() - started < 4
+    assert payloads(spool) == [b"first", b"second"]
+
+
+def test_overlapping_fsyncs_each_use_their_own_file_description(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux reports a write-back error once per open file description: two fsyncs in flight on
+    one description would let the second return success for pages the first was told were lost."""
+    spool = Spool(tmp_path, max_bytes=10**6)
+    fsync = OverlapFsync(os.fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    first = threading.Thread(target=spool.append, args=(b"first",))
+    first.start()
+    while fsync.calls == 0:
+        time.sleep(0.001)
+    spool.append(b"second")
+    first.join()
+    one, two = sorted(fsync.fds)
+    os.lseek(one, 3, os.SEEK_SET)  # a dup() would share this offset; a separate open() does not
+    assert os.lseek(two, 0, os.SEEK_CUR) != 3
+    assert os.fstat(one).st_ino == os.fstat(two).st_ino  # the same segment
+
+
+class GatedFsync:
+    """Stands in for a disk whose fsyncs return when the test says, each failing or not."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.entered: list[threading.Event] = [threading.Event() for _ in range(2)]
+        self.release: list[tuple[threading.Event, list[bool]]] = [
+            (threading.Event(), [False]) for _ in range(2)
+        ]
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, fd: int) -> None:
+        with self.lock:
+            n, self.calls = self.calls, self.calls + 1
+        if n >= 2:
+            self.real(fd)
+            return
+        self.entered[n].set()
+        gate, fail = self.release[n]
+        gate.wait(5)
+        if fail[0]:
+            raise OSError(errno.EIO, "Input/output error")
+        self.real(fd)
+
+    def finish(self, n: int, *, fail: bool) -> None:
+        gate, flag = self.release[n]
+        flag[0] = fail
+        gate.set()
+
+
+def test_a_failed_fsync_fails_an_append_a_concurrent_fsync_would_have_confirmed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fsync 1 (record a) fails while fsync 2 (records a and b) is in flight and later succeeds:
+    both records are cut off and both appends fail; fsync 2's success confirms nothing."""
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.append(b"before")
+    fsync = GatedFsync(os.fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    errors: dict[bytes, BaseException | None] = {}
+
+    def append(payload: bytes) -> None:
+        try:
+            spool.append(payload)
+            errors[payload] = None
+        except SpoolWriteError as exc:
+            errors[payload] = exc
+
+    a = threading.Thread(target=append, args=(b"a",))
+    a.start()
+    assert fsync.entered[0].wait(5)
+    b = threading.Thread(target=append, args=(b"b",))
+    b.start()
+    assert fsync.entered[1].wait(5)
+    fsync.finish(0, fail=True)
+    a.join(5)
+    fsync.finish(1, fail=False)
+    b.join(5)
+    assert isinstance(errors[b"a"], SpoolWriteError) and isinstance(errors[b"b"], SpoolWriteError)
+    assert payloads(spool) == [b"before"]
+    spool.append(b"after")
+    spool.close()
+    monkeypatch.undo()
+    assert payloads(Spool(tmp_path, max_bytes=10**6)) == [b"before", b"after"]
 
 
 def test_acknowledging_adds_no_fsync_to_the_ones_appends_wait_for(

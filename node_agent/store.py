@@ -18,9 +18,10 @@ import hashlib
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from node_agent.contract import STORE_BACKENDS, STORE_ELASTICSEARCH, ElasticsearchSettings
 from node_agent.events import COUNT_FIELDS, DURATION_FIELDS, index_name
@@ -138,6 +139,83 @@ class Store(Protocol):
     def bulk(self, docs: list[dict[str, Any]]) -> BulkOutcome:
         """Index `docs` with the query id as `_id`; raise if the whole request failed."""
         ...
+
+
+class SearchStore:
+    """What every backend does the same way around its own client: the target line for the log,
+    the template put after the retention policy, the bulk request and how an HTTP error on a whole
+    request is reported. A backend supplies its client calls, its lifecycle API and how its
+    client's errors carry the HTTP status (`answer`)."""
+
+    client_error: ClassVar[type[Exception]]  # what the backend's client raises for any failure
+
+    def __init__(self, settings: ElasticsearchSettings, client: Any) -> None:
+        self.settings = settings
+        self.client = client
+
+    @property
+    def target(self) -> str:
+        s = self.settings
+        if s.sigv4_service:
+            auth = f"SigV4 {s.sigv4_service} {s.aws_region}"
+        else:
+            auth = "basic auth" if s.username else "no auth"
+        return f"{s.backend} at {s.url} ({auth})"
+
+    def answer(self, exc: Exception) -> tuple[int, object] | None:
+        """(HTTP status, what the server said) for an error the server answered; None for no answer
+        at all (unreachable, timeout), which the shipper retries as it is."""
+        raise NotImplementedError
+
+    def ensure_retention_policy(self) -> dict[str, Any] | None:
+        """Create or update the retention policy; the index settings naming it, or None when the
+        template must name none (no policy API, or a store whose retention is not ours)."""
+        raise NotImplementedError
+
+    def put_template(self, name: str, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def send_bulk(self, operations: list[dict[str, Any]]) -> Any:
+        raise NotImplementedError
+
+    def template(self, settings: dict[str, Any] | None) -> dict[str, Any]:
+        return index_template(self.settings.index_prefix, settings)
+
+    def prepare(self) -> None:
+        """The retention policy first (a template naming a policy that does not exist is refused),
+        then the index template."""
+        body = self.template(self.ensure_retention_policy())
+        with self.refusal():
+            self.put_template(self.settings.index_prefix, body)
+
+    def bulk(self, docs: list[dict[str, Any]]) -> BulkOutcome:
+        """Raises RequestRefused when the whole request is refused for its content; any other
+        error (unreachable, timeouts, 5xx, auth) propagates to be retried."""
+        try:
+            response = self.send_bulk(bulk_operations(self.settings.index_prefix, docs))
+        except self.client_error as exc:
+            answered = self.answer(exc)
+            if answered is None:
+                raise
+            raise bulk_refusal(answered[0], self.target, answered[1]) from exc
+        return read_bulk_response(response)
+
+    @contextmanager
+    def refusal(self, *, say_where: bool = True) -> Iterator[None]:
+        """An HTTP error on a whole request becomes StoreRefused saying which store answered it
+        and what it said; no answer at all propagates unchanged."""
+        try:
+            yield
+        except self.client_error as exc:
+            answered = self.answer(exc)
+            if answered is None:
+                raise
+            status, said = answered
+            raise StoreRefused(status, f"{self.target} answered {said}" if say_where else str(said)) from exc
+
+    def retention(self, policy: str, ensure: Callable[[], bool]) -> bool:
+        """`ensure_retention` for this store's policy named `policy`."""
+        return ensure_retention(self.target, policy, self.settings.retention_days, ensure)
 
 
 def basic_auth(settings: ElasticsearchSettings, password: str | None) -> tuple[str, str] | None:

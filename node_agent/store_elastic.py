@@ -1,13 +1,13 @@
 """The query log's Elasticsearch 8.x backend, through Elastic's own client.
 
 The 8.x client checks that the server is Elastic's (its product check), which is why an OpenSearch
-server needs its own backend (store_opensearch.py) rather than this one with another URL.
+server needs its own backend (store_opensearch.py) rather than this one with another URL. What the
+two share (template, bulk, errors, the target line) is store.SearchStore; this is the client, ILM,
+and how the client's errors carry the HTTP status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
@@ -15,15 +15,9 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from node_agent.contract import ElasticsearchSettings
 from node_agent.store import (
     TEMPLATE_META,
-    BulkOutcome,
-    StoreRefused,
+    SearchStore,
     basic_auth,
-    bulk_operations,
-    bulk_refusal,
-    ensure_retention,
     fingerprint,
-    index_template,
-    read_bulk_response,
     retention_policy_name,
     tls_context,
 )
@@ -54,36 +48,26 @@ def index_settings(policy: str) -> dict[str, Any]:
     return {"index.lifecycle.name": policy, "index.lifecycle.parse_origination_date": True}
 
 
-class ElasticStore:
+class ElasticStore(SearchStore):
     """Elasticsearch 8.x: composable index template, an ILM policy for retention, and `_bulk`."""
 
+    client_error = ApiError  # connection errors are not ApiError: they propagate as they are
+
     def __init__(self, settings: ElasticsearchSettings, password: str | None) -> None:
-        self.settings = settings
-        self.client = make_client(settings, password)
+        super().__init__(settings, make_client(settings, password))
 
-    @property
-    def target(self) -> str:
-        auth = "basic auth" if self.settings.username else "no auth"
-        return f"elasticsearch at {self.settings.url} ({auth})"
+    def answer(self, exc: Exception) -> tuple[int, object] | None:
+        assert isinstance(exc, ApiError)
+        return exc.meta.status, exc.body
 
-    def prepare(self) -> None:
-        prefix, days = self.settings.index_prefix, self.settings.retention_days
-        policy = retention_policy_name(prefix)
-        has_ilm = ensure_retention(
-            self.target, policy, days, lambda: self._ensure_policy(policy, ilm_policy(days))
-        )
-        body = index_template(prefix, index_settings(policy) if has_ilm else None)
-        with self._refusal():
-            self.client.indices.put_index_template(
-                name=self.settings.index_prefix,
-                index_patterns=body["index_patterns"],
-                priority=body["priority"],
-                template=body["template"],
-                meta=body["_meta"],
-            )
+    def ensure_retention_policy(self) -> dict[str, Any] | None:
+        policy = retention_policy_name(self.settings.index_prefix)
+        body = ilm_policy(self.settings.retention_days)
+        has_ilm = self.retention(policy, lambda: self._ensure_policy(policy, body))
+        return index_settings(policy) if has_ilm else None
 
     def _ensure_policy(self, name: str, policy: dict[str, Any]) -> bool:
-        try:
+        with self.refusal(say_where=False):
             try:
                 current = self.client.ilm.get_lifecycle(name=name)[name]["policy"]
             except NotFoundError:
@@ -92,22 +76,15 @@ class ElasticStore:
                 return False
             self.client.ilm.put_lifecycle(name=name, policy=policy)
             return True
-        except ApiError as exc:
-            raise StoreRefused(exc.meta.status, str(exc)) from exc
 
-    @contextmanager
-    def _refusal(self) -> Iterator[None]:
-        """An HTTP error on a whole request says which store answered it, and what it said."""
-        try:
-            yield
-        except ApiError as exc:
-            raise StoreRefused(exc.meta.status, f"{self.target} answered {exc.body}") from exc
+    def put_template(self, name: str, body: dict[str, Any]) -> None:
+        self.client.indices.put_index_template(
+            name=name,
+            index_patterns=body["index_patterns"],
+            priority=body["priority"],
+            template=body["template"],
+            meta=body["_meta"],
+        )
 
-    def bulk(self, docs: list[dict[str, Any]]) -> BulkOutcome:
-        """Raises RequestRefused when the whole request is refused for its content; any other
-        error (unreachable, timeouts, 5xx, auth) propagates to be retried."""
-        try:
-            response = self.client.bulk(operations=bulk_operations(self.settings.index_prefix, docs))
-        except ApiError as exc:
-            raise bulk_refusal(exc.meta.status, self.target, exc.body) from exc
-        return read_bulk_response(response)
+    def send_bulk(self, operations: list[dict[str, Any]]) -> Any:
+        return self.client.bulk(operations=operations)

@@ -4,14 +4,14 @@
 
 Retention is an ISM policy whose `ism_template` attaches it to every new `<prefix>-*` index. A
 Serverless collection has no ISM: what deletes old data there is the collection's data lifecycle
-policy, which the account sets (and which only time-series collections have; see README).
+policy, which the account sets (and which only time-series collections have; see README). What
+all backends share is store.SearchStore; this is the client, ISM, and how the client's errors
+carry the HTTP status.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -20,15 +20,9 @@ from opensearchpy import OpenSearch, TransportError, Urllib3AWSV4SignerAuth
 from node_agent.contract import STORE_AWS_SERVERLESS, ElasticsearchSettings
 from node_agent.store import (
     TEMPLATE_META,
-    BulkOutcome,
-    StoreRefused,
+    SearchStore,
     basic_auth,
-    bulk_operations,
-    bulk_refusal,
-    ensure_retention,
     fingerprint,
-    index_template,
-    read_bulk_response,
     retention_policy_name,
     tls_context,
 )
@@ -83,30 +77,25 @@ def ism_policy(prefix: str, days: int) -> dict[str, Any]:
     }
 
 
-class OpenSearchStore:
+class OpenSearchStore(SearchStore):
     """OpenSearch in any of its three forms: index template, ISM retention (not Serverless), `_bulk`."""
+
+    client_error = TransportError  # also raised for no answer at all (status_code "N/A")
 
     def __init__(
         self, settings: ElasticsearchSettings, password: str | None, *, credentials: Any = None
     ) -> None:
-        self.settings = settings
-        self.client = make_client(settings, password, credentials=credentials)
-
-    @property
-    def target(self) -> str:
-        s = self.settings
-        auth = (
-            f"SigV4 {s.sigv4_service} {s.aws_region}"
-            if s.sigv4_service
-            else ("basic auth" if s.username else "no auth")
-        )
-        return f"{s.backend} at {s.url} ({auth})"
+        super().__init__(settings, make_client(settings, password, credentials=credentials))
 
     @property
     def serverless(self) -> bool:
         return self.settings.backend == STORE_AWS_SERVERLESS
 
-    def prepare(self) -> None:
+    def answer(self, exc: Exception) -> tuple[int, object] | None:
+        assert isinstance(exc, TransportError)
+        return (exc.status_code, exc.info) if isinstance(exc.status_code, int) else None
+
+    def ensure_retention_policy(self) -> dict[str, Any] | None:
         prefix, days = self.settings.index_prefix, self.settings.retention_days
         if self.serverless:
             log.info(
@@ -116,19 +105,21 @@ class OpenSearchStore:
                 self.target,
                 days,
             )
-        else:
-            policy = retention_policy_name(prefix)
-            body = ism_policy(prefix, days)
-            ensure_retention(self.target, policy, days, lambda: self._ensure_policy(policy, body))
-        template = index_template(prefix)
+            return None
+        policy = retention_policy_name(prefix)
+        body = ism_policy(prefix, days)
+        self.retention(policy, lambda: self._ensure_policy(policy, body))
+        return None  # ism_template attaches the policy to new indices; the index names none
+
+    def template(self, settings: dict[str, Any] | None) -> dict[str, Any]:
+        body = super().template(settings)
         if self.serverless:
-            template["template"].pop("settings")  # a collection manages its own shards
-        with self._refusal():
-            self.client.indices.put_index_template(name=prefix, body=template)
+            body["template"].pop("settings")  # a collection manages its own shards
+        return body
 
     def _ensure_policy(self, name: str, policy: dict[str, Any]) -> bool:
         path = f"{ISM_POLICIES}/{name}"
-        try:
+        with self.refusal(say_where=False):
             try:
                 current = self.client.transport.perform_request("GET", path)
             except TransportError as exc:
@@ -143,27 +134,9 @@ class OpenSearchStore:
             params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
             self.client.transport.perform_request("PUT", path, params=params, body={"policy": policy})
             return True
-        except TransportError as exc:
-            if not isinstance(exc.status_code, int):  # no answer at all: let the shipper retry
-                raise
-            raise StoreRefused(exc.status_code, str(exc.info)) from exc
 
-    @contextmanager
-    def _refusal(self) -> Iterator[None]:
-        """An HTTP error on a whole request says which store answered it, and what it said."""
-        try:
-            yield
-        except TransportError as exc:
-            if not isinstance(exc.status_code, int):
-                raise
-            raise StoreRefused(exc.status_code, f"{self.target} answered {exc.info}") from exc
+    def put_template(self, name: str, body: dict[str, Any]) -> None:
+        self.client.indices.put_index_template(name=name, body=body)
 
-    def bulk(self, docs: list[dict[str, Any]]) -> BulkOutcome:
-        """As ElasticStore.bulk: RequestRefused for a request refused for its content."""
-        try:
-            response = self.client.bulk(body=bulk_operations(self.settings.index_prefix, docs))
-        except TransportError as exc:
-            if not isinstance(exc.status_code, int):
-                raise
-            raise bulk_refusal(exc.status_code, self.target, exc.info) from exc
-        return read_bulk_response(response)
+    def send_bulk(self, operations: list[dict[str, Any]]) -> Any:
+        return self.client.bulk(body=operations)

@@ -17,7 +17,7 @@ import pytest
 from harness.certs import issue_certificate
 from harness.trino import TrinoCluster, TrinoFactory, default_settings
 from node_agent import bootstrap, render
-from node_agent.contract import MANAGEMENT_USER, Role, TlsSettings
+from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role, TlsSettings
 from node_agent.trino import TrinoAdmin, TrinoError
 
 pytestmark = pytest.mark.integration
@@ -51,12 +51,54 @@ def test_ready_gate_waits_for_more_workers_than_there_are(trino_cluster: TrinoCl
         )
 
 
-def test_ready_gate_without_required_workers_passes_on_a_lone_coordinator(
-    trino_factory: TrinoFactory,
-) -> None:
+@dataclasses.dataclass
+class Booting:
+    """This module's own clusters, launched together and not waited for: the lone coordinator's
+    test and the TLS cluster's fixture each wait with the agent's gate. Side by side their JVMs
+    use the two cores that one boot alone leaves partly idle."""
+
+    lone: TrinoCluster  # a coordinator without workers
+    tls: TrinoCluster  # a TLS + password coordinator and one worker
+    tls_settings: NodeSettings
+    tls_secrets: render.Secrets
+    keystore_pem: str
+
+
+@pytest.fixture(scope="module")
+def booting(trino_factory: TrinoFactory) -> Iterator[Booting]:
+    certificate, key = issue_certificate("localhost", dns_names=["localhost"], ip_addresses=["10.0.0.10"])
+    alice_hash = bcrypt.hashpw(ALICE_PASSWORD.encode(), bcrypt.gensalt(10)).decode()
+    secrets = render.Secrets(
+        shared_secret="tls-cluster-shared-secret",
+        management_password=AGENT_PASSWORD,
+        keystore_pem=certificate + key,
+        password_file=f"alice:$2y{alice_hash[3:]}\n",
+    )
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+    tls = TlsSettings(
+        enabled=True,
+        authentication="password",
+        keystore_secret_arn=arn + "keystore",
+        password_file_secret_arn=arn + "users",
+        management_password_secret_arn=arn + "agent",
+    )
+    settings = default_settings(tls=tls)
+    started: list[TrinoCluster] = []
+    try:
+        started.append(trino_factory.start_cluster(workers=0, wait=False))
+        # The harness gates readiness over plain HTTP, which this coordinator refuses by design;
+        # the agent's own gate (see tls_cluster) is the readiness check here.
+        started.append(trino_factory.start_cluster(workers=1, settings=settings, secrets=secrets, wait=False))
+        yield Booting(started[0], started[1], settings, secrets, certificate + key)
+    finally:
+        for cluster in started:
+            cluster.stop()
+
+
+def test_ready_gate_without_required_workers_passes_on_a_lone_coordinator(booting: Booting) -> None:
     """What the AMI's trino.service runs (--min-workers 0): a new cluster's coordinator is ready
     before any worker has joined, or the agents that scale the workers out would never start."""
-    cluster = trino_factory.start_cluster(workers=0, wait=False)
+    cluster = booting.lone
     try:
         proof = bootstrap.wait_ready(
             cluster.admin(),
@@ -98,40 +140,18 @@ class TlsCluster:
 
 
 @pytest.fixture(scope="module")
-def tls_cluster(trino_factory: TrinoFactory) -> Iterator[TlsCluster]:
-    certificate, key = issue_certificate("localhost", dns_names=["localhost"], ip_addresses=["10.0.0.10"])
-    alice_hash = bcrypt.hashpw(ALICE_PASSWORD.encode(), bcrypt.gensalt(10)).decode()
-    secrets = render.Secrets(
-        shared_secret="tls-cluster-shared-secret",
-        management_password=AGENT_PASSWORD,
-        keystore_pem=certificate + key,
-        password_file=f"alice:$2y{alice_hash[3:]}\n",
+def tls_cluster(booting: Booting) -> TlsCluster:
+    cluster, settings, secrets = booting.tls, booting.tls_settings, booting.tls_secrets
+    config = dict(
+        line.split("=", 1)
+        for line in (cluster.coordinator.etc_dir / "config.properties").read_text().splitlines()
     )
-    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
-    tls = TlsSettings(
-        enabled=True,
-        authentication="password",
-        keystore_secret_arn=arn + "keystore",
-        password_file_secret_arn=arn + "users",
-        management_password_secret_arn=arn + "agent",
+    layout = render.Layout(https_port=int(config["http-server.https.port"]))
+    agent = bootstrap.local_admin(settings, Role.COORDINATOR, layout, secrets, timeout=30)
+    bootstrap.wait_ready(
+        agent, settings, Role.COORDINATOR, node_id=cluster.coordinator.node_id, min_workers=1, timeout=240
     )
-    settings = default_settings(tls=tls)
-    # The harness gates readiness over plain HTTP, which this coordinator refuses by design; the
-    # agent's own gate below is the readiness check here.
-    cluster = trino_factory.start_cluster(workers=1, settings=settings, secrets=secrets, wait=False)
-    try:
-        config = dict(
-            line.split("=", 1)
-            for line in (cluster.coordinator.etc_dir / "config.properties").read_text().splitlines()
-        )
-        layout = render.Layout(https_port=int(config["http-server.https.port"]))
-        agent = bootstrap.local_admin(settings, Role.COORDINATOR, layout, secrets, timeout=30)
-        bootstrap.wait_ready(
-            agent, settings, Role.COORDINATOR, node_id=cluster.coordinator.node_id, min_workers=1, timeout=240
-        )
-        yield TlsCluster(cluster, agent, f"https://127.0.0.1:{layout.https_port}", certificate + key)
-    finally:
-        cluster.stop()
+    return TlsCluster(cluster, agent, f"https://127.0.0.1:{layout.https_port}", booting.keystore_pem)
 
 
 def test_agent_runs_queries_on_a_tls_coordinator_with_its_own_password(tls_cluster: TlsCluster) -> None:

@@ -25,6 +25,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -292,8 +293,11 @@ def secure(
     )
     elasticsearch = SecureElasticsearch(work / "elasticsearch", pki, prefix)
     stack: list[Callable[[], object]] = [elasticsearch.close]
+    # Elasticsearch and Trino boot side by side (each JVM leaves a core partly idle while it
+    # starts); the query-log agent starts once Elasticsearch answers, before any query runs.
+    booting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secure-es")
     try:
-        elasticsearch.start()
+        elasticsearch_started = booting.submit(elasticsearch.start)
         secretsmanager = moto_server.boto3_client("secretsmanager")
         es_password_arn = secretsmanager.create_secret(
             Name=f"{prefix}-es-password", SecretString=QUERYLOG_ES_PASSWORD
@@ -321,16 +325,18 @@ def secure(
             f"{NODE_ENV_SETTINGS_PARAMETER}={parameter}\n{NODE_ENV_ROLE}=coordinator\n"
             f"{NODE_ENV_REGION}={REGION}\n"
         )
-        querylog = QuerylogOnNode(
-            env_file, free_port(), work / "spool", work / "querylog.log", moto_server.endpoint_url
-        )
-        stack.append(querylog.stop)
+        querylog_port = free_port()
         # The harness's own ready gate speaks plain HTTP, which this coordinator refuses for
         # identities by design; the agent's gate (HTTPS, its password) decides readiness instead.
         cluster = trino_factory.start_cluster(
-            workers=1, settings=settings, secrets=secrets, querylog_port=querylog.port, wait=False
+            workers=1, settings=settings, secrets=secrets, querylog_port=querylog_port, wait=False
         )
         stack.append(cluster.stop)
+        elasticsearch_started.result()
+        querylog = QuerylogOnNode(
+            env_file, querylog_port, work / "spool", work / "querylog.log", moto_server.endpoint_url
+        )
+        stack.append(querylog.stop)
         layout = coordinator_layout(cluster)
         secure = SecureCluster(
             cluster=cluster,
@@ -347,6 +353,7 @@ def secure(
         )
         yield secure
     finally:
+        booting.shutdown(wait=True)  # after a failed boot: Elasticsearch is up or failed before it stops
         for stop in reversed(stack):
             stop()
 
@@ -658,37 +665,65 @@ def test_drain_of_a_worker_in_the_secured_cluster_completes(
 
 
 # --- the rehearsal command -------------------------------------------------------------------------
-def test_rehearsal_of_a_tls_stack_serves_https_with_passwords(tmp_path: Path) -> None:
+@dataclasses.dataclass
+class TlsRehearsal:
+    process: subprocess.Popen[bytes]
+    dir: Path
+    out: Path
+    err: Path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tls_rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRehearsal]:
+    """`make rehearse` of a stack with TLS and passwords, started with the module (autouse) so its
+    Trino boots alongside the secured cluster's JVMs; its test, the last, reads how it ended."""
+    work = tmp_path_factory.mktemp("tls-rehearsal")
+    out, err = work / "stdout", work / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "rehearse.py",
+                "--stack",
+                "dev",
+                "--workers",
+                "0",
+                "--dir",
+                str(work / "rehearsal"),
+                "--smoke-and-exit",
+                "--set",
+                "tls=true",
+                "--set",
+                "authentication=password",
+                "--set",
+                f"tlsCertificateSecretArn={DEV_ARN}tls-AbCdEf",
+                "--set",
+                f"passwordFileSecretArn={DEV_ARN}users-AbCdEf",
+            ],
+            cwd=REPO,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        yield TlsRehearsal(process, work / "rehearsal", out, err)
+    finally:  # SIGTERM: the rehearsal stops its nodes (only if its test did not wait for it)
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_rehearsal_of_a_tls_stack_serves_https_with_passwords(tls_rehearsal: TlsRehearsal) -> None:
     """`make rehearse` of a stack with TLS and passwords keeps both on: the smoke query runs as a
     generated user over HTTPS, trusting only the rehearsal's certificate."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "rehearse.py",
-            "--stack",
-            "dev",
-            "--workers",
-            "0",
-            "--dir",
-            str(tmp_path / "rehearsal"),
-            "--smoke-and-exit",
-            "--set",
-            "tls=true",
-            "--set",
-            "authentication=password",
-            "--set",
-            f"tlsCertificateSecretArn={DEV_ARN}tls-AbCdEf",
-            "--set",
-            f"passwordFileSecretArn={DEV_ARN}users-AbCdEf",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "returned 25" in run.stdout
-    assert "Web UI:     https://127.0.0.1:" in run.stdout
-    assert "user rehearsal, password " in run.stdout
-    config = (tmp_path / "rehearsal" / "c1-coordinator" / "etc" / "config.properties").read_text()
+    returncode = tls_rehearsal.process.wait(600)
+    stdout, stderr = tls_rehearsal.out.read_text(), tls_rehearsal.err.read_text()
+    assert returncode == 0, stdout + stderr
+    assert "returned 25" in stdout
+    assert "Web UI:     https://127.0.0.1:" in stdout
+    assert "user rehearsal, password " in stdout
+    config = (tls_rehearsal.dir / "c1-coordinator" / "etc" / "config.properties").read_text()
     assert "http-server.authentication.type=PASSWORD\n" in config

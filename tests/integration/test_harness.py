@@ -6,8 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from harness.processes import ManagedProcess
 from harness.prometheus import PrometheusFactory
 from harness.trino import TrinoCluster, TrinoFactory, TrinoStartError, default_settings
 from node_agent.contract import TAG_CLUSTER, TlsSettings
-from node_agent.trino import QueryResult, TrinoError
+from node_agent.trino import TrinoError
 
 pytestmark = pytest.mark.integration
 
@@ -42,47 +43,6 @@ def test_tpch_query_runs_on_both_workers(trino_cluster: TrinoCluster) -> None:
     worker_ids = {w.node_id for w in trino_cluster.workers if w.running()}
     assert worker_ids <= _tasks_by_node(trino_cluster, result.query_id)
     assert trino_cluster.coordinator.node_id not in _tasks_by_node(trino_cluster, result.query_id)
-
-
-def test_worker_told_shutting_down_finishes_running_query_then_exits_zero(
-    trino_cluster: TrinoCluster,
-) -> None:
-    leaving = trino_cluster.add_worker()
-    outcome: dict[str, QueryResult | BaseException] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = trino_cluster.query(
-                "SELECT count(*), sum(quantity) FROM tpch.sf1.lineitem", deadline_seconds=300
-            )
-        except BaseException as exc:  # handed to the test thread below
-            outcome["error"] = exc
-
-    query = threading.Thread(target=run)
-    query.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _running_tasks_on(trino_cluster, leaving.node_id):
-        time.sleep(0.2)
-    assert _running_tasks_on(trino_cluster, leaving.node_id), "the query never got a task on the new worker"
-
-    leaving.admin().shutdown()
-    exit_code = leaving.wait_exit(timeout=180)
-    query.join(timeout=300)
-
-    assert exit_code == 0
-    assert "error" not in outcome, outcome.get("error")
-    result = outcome["result"]
-    assert isinstance(result, QueryResult) and result.rows[0][0] == 6_001_215
-    assert leaving.node_id not in trino_cluster.active_worker_ids()
-    trino_cluster.workers.remove(leaving)
-
-
-def _running_tasks_on(cluster: TrinoCluster, node_id: str) -> bool:
-    result = cluster.query(
-        "SELECT count(*) FROM system.runtime.tasks t JOIN system.runtime.queries q USING (query_id) "
-        f"WHERE t.node_id = '{node_id}' AND t.state = 'RUNNING' AND q.query LIKE '%tpch.sf1.lineitem%'"
-    )
-    return bool(result.rows[0][0])
 
 
 def test_only_the_management_user_may_shut_a_worker_down(trino_cluster: TrinoCluster) -> None:
@@ -263,55 +223,112 @@ def _gone(pid: int) -> bool:
 
 
 # --- make rehearse -----------------------------------------------------------------------------
-def _rehearse(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "rehearse.py", "--stack", "dev", "--smoke-and-exit", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+@dataclass
+class Rehearsal:
+    """One `rehearse.py` run in the background, its output in files (a full pipe would stall it)."""
+
+    process: subprocess.Popen[bytes]
+    dir: Path
+
+    def finished(self, timeout: float = 600) -> tuple[int, str, str]:
+        """Its exit code, stdout and stderr once it has exited."""
+        code = self.process.wait(timeout)
+        return (
+            code,
+            (self.dir.parent / f"{self.dir.name}.out").read_text(),
+            (self.dir.parent / f"{self.dir.name}.err").read_text(),
+        )
 
 
-def test_rehearsal_boots_the_dev_stack_runs_the_smoke_query_and_stops(tmp_path: Path) -> None:
-    run = _rehearse("--workers", "1", "--dir", str(tmp_path / "rehearsal"))
+def _start_rehearsal(directory: Path, *args: str) -> Rehearsal:
+    with (
+        open(directory.parent / f"{directory.name}.out", "wb") as out,
+        open(directory.parent / f"{directory.name}.err", "wb") as err,
+    ):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "rehearse.py",
+                "--stack",
+                "dev",
+                "--smoke-and-exit",
+                "--dir",
+                str(directory),
+                *args,
+            ],
+            cwd=REPO,
+            stdout=out,
+            stderr=err,
+        )
+    return Rehearsal(process, directory)
 
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "returned 25" in run.stdout
-    assert "Web UI:     http://127.0.0.1:" in run.stdout
-    assert "Catalogs:   hive, memory, tpch" in run.stdout
-    assert (tmp_path / "rehearsal" / "c1-coordinator" / "data" / "var" / "log" / "server.log").is_file()
+
+@dataclass
+class Rehearsals:
+    """The module's `rehearse.py` runs, started together: each boots its own Trino, and side by
+    side their JVMs use the two cores that one boot alone leaves partly idle."""
+
+    smoke: Rehearsal  # the dev stack with one worker
+    bad_override: Rehearsal  # a lone coordinator with a property Trino rejects
+    interactive: subprocess.Popen[str]  # a lone coordinator that runs until Ctrl-C
+    interactive_dir: Path
 
 
-def test_rehearsal_with_a_bad_override_fails_with_trinos_own_error(tmp_path: Path) -> None:
-    run = _rehearse(
-        "--workers", "0", "--dir", str(tmp_path / "rehearsal"), "--property", "query.max-memory=lots"
-    )
-
-    assert run.returncode == 1
-    assert "Invalid value 'lots'" in run.stderr
-    assert "query.max-memory" in run.stderr
-
-
-def test_rehearsal_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
-    rehearsal = subprocess.Popen(
-        [sys.executable, "rehearse.py", "--stack", "dev", "--workers", "0", "--dir", str(tmp_path / "r")],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+@pytest.fixture(scope="module")
+def rehearsals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsals]:
+    base = tmp_path_factory.mktemp("rehearsals")
+    started: list[subprocess.Popen[str] | subprocess.Popen[bytes]] = []
     try:
-        output = _read_until(rehearsal, "Ctrl-C stops every node", timeout=400)
-        pids = _trino_pids_under(tmp_path / "r")
-        assert pids, output
+        smoke = _start_rehearsal(base / "smoke", "--workers", "1")
+        started.append(smoke.process)
+        bad = _start_rehearsal(base / "bad", "--workers", "0", "--property", "query.max-memory=lots")
+        started.append(bad.process)
+        interactive = subprocess.Popen(
+            [sys.executable, "rehearse.py", "--stack", "dev", "--workers", "0", "--dir", str(base / "r")],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(interactive)
+        yield Rehearsals(smoke, bad, interactive, base / "r")
+    finally:  # a test that failed early leaves its rehearsal running: SIGTERM stops its nodes too
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
 
-        rehearsal.send_signal(signal.SIGINT)
-        rest, _ = rehearsal.communicate(timeout=120)
-    finally:
-        if rehearsal.poll() is None:
-            rehearsal.kill()
+
+def test_rehearsal_boots_the_dev_stack_runs_the_smoke_query_and_stops(rehearsals: Rehearsals) -> None:
+    returncode, stdout, stderr = rehearsals.smoke.finished()
+
+    assert returncode == 0, stdout + stderr
+    assert "returned 25" in stdout
+    assert "Web UI:     http://127.0.0.1:" in stdout
+    assert "Catalogs:   hive, memory, tpch" in stdout
+    assert (rehearsals.smoke.dir / "c1-coordinator" / "data" / "var" / "log" / "server.log").is_file()
+
+
+def test_rehearsal_with_a_bad_override_fails_with_trinos_own_error(rehearsals: Rehearsals) -> None:
+    returncode, _stdout, stderr = rehearsals.bad_override.finished()
+
+    assert returncode == 1
+    assert "Invalid value 'lots'" in stderr
+    assert "query.max-memory" in stderr
+
+
+def test_rehearsal_stops_every_node_on_ctrl_c(rehearsals: Rehearsals) -> None:
+    rehearsal = rehearsals.interactive
+    output = _read_until(rehearsal, "Ctrl-C stops every node", timeout=400)
+    pids = _trino_pids_under(rehearsals.interactive_dir)
+    assert pids, output
+
+    rehearsal.send_signal(signal.SIGINT)
+    rest, _ = rehearsal.communicate(timeout=120)
 
     assert rehearsal.returncode == 0, output + rest
     assert "nothing is left running" in rest

@@ -325,11 +325,10 @@ class OverlapFsync:
         self.real(fd)
 
 
-def test_an_append_does_not_queue_behind_an_fsync_that_started_before_its_write(
+def append_while_an_fsync_is_in_flight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The throughput cap of one fsync at a time: a disk completes overlapping fsyncs far faster
-    (bench/querylog.py), so a record no fsync in flight covers gets its own fsync at once."""
+) -> tuple[Spool, OverlapFsync, float]:
+    """Append "first", and "second" while first's fsync is in flight; seconds the second took."""
     spool = Spool(tmp_path, max_bytes=10**6)
     fsync = OverlapFsync(os.fsync)
     monkeypatch.setattr(os, "fsync", fsync)
@@ -338,9 +337,18 @@ def test_an_append_does_not_queue_behind_an_fsync_that_started_before_its_write(
     while fsync.calls == 0:
         time.sleep(0.001)
     started = time.monotonic()
-    spool.append(b"second")  # its fsync starts while the first one is still in flight
+    spool.append(b"second")
     first.join()
-    assert fsync.second_started.is_set() and time.monotonic() - started < 4
+    return spool, fsync, time.monotonic() - started
+
+
+def test_an_append_does_not_queue_behind_an_fsync_that_started_before_its_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The throughput cap of one fsync at a time: a disk completes overlapping fsyncs far faster
+    (bench/querylog.py), so a record no fsync in flight covers gets its own fsync at once."""
+    spool, fsync, seconds = append_while_an_fsync_is_in_flight(tmp_path, monkeypatch)
+    assert fsync.second_started.is_set() and seconds < 4
     assert payloads(spool) == [b"first", b"second"]
 
 
@@ -349,15 +357,7 @@ def test_overlapping_fsyncs_each_use_their_own_file_description(
 ) -> None:
     """Linux reports a write-back error once per open file description: two fsyncs in flight on
     one description would let the second return success for pages the first was told were lost."""
-    spool = Spool(tmp_path, max_bytes=10**6)
-    fsync = OverlapFsync(os.fsync)
-    monkeypatch.setattr(os, "fsync", fsync)
-    first = threading.Thread(target=spool.append, args=(b"first",))
-    first.start()
-    while fsync.calls == 0:
-        time.sleep(0.001)
-    spool.append(b"second")
-    first.join()
+    _, fsync, _ = append_while_an_fsync_is_in_flight(tmp_path, monkeypatch)
     one, two = sorted(fsync.fds)
     os.lseek(one, 3, os.SEEK_SET)  # a dup() would share this offset; a separate open() does not
     assert os.lseek(two, 0, os.SEEK_CUR) != 3
@@ -429,6 +429,36 @@ def test_a_failed_fsync_fails_an_append_a_concurrent_fsync_would_have_confirmed(
     spool.close()
     monkeypatch.undo()
     assert payloads(Spool(tmp_path, max_bytes=10**6)) == [b"before", b"after"]
+
+
+def test_segments_rolling_over_under_overlapping_fsyncs_keep_every_answered_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A roll-over closes the segment's descriptors: it waits for the fsyncs in flight on them,
+    so no append is answered from a closed (or reused) descriptor and none is lost."""
+    spool = Spool(tmp_path, max_bytes=10**8, segment_bytes=2000)
+    monkeypatch.setattr(os, "fsync", SlowFsync(os.fsync))
+    answered: list[bytes] = []
+
+    def writer(n: int) -> None:
+        for i in range(20):
+            payload = f"{n}-{i:02d}-".encode() + b"." * 90
+            spool.append(payload)
+            answered.append(payload)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    spool.close()
+    monkeypatch.undo()
+    assert len(segments(tmp_path)) >= 5
+    stored = payloads(Spool(tmp_path, max_bytes=10**8), limit=10**6)
+    assert sorted(stored) == sorted(answered) and len(stored) == 120
+    for n in range(6):  # each writer's records in its own order
+        mine = [p for p in stored if p.startswith(f"{n}-".encode())]
+        assert mine == sorted(mine)
 
 
 def test_acknowledging_adds_no_fsync_to_the_ones_appends_wait_for(

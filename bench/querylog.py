@@ -6,9 +6,11 @@
    `helpers.bulk` (500 per request), before and after the agent runs;
 2. the agent as `python -m node_agent.querylog` on its own spool: its RSS and CPU idle, then
    --senders processes POSTing real Trino 476 events (~30 KB on average, ends spread over
-   --days days, so several daily indices) as fast as it answers: events/s from the first POST
-   until Elasticsearch acknowledged the last (the agent's own counter), p50/p99 time to the 200,
-   and the agent's RSS and CPU under that load;
+   --days days, so several daily indices) as fast as it answers, each waiting for its 200 before
+   the next POST: events/s from the first POST until Elasticsearch acknowledged the last (the
+   agent's own counter), p50/p99 time to the 200, the agent's RSS and CPU under that load, and
+   its CPU per event next to what parsing one posted event costs in this process (the part no
+   spool or shipper change removes: the agent is CPU-bound once near one core);
 3. latency: events at a steady rate, each timed from its POST until a search finds it.
 Prints numbers; asserts nothing.
 """
@@ -177,6 +179,7 @@ def agent_throughput(agent: AgentProcess, events: list[bytes], senders: int) -> 
     sampler.join()
     cpu = cpu_seconds(agent.pid) - cpu_before
     return {
+        "cpu_ms_per_event": 1000 * cpu / len(events),
         "end_to_end": len(events) / elapsed,
         "accepted": len(events) / accepted,
         "p50_200": percentile(latencies, 50),
@@ -230,6 +233,14 @@ def searchable_latency(agent: AgentProcess, es_url: str, prefix: str, count: int
     return sorted(found[q] - sent[q] for q in found)
 
 
+def parse_ms_per_event(events: list[bytes]) -> float:
+    """CPU milliseconds to turn one posted event into its document, in this process."""
+    started = time.process_time()
+    for body in events:
+        parse_completed_event(body)
+    return 1000 * (time.process_time() - started) / len(events)
+
+
 def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
@@ -264,9 +275,8 @@ def main(argv: list[str]) -> int:
         print(
             f"events: {posted / 1024:.1f} KiB as posted by Trino 476 (mean), {indexed / 1024:.1f} KiB indexed"
         )
-        raw_bulk_rate(
-            es_url, prefix, bodies("warm", 2000, args.days), args.backend
-        )  # creates the indices, warms the JVM
+        # creates the indices and warms the JVM (2,000 left the first measured run at a third)
+        raw_bulk_rate(es_url, prefix, bodies("warm", args.events, args.days), args.backend)
         raw_before = raw_bulk_rate(es_url, prefix, bodies("raw1", args.events, args.days), args.backend)
         print(f"raw helpers.bulk (500/request, same documents): {raw_before:8.0f} events/s")
         with tempfile.TemporaryDirectory() as spool:
@@ -294,7 +304,10 @@ def main(argv: list[str]) -> int:
                 )
                 print(
                     f"  agent under load: CPU {numbers['cpu_percent']:.0f} % of one core, "
-                    f"RSS peak {numbers['rss_peak']:.1f} MiB"
+                    f"RSS peak {numbers['rss_peak']:.1f} MiB; "
+                    f"{numbers['cpu_ms_per_event']:.2f} ms CPU per event, of which parsing the "
+                    f"posted JSON ~{parse_ms_per_event(bodies('cost', 500, args.days)):.2f} ms "
+                    "(measured in the bench process)"
                 )
                 lat = searchable_latency(agent, es_url, prefix, args.latency_events, args.latency_rate)
                 print(

@@ -47,11 +47,31 @@ class Drain:
     exit: dict[str, float | int]
 
 
+DRAIN_TESTS = 2  # the tests below that use the drain fixture, one new worker each
+
+
+@pytest.fixture(scope="module")
+def new_workers(trino_cluster: TrinoCluster) -> Iterator[list[TrinoNode]]:
+    """A new worker for each drain test, all launched at the module's start: side by side their
+    JVMs use the two cores that one boot alone leaves partly idle. Each test drains its own, and
+    until then a waiting one is an ordinary active worker of the shared cluster."""
+    workers = [trino_cluster.add_worker(wait=False) for _ in range(DRAIN_TESTS)]
+    yield workers
+    for unused in workers:  # only when some drain test did not run (-k, -x)
+        unused.stop(10)
+        trino_cluster.workers.remove(unused)
+
+
 @pytest.fixture
 def drain(
-    trino_cluster: TrinoCluster, moto_server: MotoServer, aws_cluster: ClusterResources, tmp_path: Path
+    trino_cluster: TrinoCluster,
+    new_workers: list[TrinoNode],
+    moto_server: MotoServer,
+    aws_cluster: ClusterResources,
+    tmp_path: Path,
 ) -> Iterator[Drain]:
-    worker = trino_cluster.add_worker()
+    worker = new_workers.pop(0)
+    trino_cluster.factory.wait_until_active(trino_cluster, [worker], timeout=READY_TIMEOUT_SECONDS)
     instance_id = aws_cluster.worker_instance_ids[0]
     imds = FakeImds(instance_metadata(instance_id, private_ip="127.0.0.1"))
     lifecycle_api = StandInLifecycleApi(observe=lambda: has_exited(worker.process.pid))

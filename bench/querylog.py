@@ -9,8 +9,8 @@
    --days days, so several daily indices) as fast as it answers, each waiting for its 200 before
    the next POST: events/s from the first POST until Elasticsearch acknowledged the last (the
    agent's own counter), p50/p99 time to the 200, the agent's RSS and CPU under that load, and
-   its CPU per event next to what parsing one posted event costs in this process (the part no
-   spool or shipper change removes: the agent is CPU-bound once near one core);
+   its CPU per event next to what parsing one posted event costs in this process (whether the
+   agent is bound by its CPU, and by which part, or by the time to each fsynced 200);
 3. latency: events at a steady rate, each timed from its POST until a search finds it.
 Prints numbers; asserts nothing.
 """

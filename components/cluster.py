@@ -65,6 +65,7 @@ class TrinoCluster(pulumi.ComponentResource):
         es_password = secrets.elasticsearch_password_arn or (
             s.elasticsearch.password_secret_arn if s.elasticsearch else None
         )
+        health_secrets = [secrets.management_password_arn] if secrets.management_password_arn else []
         coordinator_secrets = [
             secrets.shared_secret_arn,
             secrets.management_password_arn,
@@ -85,9 +86,9 @@ class TrinoCluster(pulumi.ComponentResource):
                 worker_secret_arns=[
                     a for a in (secrets.shared_secret_arn, secrets.management_password_arn) if a is not None
                 ],
-                health_secret_arns=[secrets.management_password_arn]
-                if secrets.management_password_arn
-                else [],
+                health_secret_arns=health_secrets,
+                # The switchover signs Trino's internal discovery calls with the shared secret.
+                failover_secret_arns=[*health_secrets, secrets.shared_secret_arn],
                 coordinator_eni_id=network.coordinator_address.id,
                 coordinator_asg_name=coordinator_asg_name(s.name),
                 worker_asg_name=worker_asg_name(s.name),
@@ -176,7 +177,10 @@ class TrinoCluster(pulumi.ComponentResource):
                 failover_log_group=logs.function_groups["failover"],
                 functions_security_group_id=network.functions.id,
                 function_environment=failover_environment(
-                    s, network.coordinator_address.id, secrets.management_password_arn
+                    s,
+                    network.coordinator_address.id,
+                    secrets.management_password_arn,
+                    secrets.shared_secret_arn,
                 ),
                 boot_dependencies=boot,
                 rollback_alarm_names=[

@@ -36,11 +36,15 @@ def _common(settings: ClusterSettings, eni_id: pulumi.Input[str]) -> Environment
 
 
 def failover_environment(
-    settings: ClusterSettings, eni_id: pulumi.Input[str], management_password_arn: pulumi.Input[str] | None
+    settings: ClusterSettings,
+    eni_id: pulumi.Input[str],
+    management_password_arn: pulumi.Input[str] | None,
+    shared_secret_arn: pulumi.Input[str],
 ) -> Environment:
     """The probe calls each coordinator's admin endpoints at its own private address; with passwords on,
     Trino takes no identity over HTTP, so it goes over HTTPS as the management user, like the
-    worker-health function (the certificate is checked for the ENI's address, see the handler)."""
+    worker-health function (the certificate is checked for the ENI's address, see the handler).
+    The shared secret signs the internal calls that hand the workers to a switchover's target."""
     health = settings.health
     return {
         **_common(settings, eni_id),
@@ -52,6 +56,7 @@ def failover_environment(
         FunctionEnv.PROBE_WINDOW_SECONDS.value: str(PROBE_WINDOW_SECONDS),
         FunctionEnv.UNRESPONSIVE_SECONDS.value: str(UNRESPONSIVE_SECONDS),
         FunctionEnv.GRACE_PERIOD_SECONDS.value: str(COORDINATOR_GRACE_SECONDS),
+        FunctionEnv.SHARED_SECRET_ARN.value: shared_secret_arn,
         FunctionEnv.SWITCHOVER_HOOK_NAME.value: switchover_hook_name(settings.name),
         FunctionEnv.SWITCHOVER_QUIET_WAIT_SECONDS.value: str(settings.rollout.quiet_wait_seconds),
         FunctionEnv.SWITCHOVER_STANDBY_WAIT_SECONDS.value: str(settings.rollout.standby_wait_minutes * 60),

@@ -32,6 +32,7 @@ class ClusterIdentityArgs:
     coordinator_secret_arns: Sequence[pulumi.Input[str]]
     worker_secret_arns: Sequence[pulumi.Input[str]]
     health_secret_arns: Sequence[pulumi.Input[str]]
+    failover_secret_arns: Sequence[pulumi.Input[str]]
     coordinator_eni_id: pulumi.Input[str]
     coordinator_asg_name: str
     worker_asg_name: str
@@ -76,7 +77,7 @@ class ClusterIdentity(pulumi.ComponentResource):
         )
         failover_doc = _document(
             args.scope,
-            args.health_secret_arns,  # its probe logs in as the management user, like worker health
+            args.failover_secret_arns,  # the management user's password, the cluster's shared secret
             [args.function_log_groups["failover"]],
             lambda scope, arns, groups, eni: policies.failover_policy(
                 scope,

@@ -13,6 +13,7 @@ import importlib.util
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -77,6 +78,16 @@ class FailoverFunction:
             "GRACE_PERIOD_SECONDS": "0",
             **environment,
         }
+
+    def use_shared_secret(self, shared_secret: str) -> None:
+        """Deploy the cluster's shared secret as the stack does (Secrets Manager, SHARED_SECRET_ARN):
+        the switchover signs Trino's internal discovery calls with it."""
+        secrets = self.clients["secretsmanager"]
+        name = f"{self.resources.cluster}-shared"
+        arn = secrets.create_secret(Name=name, SecretString=shared_secret)["ARN"]
+        self.environment["SHARED_SECRET_ARN"] = arn
+        access = replace(self.trino.access, shared_secret_arn=arn)
+        self.trino = TrinoClients(access, secrets_client=secrets, resolve_url=lambda ip: self.url_of_ip[ip])
 
     def play(self, instance_id: str, url: str) -> None:
         """The local Trino at `url` now answers for `instance_id`'s private address."""

@@ -123,6 +123,7 @@ class FunctionEnv(StrEnum):
     GRACE_PERIOD_SECONDS = "GRACE_PERIOD_SECONDS"  # new workers are left alone this long
     MAX_UNHEALTHY_FRACTION = "MAX_UNHEALTHY_FRACTION"
     MANAGEMENT_PASSWORD_SECRET_ARN = "MANAGEMENT_PASSWORD_SECRET_ARN"
+    SHARED_SECRET_ARN = "SHARED_SECRET_ARN"  # internal auth: the switchover hands workers over
     CA_BUNDLE = "CA_BUNDLE"  # PEM text, for https
     SWITCHOVER_HOOK_NAME = "SWITCHOVER_HOOK_NAME"  # the coordinator group's termination hook
     SWITCHOVER_QUIET_WAIT_SECONDS = "SWITCHOVER_QUIET_WAIT_SECONDS"  # wait for no running query

@@ -23,6 +23,7 @@ from typing import Any
 from node_agent.contract import MANAGEMENT_USER
 
 DONE_QUERY_STATES = frozenset({"FINISHED", "FAILED"})
+INTERNAL_BEARER_HEADER = "X-Trino-Internal-Bearer"  # Trino's node-to-node authentication
 
 
 class TrinoUnavailable(Exception):
@@ -146,6 +147,12 @@ class TrinoAdmin:
         queries = self._json("GET", "/v1/query") or []
         return [q for q in queries if q.get("state") not in DONE_QUERY_STATES]
 
+    # --- internal (the cluster's shared secret; see node_agent.trino_discovery) ---------------
+    def internal_json(self, method: str, path: str, token: str, body: Any = None) -> Any:
+        """An internal endpoint (discovery), authenticated with Trino's internal bearer token."""
+        data = None if body is None else json.dumps(body).encode()
+        return self._json(method, path, body=data, headers={INTERNAL_BEARER_HEADER: token})
+
     def submit(self, sql: str) -> dict[str, Any]:
         """POST one statement; its first page (`id`, `nextUri`, `stats.state`), nothing waited for."""
         page = self._json("POST", "/v1/statement", body=sql.encode())
@@ -196,21 +203,29 @@ class TrinoAdmin:
         ).encode()
         self._request("POST", "/ui/login", body=form, content_type="application/x-www-form-urlencoded")
 
-    def _json(self, method: str, path: str, body: bytes | None = None) -> Any:
-        raw = self._request(method, path, body=body)
+    def _json(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        raw = self._request(method, path, body=body, headers=headers)
         try:
             return json.loads(raw) if raw else None
         except ValueError as exc:  # JSONDecodeError, or bytes that are not even UTF-8
             raise TrinoUnavailable(f"{method} {path}: answer is not JSON: {raw[:200]!r}") from exc
 
     def _request(
-        self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> bytes:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         headers = {
             "X-Trino-User": self.user,
             "X-Presto-User": self.user,  # PrestoSQL <= 350 reads only this one
             "Content-Type": content_type,
+            **(headers or {}),
         }
         if self.password is not None and url.startswith("https://"):
             token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()

@@ -31,6 +31,7 @@ from functions.shared.lambda_support import (
     remaining_seconds,
     start_invocation,
 )
+from node_agent.trino_discovery import hand_over_workers
 
 _RUN_ON = (TriggerKind.SCHEDULE, TriggerKind.EC2_STATE_CHANGE, TriggerKind.AUTOSCALING, TriggerKind.MANUAL)
 _NO_CONTEXT_SECONDS = 90.0  # remaining time assumed when run outside Lambda (a shell, a test)
@@ -84,6 +85,8 @@ def handler(
                 cloudwatch=aws["cloudwatch"],
                 probe=probe,
                 active_queries=lambda address: len(trino_clients.admin(address).active_queries()),
+                hand_over_workers=hand_over(trino_clients),
+                active_workers=lambda address: int(trino_clients.admin(address).stats()["activeWorkers"]),
                 remaining_seconds=lambda: remaining_seconds(context, _NO_CONTEXT_SECONDS),
                 trigger=label,
             ).run()
@@ -118,6 +121,19 @@ def handler(
         "holder": result.holder,
         "target": result.target,
     }
+
+
+def hand_over(trino_clients: TrinoClients) -> Callable[[str, str], int] | None:
+    """Copy the holder's worker announcements to a switchover's target (None: no shared secret)."""
+    if trino_clients.access.shared_secret_arn is None:
+        return None
+
+    def copy(source: str, target: str) -> int:
+        token = trino_clients.internal_token(FUNCTION)
+        assert token is not None
+        return hand_over_workers(trino_clients.admin(source), trino_clients.admin(target), token)
+
+    return copy
 
 
 def probe_clients(

@@ -37,6 +37,7 @@ from functions.shared.lambda_support import (
 )
 from node_agent.aws import put_metric
 from node_agent.contract import TAG_SWITCHOVER_SINCE, FunctionEnv, Metric
+from node_agent.trino import TrinoError, TrinoUnavailable
 
 FUNCTION = "failover"
 WAITING = "Terminating:Wait"
@@ -45,6 +46,10 @@ SAFETY_MARGIN_SECONDS = 25.0  # kept for the move: detach, wait for available, a
 DETACH_WAIT_SECONDS = 15.0
 NO_STANDBY_SINCE = "-"
 NEVER = datetime.min.replace(tzinfo=UTC)
+# A hand-over fails on Trino's side, or on reading the shared secret; neither stops a switchover.
+HANDOVER_ERRORS = (TrinoError, TrinoUnavailable, *AWS_ERRORS)
+HANDOVER_WAIT_SECONDS = 15.0  # the target polls each worker's state once it knows it: ~1-5 s
+HANDOVER_REFRESH_SECONDS = 10.0  # copied announcements expire after 30 s in Trino's discovery store
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ class Switchover:
         probe: Callable[[str, str], Probe],
         active_queries: Callable[[str], int],
         remaining_seconds: Callable[[], float],
+        hand_over_workers: Callable[[str, str], int] | None = None,
+        active_workers: Callable[[str], int] | None = None,
         clock: Clock | None = None,
         log: Callable[..., Any] = log_line,
         trigger: str = "",
@@ -147,6 +154,9 @@ class Switchover:
         self.ec2, self.autoscaling, self.cloudwatch = ec2, autoscaling, cloudwatch
         self.probe = probe  # (instance id, address) -> Probe, the failover's own probe
         self.active_queries = active_queries  # address -> queries a client still waits on
+        # (holder address, target address) -> workers announced to the target; None: not configured
+        self.hand_over_workers = hand_over_workers
+        self.active_workers = active_workers  # address -> workers that coordinator schedules on
         self.remaining_seconds = remaining_seconds
         self.clock = clock or Clock()
         self._log = log
@@ -209,9 +219,17 @@ class Switchover:
     def _move_when_quiet(
         self, observation: Observation, holder: Coordinator, target: str, deadline: datetime
     ) -> SwitchoverResult | None:
-        """Poll the holder's queries; move at the first quiet look, or at the deadline anyway."""
+        """Poll the holder's queries; move at the first quiet look, or at the deadline anyway.
+
+        First the target learns the holder's workers, and keeps them while the wait lasts (the
+        copied announcements expire like the workers' own), so it serves from its first query.
+        """
         address = holder.address or ""
+        target_address = observation.coordinators[target].address or ""
+        handed_at = self._hand_over(holder.instance_id, address, target, target_address)
         while True:
+            if handed_at is not None and self.clock.monotonic() - handed_at >= HANDOVER_REFRESH_SECONDS:
+                handed_at = self._refresh_hand_over(address, target_address)
             active = self._active(address)
             if active == 0:
                 return self._move(observation, holder, target, quiet=True, active=0)
@@ -250,6 +268,58 @@ class Switchover:
             iid, "moved" if quiet else "moved_not_quiet", f"address now on {target}", announce=False
         )
         return SwitchoverResult(iid, outcome, target)
+
+    def _hand_over(self, iid: str, address: str, target: str, target_address: str) -> float | None:
+        """Announce the holder's workers to the target and wait until it counts them active.
+
+        A failure is logged and does not stop the switchover: the address still moves, and the
+        workers announce themselves to the new holder a few seconds later, as before.
+        """
+        if self.hand_over_workers is None:
+            return None
+        started = self.clock.monotonic()
+        try:
+            workers = self.hand_over_workers(address, target_address)
+            counted = self._wait_counted(target_address, workers)
+        except HANDOVER_ERRORS as exc:
+            self.log(
+                "switchover_workers_not_handed_over",
+                level="warning",
+                instance=iid,
+                target=target,
+                reason=f"{exc}; the workers announce to the new holder after the move",
+            )
+            return None
+        self.log(
+            "switchover_workers_handed_over",
+            instance=iid,
+            target=target,
+            workers=workers,
+            counted=counted,
+            seconds=round(self.clock.monotonic() - started, 3),
+        )
+        return self.clock.monotonic()
+
+    def _refresh_hand_over(self, address: str, target_address: str) -> float | None:
+        assert self.hand_over_workers is not None
+        try:
+            self.hand_over_workers(address, target_address)
+        except HANDOVER_ERRORS:
+            return None  # the target keeps the last copies until they expire; the move goes on
+        return self.clock.monotonic()
+
+    def _wait_counted(self, target_address: str, workers: int) -> int:
+        """Workers the target counts active, once it counts all of them or HANDOVER_WAIT_SECONDS passed."""
+        if self.active_workers is None:
+            return workers
+        deadline = self.clock.monotonic() + HANDOVER_WAIT_SECONDS
+        while True:
+            counted = self.active_workers(target_address)
+            if counted >= workers or self.clock.monotonic() >= deadline:
+                return counted
+            if not self._time_for_another_look(0.5):
+                return counted
+            self.clock.sleep(0.5)
 
     def _healthy_standby(self, observation: Observation, holder: Coordinator) -> str | None:
         current, versions = group_templates(self.autoscaling, self.group_name)

@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from node_agent import aws as node_aws
 from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
 from node_agent.trino import TrinoAdmin
+from node_agent.trino_discovery import internal_bearer
 
 # Bounded retries for every AWS call: throttling gets a few backed-off attempts inside one call,
 # never a loop that outlives the invocation.
@@ -115,6 +116,7 @@ class TrinoAccess:
     scheme: str = "http"
     port: int | None = None  # None: Trino's default for the scheme (8080 / 8443)
     password_secret_arn: str | None = None
+    shared_secret_arn: str | None = None  # the cluster's internal secret (discovery calls)
     ca_bundle: str | None = None  # PEM text
     timeout_seconds: float = 3.0
 
@@ -126,6 +128,7 @@ class TrinoAccess:
             scheme=scheme,
             port=env.integer(FunctionEnv.TRINO_PORT, default_port, minimum=1, maximum=65535),
             password_secret_arn=env.environ.get(FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN.value) or None,
+            shared_secret_arn=env.environ.get(FunctionEnv.SHARED_SECRET_ARN.value) or None,
             ca_bundle=env.environ.get(FunctionEnv.CA_BUNDLE.value) or None,
             timeout_seconds=timeout_seconds,
         )
@@ -157,6 +160,7 @@ class TrinoClients:
         self.resolve_url = resolve_url or access.url
         self.tls_server_name = tls_server_name
         self._password: str | None = None
+        self._shared_secret: str | None = None
         self._ca_file: str | None = None
 
     def admin(self, address: str) -> TrinoAdmin:
@@ -167,6 +171,15 @@ class TrinoClients:
             timeout=self.access.timeout_seconds,
             tls_server_name=self.tls_server_name,
         )
+
+    def internal_token(self, subject: str) -> str | None:
+        """Trino's internal bearer token for node-to-node endpoints; None without the shared secret."""
+        if self.access.shared_secret_arn is None:
+            return None
+        if self._shared_secret is None:
+            answer = self._secrets_client.get_secret_value(SecretId=self.access.shared_secret_arn)
+            self._shared_secret = str(answer["SecretString"])
+        return internal_bearer(self._shared_secret, subject)
 
     def _management_password(self) -> str | None:
         if self.access.password_secret_arn is None:

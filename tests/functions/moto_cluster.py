@@ -68,6 +68,10 @@ class MotoCluster:
     def eni_holder(self) -> str | None:
         return (self.eni().get("Attachment") or {}).get("InstanceId")
 
+    def address_of(self, instance_id: str) -> str:
+        answer = self.aws.ec2.describe_instances(InstanceIds=[instance_id])
+        return str(answer["Reservations"][0]["Instances"][0]["PrivateIpAddress"])
+
     def health(self, group: str) -> dict[str, str]:
         answer = self.aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
         return {i["InstanceId"]: i["HealthStatus"] for i in answer["AutoScalingGroups"][0]["Instances"]}

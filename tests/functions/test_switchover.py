@@ -20,6 +20,7 @@ from standin_hook import StandInTerminationHook
 from switchover import Switchover, SwitchoverConfig, WaitMarks
 
 from node_agent.contract import TAG_SWITCHOVER_SINCE, Metric
+from node_agent.trino import TrinoError
 
 HOOK = f"{CLUSTER}-switchover"
 
@@ -67,6 +68,8 @@ def switchover(
     logs: LogLines | None = None,
     quiet_wait: int = 300,
     standby_wait: int = 3600,
+    hand_over: Callable[[str, str], int] | None = None,
+    workers_counted: Callable[[str], int] | None = None,
 ) -> Switchover:
     clock = clock or SteppingClock()
     return Switchover(
@@ -80,9 +83,25 @@ def switchover(
         probe=probes or ScriptedProbes(),
         active_queries=queries or QueriesOnHolder([0]),
         remaining_seconds=clock.remaining,
+        hand_over_workers=hand_over,
+        active_workers=workers_counted,
         clock=clock,
         log=logs if logs is not None else LogLines(),
     )
+
+
+class HandOverRecorder:
+    """Stands in for the Trino discovery calls: records each hand-over and who held the address."""
+
+    def __init__(self, cluster: MotoCluster, workers: int = 2, fail: Exception | None = None) -> None:
+        self.cluster, self.workers, self.fail = cluster, workers, fail
+        self.calls: list[tuple[str, str, str | None]] = []  # (source, target, ENI holder at the time)
+
+    def __call__(self, source: str, target: str) -> int:
+        self.calls.append((source, target, self.cluster.eni_holder()))
+        if self.fail is not None:
+            raise self.fail
+        return self.workers
 
 
 def later(clock: SteppingClock, seconds: float) -> SteppingClock:
@@ -269,3 +288,57 @@ def test_single_coordinator_leaving_with_no_replacement_yet_waits(aws: Any) -> N
 def test_nothing_held_means_nothing_done(cluster: MotoCluster, hook: StandInTerminationHook) -> None:
     assert switchover(cluster).run() == []
     assert hook.completed() == [] and hook.heartbeats() == []
+
+
+def test_the_target_learns_the_holders_workers_before_the_address_moves(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """Without it the first queries on the new holder found no worker (NO_NODES_AVAILABLE, seen in
+    bench/rollout.py on real Trino): the workers announce to the address only after it moved."""
+    holder, standby = holder_leaving
+    hand_over = HandOverRecorder(cluster)
+    logs = LogLines()
+    (result,) = switchover(cluster, hand_over=hand_over, workers_counted=lambda _a: 2, logs=logs).run()
+    assert result.outcome == "moved"
+    (source, target, holder_then), *_ = hand_over.calls
+    assert holder_then == holder  # before the move
+    assert (source, target) == (cluster.address_of(holder), cluster.address_of(standby))
+    (line,) = logs.of("switchover_workers_handed_over")
+    assert (line["workers"], line["counted"]) == (2, 2)
+
+
+def test_the_hand_over_is_repeated_while_the_quiet_wait_lasts_so_the_copies_do_not_expire(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    hand_over = HandOverRecorder(cluster)
+    busy_for_50_seconds = QueriesOnHolder([1] * 200 + [0])  # a look every 0.25 s
+    switchover(cluster, hand_over=hand_over, workers_counted=lambda _a: 2, queries=busy_for_50_seconds).run()
+    assert len(hand_over.calls) == 6  # at the start, then every 10 s
+    assert cluster.eni_holder() == holder_leaving[1]
+
+
+def test_a_failed_hand_over_is_logged_and_the_address_still_moves(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    standby = holder_leaving[1]
+    hand_over = HandOverRecorder(cluster, fail=TrinoError("PUT /v1/announcement/x: HTTP 401", status=401))
+    logs = LogLines()
+    (result,) = switchover(cluster, hand_over=hand_over, logs=logs).run()
+    assert (result.outcome, cluster.eni_holder()) == ("moved", standby)
+    (line,) = logs.of("switchover_workers_not_handed_over")
+    assert "HTTP 401" in line["reason"]
+
+
+def test_the_move_waits_for_the_target_to_count_the_workers_but_not_forever(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    counted = QueriesOnHolder([0, 0, 1])  # the target counts 0, 0, then 1 of 2 workers, and stays there
+    logs = LogLines()
+    clock = SteppingClock()
+    (result,) = switchover(
+        cluster, hand_over=HandOverRecorder(cluster), workers_counted=counted, logs=logs, clock=clock
+    ).run()
+    assert result.outcome == "moved"
+    (line,) = logs.of("switchover_workers_handed_over")
+    assert (line["workers"], line["counted"]) == (2, 1)
+    assert 15.0 <= line["seconds"] <= 16.0  # HANDOVER_WAIT_SECONDS on the invocation's clock

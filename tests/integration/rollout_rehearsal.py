@@ -135,6 +135,7 @@ class Rehearsal:
         )
         for iid, node in pair.coordinators.items():
             self.function.play(iid, node.url)
+        self.function.use_shared_secret(pair.secrets.shared_secret)
         pair.wait_started([*pair.coordinators.values(), *pair.workers], timeout=START_TIMEOUT)
         self.moto.boto3_client("ec2", self.resources.region).attach_network_interface(
             NetworkInterfaceId=self.resources.coordinator_eni_id, InstanceId=old[0], DeviceIndex=1

@@ -69,6 +69,13 @@ def test_the_holder_hands_the_address_to_the_new_coordinator_in_a_quiet_moment(r
     assert "switchover_not_quiet" not in decisions, rollout.switchover
 
 
+def test_the_new_coordinator_knows_every_worker_before_the_address_moves_to_it(rollout: Numbers) -> None:
+    """The holder's worker announcements, copied with Trino's internal token before the move."""
+    (line,) = [r for r in rollout.switchover if r["decision"] == "switchover_workers_handed_over"]
+    assert line["workers"] == 2
+    assert line["counted"] == 2
+
+
 def test_the_old_standby_is_let_go_at_once(rollout: Numbers) -> None:
     released = [r for r in rollout.switchover if r["decision"] == "switchover_released"]
     assert len(released) == 1, rollout.switchover

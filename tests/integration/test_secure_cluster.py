@@ -535,6 +535,8 @@ def test_failover_probe_sees_the_secured_coordinator_healthy(
             settings,
             failover_aws["eni_id"],
             failover_aws["password_arn"],
+            # Read only by a switchover (tests/integration/test_rollout.py); none runs here.
+            failover_aws["password_arn"].replace(":secret:", ":secret:shared-"),
         ).items()
     }
     # Test-sized: a CI machine shared by JVMs can take longer than the production 3 s to plan.

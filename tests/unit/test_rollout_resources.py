@@ -142,3 +142,17 @@ def test_plan_prints_what_rolls_batches_and_rollback_alarms() -> None:
     assert "trino-prod-workers-not-joining" in rollout
     assert "what rolls:" in rollout
     assert "trino-prod-coordinators: refresh min 100 % / max 150 % healthy" in rollout
+
+
+def test_failover_reads_the_shared_secret_the_nodes_use_and_no_other_new_secret() -> None:
+    """The switchover signs Trino's internal discovery calls with it (node_agent/trino_discovery.py)."""
+    plan = plan_of("prod")
+    env = plan.named("trino-prod-coordinators-failover", "aws:lambda/function:Function").inputs["environment"]
+    shared = env["variables"][FunctionEnv.SHARED_SECRET_ARN.value]
+    policy = json.loads(
+        reveal(plan.named("trino-prod-identity-failover", "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    )
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == "ReadClusterSecrets"]
+    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+    assert shared in statement["Resource"]
+    assert len(statement["Resource"]) == 2  # the management password and the shared secret

@@ -208,7 +208,10 @@ def test_failover_probes_check_the_certificate_for_the_enis_address_when_on_http
         environ = {
             str(k): str(v)
             for k, v in failover_environment(
-                load_stack_settings(stack), eni["NetworkInterfaceId"], arn if stack == "prod" else None
+                load_stack_settings(stack),
+                eni["NetworkInterfaceId"],
+                arn if stack == "prod" else None,
+                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared",
             ).items()
         }
         config = handler.FailoverConfig.from_env(env_reader(environ))

@@ -9,9 +9,11 @@ function's real attach and detach calls decide it, as they do in AWS:
   one refuses (the connection is closed at once); a stopped one (SIGSTOP) accepts and says
   nothing, as a frozen instance does while it still holds the address;
 - attached to nothing (a first deploy before the first attach, between a detach and an attach):
-  a black hole. The VPC drops packets for an address no interface holds, so a client sees a
-  timeout, not a refusal; connections are accepted and never answered, then dropped after
-  UNREACHABLE_HOLD_SECONDS;
+  a black hole. The VPC drops packets for an address no interface holds, so a client's connection
+  attempt is not answered and its TCP stack retransmits the SYN: if the ENI is attached within
+  UNREACHABLE_HOLD_SECONDS, a retransmission reaches the new holder and the request goes through,
+  late; if not, the client sees a timeout, not a refusal. Here the kernel has already accepted the
+  connection, so it is held unread and then forwarded to the new holder, or dropped;
 - when the ENI moves, every forwarded connection is reset: the new holder's kernel knows none of
   them, so the next packet of each gets a RST, and clients must reconnect.
 """
@@ -97,8 +99,11 @@ class AddressStandIn:
         holder = self._holder
         port = self.ports.get(holder) if holder else None
         if port is None:
-            self._black_hole(client)
-            return
+            holder = self._wait_for_holder()
+            if holder is None:
+                _reset(client)  # no SYN retransmission reached anybody: the client times out
+                return
+            port = self.ports[holder]
         try:
             upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
         except OSError:
@@ -122,20 +127,15 @@ class AddressStandIn:
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def _black_hole(self, client: socket.socket) -> None:
-        client.settimeout(0.5)
+    def _wait_for_holder(self) -> str | None:
+        """The holder once the ENI is attached to a played coordinator, within the hold time."""
         deadline = time.monotonic() + UNREACHABLE_HOLD_SECONDS
         while time.monotonic() < deadline and not self._stopped.is_set():
-            if self._holder is not None:
-                break  # attached meanwhile: this connection still went nowhere; the client retries
-            try:
-                if not client.recv(BUFFER):
-                    break
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-        _reset(client)
+            holder = self._holder
+            if holder is not None and holder in self.ports:
+                return holder
+            time.sleep(0.05)
+        return None
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:

@@ -331,7 +331,9 @@ def test_failover_probes_over_https_with_the_management_password(plan_for: PlanF
     env = function(plan, "coordinators-failover").inputs["environment"]["variables"]
     management = written_settings(plan).tls.management_password_secret_arn
     assert env[FunctionEnv.MANAGEMENT_PASSWORD_SECRET_ARN] == management
-    assert statement(plan, "failover", "ReadClusterSecrets")["Resource"] == [management]
+    # and the shared secret, which signs the switchover's worker hand-over (trino_discovery.py)
+    shared = env[FunctionEnv.SHARED_SECRET_ARN]
+    assert statement(plan, "failover", "ReadClusterSecrets")["Resource"] == sorted([management, shared])
 
 
 def test_without_passwords_the_health_function_uses_plain_http(plan_for: PlanFor) -> None:

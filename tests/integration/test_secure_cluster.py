@@ -34,6 +34,7 @@ import pytest
 
 from harness.certs import issue_certificate
 from harness.elasticsearch import Elasticsearch
+from harness.failover_function import load_failover_handler
 from harness.moto import REGION, ClusterResources, MotoServer
 from harness.ports import free_port
 from harness.trino import TrinoCluster, TrinoFactory, default_settings
@@ -481,22 +482,10 @@ def test_the_query_log_link_with_a_wrong_password_is_refused(secure: SecureClust
 
 
 # --- the failover function's probe ----------------------------------------------------------------
-FAILOVER_DIR = Path(__file__).resolve().parents[2] / "functions" / "failover"
-
-
 @pytest.fixture
 def failover_handler() -> Any:
-    """The handler module as Lambda loads it: its folder is the import root (see the zip layout)."""
-    import importlib.util
-    import sys
-
-    if str(FAILOVER_DIR) not in sys.path:
-        sys.path.insert(0, str(FAILOVER_DIR))
-    spec = importlib.util.spec_from_file_location("secure_failover_handler", FAILOVER_DIR / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The handler module as Lambda loads it (harness.failover_function, shared with the pair's tests)."""
+    return load_failover_handler()
 
 
 @pytest.fixture

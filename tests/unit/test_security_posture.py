@@ -10,10 +10,8 @@ the coordinator ENI's address, which is the one the certificate names.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import ssl
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -28,6 +26,7 @@ from components.function_env import failover_environment
 from components.stack_file import load_stack_settings
 from functions.shared.lambda_support import env_reader
 from harness.certs import issue_certificate
+from harness.failover_function import load_failover_handler
 from node_agent import render
 from node_agent.contract import MANAGEMENT_USER, TRINO_HTTPS_PORT, NodeSettings, Role
 from node_agent.trino import TrinoAdmin, TrinoUnavailable
@@ -177,15 +176,8 @@ def test_the_host_name_check_stays_on_for_the_named_address(tls_server: tuple[in
 
 
 def _failover_handler() -> Any:
-    """The failover handler as Lambda loads it: its folder is the import root."""
-    folder = Path(__file__).resolve().parents[2] / "functions" / "failover"
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    spec = importlib.util.spec_from_file_location("posture_failover_handler", folder / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The failover handler as Lambda loads it (harness.failover_function)."""
+    return load_failover_handler()
 
 
 @pytest.mark.parametrize(("stack", "server_name"), [("prod", "10.0.0.10"), ("dev", None)])

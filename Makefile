@@ -21,8 +21,9 @@ plan: venv
 	@$(PY) plan.py --stack $(STACK)
 
 ## Everything: lint, unit, functions, agent, image and the real-component integration suite.
+## The integration suite and the rest run side by side (run_tests.py says why); each prints whole.
 test: venv lint
-	$(PY) -m pytest -q -ra --durations=15
+	$(PY) run_tests.py
 
 ## The same without the integration suite (no Trino, Elasticsearch or Prometheus).
 test-fast: venv lint

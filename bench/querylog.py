@@ -22,6 +22,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -78,10 +79,17 @@ def raw_bulk_rate(es_url: str, prefix: str, events: list[bytes], backend: str = 
     actions = [
         {"_index": index_name(prefix, d["end_time"]), "_id": d["query_id"], "_source": d} for d in docs
     ]
+    machine_before, own_before = machine_busy(), time.process_time()
     started = time.perf_counter()
     ok, errors = helpers.bulk(store.client, actions, chunk_size=500, max_chunk_bytes=50 * 1024 * 1024)
     elapsed = time.perf_counter() - started
     assert ok == len(events) and not errors, errors
+    busy = (machine_busy()[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK")
+    store_cpu = busy - (time.process_time() - own_before)
+    print(
+        f"  raw run: the store took {1000 * store_cpu / len(events):.2f} ms CPU per document "
+        f"(the machine's busy time less this process's)"
+    )
     return len(events) / elapsed
 
 
@@ -112,9 +120,11 @@ class AgentProcess:
                     raise RuntimeError(f"querylog agent did not start; see {self.log.name}") from None
                 time.sleep(0.1)
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.process.pid)
+
+    def rss_mib(self) -> float:
+        return memory_kib(self.process.pid)["VmRSS"] / 1024
 
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
@@ -146,39 +156,61 @@ def _send(args: tuple[int, list[bytes]]) -> list[float]:
     return latencies
 
 
-def footprint(pid: int, seconds: float) -> tuple[float, float]:
-    """(CPU % of one core, RSS MiB) of `pid` over `seconds`."""
-    cpu, started = cpu_seconds(pid), time.monotonic()
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine so far, from /proc/stat."""
+    values = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def footprint(agent: AgentProcess, seconds: float) -> tuple[float, float]:
+    """(CPU % of one core, RSS MiB) of the agent's processes over `seconds`."""
+    cpu, started = agent.cpu_seconds(), time.monotonic()
     time.sleep(seconds)
-    return 100 * (cpu_seconds(pid) - cpu) / (time.monotonic() - started), memory_kib(pid)["VmRSS"] / 1024
+    return 100 * (agent.cpu_seconds() - cpu) / (time.monotonic() - started), agent.rss_mib()
 
 
 def agent_throughput(agent: AgentProcess, events: list[bytes], senders: int) -> dict[str, float]:
     shares = [(agent.port, events[i::senders]) for i in range(senders)]
     indexed_before = agent.metric("trino_querylog_events_indexed_total")
-    cpu_before = cpu_seconds(agent.pid)
+    cpu_before = agent.cpu_seconds()
+    machine_before = machine_busy()
+    senders_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     rss_peak = 0.0
     done = threading.Event()
 
     def sample_rss() -> None:
         nonlocal rss_peak
         while not done.is_set():
-            rss_peak = max(rss_peak, memory_kib(agent.pid)["VmRSS"] / 1024)
+            rss_peak = max(rss_peak, agent.rss_mib())
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample_rss, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(senders) as pool:
+    # close+join, not the context manager's terminate(): killing a worker that holds the task
+    # queue's lock leaves another waiting on it forever.
+    pool = multiprocessing.get_context("fork").Pool(senders)
+    try:
         latencies = sorted(x for share in pool.map(_send, shares) for x in share)
+    finally:
+        pool.close()
+        pool.join()
     accepted = time.perf_counter() - started
     while agent.metric("trino_querylog_events_indexed_total") - indexed_before < len(events):
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
     done.set()
     sampler.join()
-    cpu = cpu_seconds(agent.pid) - cpu_before
+    cpu = agent.cpu_seconds() - cpu_before
+    busy, total = (after - before for after, before in zip(machine_busy(), machine_before, strict=True))
+    senders_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's processes, reaped
+    senders = sum(getattr(senders_after, f) - getattr(senders_before, f) for f in ("ru_utime", "ru_stime"))
+    busy_seconds = busy / os.sysconf("SC_CLK_TCK")
     return {
+        "machine_busy": 100 * busy / total,
+        "senders_ms_per_event": 1000 * senders / len(events),
+        "rest_ms_per_event": 1000 * (busy_seconds - cpu - senders) / len(events),
         "cpu_ms_per_event": 1000 * cpu / len(events),
         "end_to_end": len(events) / elapsed,
         "accepted": len(events) / accepted,
@@ -283,7 +315,7 @@ def main(argv: list[str]) -> int:
             agent = AgentProcess(es_url, prefix, Path(spool) / "spool", args.backend)
             try:
                 time.sleep(2)  # imports and the template put are start-up, not idle
-                cpu, rss = footprint(agent.pid, args.idle_seconds)
+                cpu, rss = footprint(agent, args.idle_seconds)
                 print(f"agent idle: CPU {cpu:.2f} % of one core, RSS {rss:.1f} MiB")
                 agent_throughput(agent, bodies("warm-agent", 1000, args.days), args.senders)
                 numbers = agent_throughput(agent, bodies("agent", args.events, args.days), args.senders)
@@ -309,6 +341,12 @@ def main(argv: list[str]) -> int:
                     f"posted JSON ~{parse_ms_per_event(bodies('cost', 500, args.days)):.2f} ms "
                     "(measured in the bench process)"
                 )
+                print(
+                    f"  the machine meanwhile (agent, store, senders): {numbers['machine_busy']:.0f} % of "
+                    f"its {os.cpu_count()} cores busy; CPU per event: senders "
+                    f"{numbers['senders_ms_per_event']:.2f} ms, the rest (the store) "
+                    f"{numbers['rest_ms_per_event']:.2f} ms"
+                )
                 lat = searchable_latency(agent, es_url, prefix, args.latency_events, args.latency_rate)
                 print(
                     f"receipt -> searchable at {args.latency_rate:.0f} events/s "
@@ -316,7 +354,7 @@ def main(argv: list[str]) -> int:
                     f"p50 {percentile(lat, 50) * 1000:.0f} ms, p99 {percentile(lat, 99) * 1000:.0f} ms "
                     "(index refresh interval 1 s)"
                 )
-                cpu, rss = footprint(agent.pid, args.idle_seconds)
+                cpu, rss = footprint(agent, args.idle_seconds)
                 print(f"agent idle again: CPU {cpu:.2f} % of one core, RSS {rss:.1f} MiB")
             finally:
                 agent.stop()

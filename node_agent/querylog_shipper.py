@@ -21,14 +21,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from node_agent.spool import Position, Spool
-from node_agent.store import BulkOutcome, RequestRefused
+from node_agent.store import BulkOutcome, RequestRefused, entry_document, spooled_entry
 
 if TYPE_CHECKING:
-    from node_agent.querylog import QuerylogConfig, QuerylogMetrics
+    from node_agent.querylog import QuerylogConfig
+    from node_agent.querylog_metrics import QuerylogMetrics
 
 log = logging.getLogger(__name__)
 
-BulkFn = Callable[[list[dict[str, Any]]], BulkOutcome]
+BulkFn = Callable[[list[bytes]], BulkOutcome]  # bulk entries (store.bulk_entry), in spool order
 
 
 class Shipper(threading.Thread):
@@ -93,18 +94,18 @@ class Shipper(threading.Thread):
             # racing with this clear is picked up by the 1 s timeout.
             self.spool.has_data.clear()
             return False
-        docs = [json.loads(r.payload) for r in records]
-        outcome = self._bulk_narrowing(docs)
+        entries = [spooled_entry(self.config.index_prefix, r.payload) for r in records]
+        outcome = self._bulk_narrowing(entries)
         self.metrics.es_up.set(1)
         # Acknowledge only the prefix before the first event to retry: the spool is a queue.
         first_retry = next((i for i, r in enumerate(outcome.results) if r == "retry"), len(records))
         acked_upto: Position | None = None
         acked = 0
-        for record, doc, result, reason in zip(
-            records[:first_retry], docs, outcome.results, outcome.reasons, strict=False
+        for record, entry, result, reason in zip(
+            records[:first_retry], entries, outcome.results, outcome.reasons, strict=False
         ):
             if result == "rejected":
-                self._reject(doc, reason)
+                self._reject(entry_document(entry), reason)
             else:
                 self.metrics.indexed.inc()
             acked_upto, acked = record.end, acked + 1
@@ -124,29 +125,29 @@ class Shipper(threading.Thread):
             self._backoff = self.config.backoff_initial_seconds
         return acked > 0
 
-    def _bulk_narrowing(self, docs: list[dict[str, Any]]) -> BulkOutcome:
-        """Bulk-index `docs`; when the store refuses the whole request, halve it until the
+    def _bulk_narrowing(self, entries: list[bytes]) -> BulkOutcome:
+        """Bulk-index `entries`; when the store refuses the whole request, halve it until the
         refused documents stand alone, and reject just those (the rest ships)."""
         try:
-            return self.bulk(docs)
+            return self.bulk(entries)
         except RequestRefused as exc:
             self.metrics.refused_requests.inc()
-            if len(docs) == 1:
+            if len(entries) == 1:
                 return BulkOutcome(
                     results=["rejected"], reasons=[f"request refused: {exc}"], statuses=[exc.status]
                 )
             log.warning(
                 "querylog: the store refused a whole request of %d events (%s); splitting it to "
                 "find the events it refuses",
-                len(docs),
+                len(entries),
                 exc,
             )
-        half = len(docs) // 2
-        first = self._bulk_narrowing(docs[:half])
+        half = len(entries) // 2
+        first = self._bulk_narrowing(entries[:half])
         if "retry" in first.results:  # the rest waits for its turn, in order
-            rest = len(docs) - half
+            rest = len(entries) - half
             return _concat(first, BulkOutcome(["retry"] * rest, [None] * rest, [0] * rest))
-        return _concat(first, self._bulk_narrowing(docs[half:]))
+        return _concat(first, self._bulk_narrowing(entries[half:]))
 
     def _prepare_if_due(self) -> None:
         """Put the index template; a failure is logged and counted and shipping goes on."""
@@ -167,6 +168,7 @@ class Shipper(threading.Thread):
             )
         else:
             self._prepare_due = math.inf
+            self.metrics.es_up.set(1)  # it answered: up, even for a worker with nothing to ship yet
 
     def _log_retries(self, by_status: dict[str, int], outcome: BulkOutcome) -> None:
         for status, count in by_status.items():

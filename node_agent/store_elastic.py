@@ -86,5 +86,5 @@ class ElasticStore(SearchStore):
             meta=body["_meta"],
         )
 
-    def send_bulk(self, operations: list[dict[str, Any]]) -> Any:
-        return self.client.bulk(operations=operations)
+    def send_bulk(self, body: bytes) -> Any:
+        return self.client.bulk(operations=body)  # bytes go out as they are

@@ -138,5 +138,5 @@ class OpenSearchStore(SearchStore):
     def put_template(self, name: str, body: dict[str, Any]) -> None:
         self.client.indices.put_index_template(name=name, body=body)
 
-    def send_bulk(self, operations: list[dict[str, Any]]) -> Any:
-        return self.client.bulk(body=operations)
+    def send_bulk(self, body: bytes) -> Any:
+        return self.client.bulk(body=body)  # bytes go out as they are

@@ -268,7 +268,10 @@ def test_nothing_is_lost_or_duplicated_across_a_store_outage_and_an_agent_crash(
         deadline = time.monotonic() + 60
         while agent.metric("trino_querylog_spool_events") < len(during) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert agent.metric("trino_querylog_spool_events") == len(during)
+        # At least: Trino also resends events it could not deliver before the agent listened (the
+        # cluster's readiness queries), and they may land in this window. That nothing is lost or
+        # duplicated is what the documents below show.
+        assert agent.metric("trino_querylog_spool_events") >= len(during)
         agent.kill()
         agent.start()
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import requests
 
 from node_agent import querylog
 from node_agent.querylog import QuerylogAgent, QuerylogConfig, Shipper
-from node_agent.store import BulkOutcome, RequestRefused
+from node_agent.store import BulkOutcome, RequestRefused, bulk_entry, entry_document
 
 DATA = Path(__file__).parent / "data" / "trino476"
 EVENT = (DATA / "finished_lineitem_scan.json").read_bytes()
@@ -35,7 +36,8 @@ class StandInElasticsearch:
         self.statuses: list[int] | None = None  # per-document statuses for the next answer
         self.calls = 0
 
-    def __call__(self, docs: list[dict[str, Any]]) -> BulkOutcome:
+    def __call__(self, entries: list[bytes]) -> BulkOutcome:
+        docs = [entry_document(e) for e in entries]
         self.calls += 1
         answer = self.script.pop(0) if self.script else None
         if isinstance(answer, Exception):
@@ -60,6 +62,9 @@ def config(tmp_path: Path, **overrides: Any) -> QuerylogConfig:
         "spool_dir": tmp_path / "spool",
         "backoff_initial_seconds": 0.05,
         "backoff_max_seconds": 0.2,
+        # Shorter than the shipped 0.5 s only to keep these tests quick; the linger itself is
+        # tested below, and the integration suite runs the agent with its defaults.
+        "batch_linger_seconds": 0.05,
     }
     values.update(overrides)
     return QuerylogConfig(**values)
@@ -88,7 +93,7 @@ def url(agent: QuerylogAgent, path: str = "/v1/query-completed") -> str:
 
 
 def spooled_ids(agent: QuerylogAgent) -> list[str]:
-    return [json.loads(r.payload)["query_id"] for r in agent.spool.read(10_000, 10**9)]
+    return [entry_document(r.payload)["query_id"] for r in agent.spool.read(10_000, 10**9)]
 
 
 def wait_for(condition: Any, timeout: float = 10.0) -> None:
@@ -170,6 +175,45 @@ def test_shipped_events_are_acknowledged_and_leave_the_spool(tmp_path: Path, ela
         agent.stop()
 
 
+def test_an_event_is_spooled_as_its_bulk_entry_into_the_daily_index_of_its_end(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    agent = QuerylogAgent(config(tmp_path, index_prefix="prod-queries"), elasticsearch)
+    agent._serve.start()
+    try:
+        assert requests.post(url(agent), data=event("q1")).status_code == 200
+        (record,) = agent.spool.read(10, 10**9)
+        action, document, rest = record.payload.split(b"\n")
+        assert json.loads(action) == {"index": {"_index": "prod-queries-2026.11.26", "_id": "q1"}}
+        assert json.loads(document)["query_id"] == "q1"
+        assert rest == b""
+    finally:
+        agent.server.shutdown()
+        agent.server.server_close()
+        agent.spool.close()
+
+
+def test_documents_spooled_by_an_agent_before_bulk_entries_still_ship_after_an_upgrade(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    old = {"query_id": "q-old", "end_time": "2026-11-25T23:59:59.999Z", "state": "FINISHED"}
+    agent.spool.append(json.dumps(old, separators=(",", ":")).encode())  # what the old agent spooled
+    agent.spool.append(spool_doc("q-new"))
+    shipped: list[bytes] = []
+    shipper = Shipper(
+        agent.spool, lambda e: (shipped.extend(e), elasticsearch(e))[1], agent.metrics, agent.config
+    )
+    shipper.ship_once()
+    assert [d["query_id"] for d in elasticsearch.indexed] == ["q-old", "q-new"]
+    assert json.loads(shipped[0].split(b"\n")[0]) == {
+        "index": {"_index": "trino-queries-2026.11.25", "_id": "q-old"}
+    }
+    assert entry_document(shipped[0]) == old
+    assert agent.spool.pending_records == 0
+    agent.spool.close()
+
+
 def test_while_elasticsearch_is_unreachable_events_stay_spooled_then_ship(
     tmp_path: Path, elasticsearch: Any
 ) -> None:
@@ -189,11 +233,11 @@ def test_while_elasticsearch_is_unreachable_events_stay_spooled_then_ship(
 def test_only_the_prefix_before_a_retry_is_acknowledged(tmp_path: Path, elasticsearch: Any) -> None:
     agent = QuerylogAgent(config(tmp_path), elasticsearch)
     for i in range(4):
-        agent.spool.append(json.dumps({"query_id": f"q{i}", "end_time": "2026-11-26T04:09:37.240Z"}).encode())
+        agent.spool.append(spool_doc(f"q{i}"))
     shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
     elasticsearch.script = [lambda docs: ["ok", "retry", "ok", "ok"]]
     shipper.ship_once()
-    remaining = [json.loads(r.payload)["query_id"] for r in agent.spool.read(10, 10**9)]
+    remaining = [entry_document(r.payload)["query_id"] for r in agent.spool.read(10, 10**9)]
     assert remaining == ["q1", "q2", "q3"]
     shipper.ship_once()
     assert agent.spool.pending_records == 0
@@ -205,7 +249,7 @@ def test_a_permanently_refused_event_is_set_aside_and_does_not_block_the_rest(
 ) -> None:
     agent = QuerylogAgent(config(tmp_path), elasticsearch)
     for i in range(3):
-        agent.spool.append(json.dumps({"query_id": f"q{i}", "end_time": "2026-11-26T04:09:37.240Z"}).encode())
+        agent.spool.append(spool_doc(f"q{i}"))
     shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
     elasticsearch.script = [lambda docs: ["ok", "rejected", "ok"]]
     shipper.ship_once()
@@ -241,7 +285,7 @@ def test_the_template_is_put_before_the_first_document(tmp_path: Path, elasticse
     calls: list[str] = []
     agent = QuerylogAgent(
         config(tmp_path),
-        lambda docs: (calls.append("bulk"), elasticsearch(docs))[1],
+        lambda entries: (calls.append("bulk"), elasticsearch(entries))[1],
         prepare=lambda: calls.append("template"),
     )
     agent.start()
@@ -251,6 +295,32 @@ def test_the_template_is_put_before_the_first_document(tmp_path: Path, elasticse
         assert calls[0] == "template"
     finally:
         agent.stop()
+
+
+def test_the_store_is_reported_up_once_the_template_is_put_before_any_event(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    agent = QuerylogAgent(config(tmp_path), elasticsearch)
+    shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
+    assert agent.metrics.es_up._value.get() == 0
+    shipper.ship_once()  # nothing spooled: only the template put
+    assert agent.metrics.es_up._value.get() == 1
+    agent.spool.close()
+
+
+def test_events_arriving_while_a_short_batch_lingers_go_out_in_the_same_request(
+    tmp_path: Path, elasticsearch: Any
+) -> None:
+    agent = QuerylogAgent(config(tmp_path, batch_linger_seconds=0.5), elasticsearch)
+    agent.spool.append(spool_doc("q0"))
+    shipper = Shipper(agent.spool, elasticsearch, agent.metrics, agent.config)
+    later = threading.Timer(0.1, lambda: [agent.spool.append(spool_doc(f"q{i}")) for i in (1, 2)])
+    later.start()
+    shipper.ship_once()
+    later.join()
+    assert elasticsearch.calls == 1
+    assert [d["query_id"] for d in elasticsearch.indexed] == ["q0", "q1", "q2"]
+    agent.spool.close()
 
 
 def test_without_elasticsearch_events_are_answered_and_nothing_is_kept(tmp_path: Path) -> None:
@@ -267,7 +337,7 @@ def test_without_elasticsearch_events_are_answered_and_nothing_is_kept(tmp_path:
 
 # --- faults ------------------------------------------------------------------------------------
 def spool_doc(query_id: str) -> bytes:
-    return json.dumps({"query_id": query_id, "end_time": "2026-11-26T04:09:37.240Z"}).encode()
+    return bulk_entry("trino-queries", {"query_id": query_id, "end_time": "2026-11-26T04:09:37.240Z"})
 
 
 def test_a_failing_spool_write_is_answered_503_and_logged_not_a_closed_connection(
@@ -362,10 +432,10 @@ class RefusesLongIds:
     def __init__(self, inner: StandInElasticsearch) -> None:
         self.inner = inner
 
-    def __call__(self, docs: list[dict[str, Any]]) -> BulkOutcome:
-        if any(len(d["query_id"]) > 512 for d in docs):
+    def __call__(self, entries: list[bytes]) -> BulkOutcome:
+        if any(len(entry_document(e)["query_id"]) > 512 for e in entries):
             raise RequestRefused(400, "action_request_validation_exception: id is too long")
-        return self.inner(docs)
+        return self.inner(entries)
 
 
 def test_a_failed_template_put_does_not_stop_shipping_and_is_retried_later(

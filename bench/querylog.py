@@ -84,8 +84,7 @@ def raw_bulk_rate(es_url: str, prefix: str, events: list[bytes], backend: str = 
     ok, errors = helpers.bulk(store.client, actions, chunk_size=500, max_chunk_bytes=50 * 1024 * 1024)
     elapsed = time.perf_counter() - started
     assert ok == len(events) and not errors, errors
-    busy = (machine_busy()[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK")
-    store_cpu = busy - (time.process_time() - own_before)
+    store_cpu = machine_busy()[0] - machine_before[0] - (time.process_time() - own_before)
     print(
         f"  raw run: the store took {1000 * store_cpu / len(events):.2f} ms CPU per document "
         f"(the machine's busy time less this process's)"
@@ -157,14 +156,15 @@ def _send(args: tuple[int, list[bytes]]) -> list[float]:
 
 
 def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU jiffies of the whole machine so far, from /proc/stat."""
-    values = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """(busy, total) CPU seconds of the whole machine so far (all cores), from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    values = [float(v) / ticks for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
 
 
 def footprint(agent: AgentProcess, seconds: float) -> tuple[float, float]:
-    """(CPU % of one core, RSS MiB) of the agent's processes over `seconds`."""
+    """(CPU % of one core, RSS MiB) of the agent's process over `seconds`."""
     cpu, started = agent.cpu_seconds(), time.monotonic()
     time.sleep(seconds)
     return 100 * (agent.cpu_seconds() - cpu) / (time.monotonic() - started), agent.rss_mib()
@@ -206,11 +206,10 @@ def agent_throughput(agent: AgentProcess, events: list[bytes], senders: int) -> 
     busy, total = (after - before for after, before in zip(machine_busy(), machine_before, strict=True))
     senders_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's processes, reaped
     senders = sum(getattr(senders_after, f) - getattr(senders_before, f) for f in ("ru_utime", "ru_stime"))
-    busy_seconds = busy / os.sysconf("SC_CLK_TCK")
     return {
         "machine_busy": 100 * busy / total,
         "senders_ms_per_event": 1000 * senders / len(events),
-        "rest_ms_per_event": 1000 * (busy_seconds - cpu - senders) / len(events),
+        "rest_ms_per_event": 1000 * (busy - cpu - senders) / len(events),
         "cpu_ms_per_event": 1000 * cpu / len(events),
         "end_to_end": len(events) / elapsed,
         "accepted": len(events) / accepted,

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics
+from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 
 from node_agent import contract, jsonlog
 from node_agent.events import EventError, parse_completed_event
@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/metrics":
-            self._reply(200, self.server.metrics.page(), content_type=CONTENT_TYPE_LATEST)
+            self._reply(200, generate_latest(self.server.metrics.registry), content_type=CONTENT_TYPE_LATEST)
         elif self.path == "/healthz":
             self._reply(200, b"ok\n")
         else:
@@ -243,11 +243,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
         print(f"node-agent querylog: {exc}", file=sys.stderr)
         return 2
-    config = QuerylogConfig(
-        port=args.port,
-        spool_dir=args.spool_dir,
-        spool_max_bytes=args.spool_max_bytes,
-    )
+    config = QuerylogConfig(port=args.port, spool_dir=args.spool_dir, spool_max_bytes=args.spool_max_bytes)
     if es is None:
         # Trino posts events whether or not a query log is configured; answering keeps its single
         # listener thread from retrying every event, and nothing piles up on disk.

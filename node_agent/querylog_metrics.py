@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 @dataclass
@@ -28,12 +28,7 @@ class QuerylogMetrics:
         self.bulk_errors = Counter("trino_querylog_bulk_errors", "Failed bulk requests", registry=r)
         self.spool_bytes = Gauge("trino_querylog_spool_bytes", "Spool size on disk", registry=r)
         self.spool_events = Gauge("trino_querylog_spool_events", "Events waiting for ES", registry=r)
-        self.es_up = Gauge(
-            "trino_querylog_elasticsearch_up",
-            "1 if the store answered",
-            registry=r,
-            multiprocess_mode="livemin",
-        )
+        self.es_up = Gauge("trino_querylog_elasticsearch_up", "1 if the store answered", registry=r)
         self.retried = Counter(
             "trino_querylog_events_retried",
             "Events the store asked to send again (auth, missing index, overload), by status",
@@ -56,6 +51,3 @@ class QuerylogMetrics:
         self.internal_errors = Counter(
             "trino_querylog_requests_failed", "Requests answered 500: an unexpected error", registry=r
         )
-
-    def page(self) -> bytes:
-        return generate_latest(self.registry)

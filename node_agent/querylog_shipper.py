@@ -168,7 +168,7 @@ class Shipper(threading.Thread):
             )
         else:
             self._prepare_due = math.inf
-            self.metrics.es_up.set(1)  # it answered: up, even for a worker with nothing to ship yet
+            self.metrics.es_up.set(1)  # it answered: up, also while nothing waits to be shipped
 
     def _log_retries(self, by_status: dict[str, int], outcome: BulkOutcome) -> None:
         for status, count in by_status.items():

@@ -159,8 +159,7 @@ class TrinoClients:
         self._secrets_client = secrets_client
         self.resolve_url = resolve_url or access.url
         self.tls_server_name = tls_server_name
-        self._password: str | None = None
-        self._shared_secret: str | None = None
+        self._secrets: dict[str, str] = {}  # ARN -> value, read once per invocation
         self._ca_file: str | None = None
 
     def admin(self, address: str) -> TrinoAdmin:
@@ -176,18 +175,18 @@ class TrinoClients:
         """Trino's internal bearer token for node-to-node endpoints; None without the shared secret."""
         if self.access.shared_secret_arn is None:
             return None
-        if self._shared_secret is None:
-            answer = self._secrets_client.get_secret_value(SecretId=self.access.shared_secret_arn)
-            self._shared_secret = str(answer["SecretString"])
-        return internal_bearer(self._shared_secret, subject)
+        return internal_bearer(self._secret(self.access.shared_secret_arn), subject)
 
     def _management_password(self) -> str | None:
         if self.access.password_secret_arn is None:
             return None
-        if self._password is None:
-            answer = self._secrets_client.get_secret_value(SecretId=self.access.password_secret_arn)
-            self._password = str(answer["SecretString"])
-        return self._password
+        return self._secret(self.access.password_secret_arn)
+
+    def _secret(self, arn: str) -> str:
+        if arn not in self._secrets:
+            answer = self._secrets_client.get_secret_value(SecretId=arn)
+            self._secrets[arn] = str(answer["SecretString"])
+        return self._secrets[arn]
 
     def _ca_path(self) -> str | None:
         # TrinoAdmin wants a file; the CA arrives as PEM text in the environment.

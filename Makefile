@@ -18,12 +18,12 @@ venv: $(VENV)/.installed
 
 ## The main job, offline: the real program under Pulumi mocks, printed as a plan.
 plan: venv
-	@$(PY) plan.py --stack $(STACK)
+	@$(PY) -m tools.plan --stack $(STACK)
 
 ## Everything: lint, unit, functions, agent, image and the real-component integration suite.
-## The integration suite and the rest run side by side (run_tests.py says why); each prints whole.
+## The integration suite and the rest run side by side (tools/run_tests.py says why); each prints whole.
 test: venv lint
-	$(PY) run_tests.py
+	$(PY) -m tools.run_tests
 
 ## The same without the integration suite (no Trino, Elasticsearch or Prometheus).
 test-fast: venv lint
@@ -35,14 +35,14 @@ lint: venv
 
 ## Boot the stack's Trino configs on this machine and run a smoke query (Ctrl-C stops it).
 rehearse: venv
-	$(PY) rehearse.py --stack $(STACK)
+	$(PY) -m tools.rehearse --stack $(STACK)
 
 ## Build the AMI for real (needs Packer and AWS credentials).
 image:
 	$(MAKE) -C image build TRINO_VERSION=$(TRINO_VERSION)
 
 bench: venv
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/[a-z]*.py; do m=$$(basename $$b .py); echo "== bench.$$m"; $(PY) -m bench.$$m || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -26,11 +26,11 @@ from typing import Any, Protocol
 
 import pulumi.automation as auto
 
-from components.config_keys import PROJECT
+from components.base import REPO_ROOT
 from components.program import program
-from components.settings import REPO_ROOT
-from components.settings_model import SecretText
-from components.stack_file import load_stack_settings
+from components.settings.keys import PROJECT
+from components.settings.model import SecretText
+from components.settings.stack_file import load_stack_settings
 
 OutputSink = Callable[[str], None]
 

@@ -17,10 +17,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from components.base import REPO_ROOT
 
-from harness.ports import free_port  # noqa: E402
+ROOT = REPO_ROOT
+
+from tools.harness.ports import free_port  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,7 +58,7 @@ def measure(trino_url: str, seconds: float, interval: float) -> None:
     command = [
         sys.executable,
         "-m",
-        "node_agent.metrics",
+        "node_agent.metrics.command",
         "--role=coordinator",
         "--cluster=bench",
         f"--trino-url={trino_url}",
@@ -99,7 +100,7 @@ def main(argv: list[str]) -> int:
     cluster: Any = None
     trino_url = args.trino_url
     if trino_url is None:
-        from harness.trino import TrinoFactory
+        from tools.harness.trino import TrinoFactory
 
         factory = TrinoFactory()
         cluster = factory.start_cluster(workers=0, include_coordinator=True)

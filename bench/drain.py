@@ -23,7 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from components.base import REPO_ROOT
+
+ROOT = REPO_ROOT
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -42,10 +44,10 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 
 def idle(seconds: float) -> None:
-    from harness.moto import MotoServer
-    from harness.trino import default_settings
     from node_agent.contract import NODE_ENV_REGION, NODE_ENV_ROLE, NODE_ENV_SETTINGS_PARAMETER
-    from tests.node_agent.fakes import FakeImds, instance_metadata
+    from tools.harness.fakes import FakeImds, instance_metadata
+    from tools.harness.moto import MotoServer
+    from tools.harness.trino import default_settings
 
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     moto = MotoServer(work / "moto")
@@ -99,13 +101,13 @@ def idle(seconds: float) -> None:
 def drain() -> None:
     from dataclasses import replace
 
-    from harness.moto import MotoServer
-    from harness.trino import TrinoFactory
-    from node_agent.drain_state import StateStore
     from node_agent.imds import Imds
-    from node_agent.lifecycle import LifecycleAgent, build_config
-    from node_agent.trino_process import TrinoProcess, trino_alive
-    from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+    from node_agent.lifecycle.command import LifecycleAgent, build_config
+    from node_agent.lifecycle.drain_state import StateStore
+    from node_agent.trino.process import TrinoProcess, trino_alive
+    from tools.harness.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+    from tools.harness.moto import MotoServer
+    from tools.harness.trino import TrinoFactory
 
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     factory = TrinoFactory(work / "trino")
@@ -183,7 +185,6 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="idle measurement window")
     parser.add_argument("--idle-only", action="store_true", help="skip the real-Trino drain")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     idle(args.seconds)
     if not args.idle_only:
         drain()

@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-ROOT = Path(__file__).resolve().parents[1]
+from components.base import REPO_ROOT
+
+ROOT = REPO_ROOT
 REGION = "us-east-1"
 HOOK = "bench-drain"
 
@@ -34,11 +36,11 @@ class Clock:
 def run(fault: str) -> None:
     import boto3
 
-    from node_agent.drain_state import StateStore
     from node_agent.imds import Imds
-    from node_agent.lifecycle import LifecycleAgent, LifecycleConfig
-    from node_agent.trino import TrinoError
-    from tests.node_agent.fakes import FakeImds, FakeTrinoNode, StandInLifecycleApi, instance_metadata
+    from node_agent.lifecycle.command import LifecycleAgent, LifecycleConfig
+    from node_agent.lifecycle.drain_state import StateStore
+    from node_agent.trino.admin import TrinoError
+    from tools.harness.fakes import FakeImds, FakeTrinoNode, StandInLifecycleApi, instance_metadata
 
     autoscaling = boto3.client("autoscaling", region_name=REGION)
     boto3.client("ec2", region_name=REGION).create_launch_template(
@@ -97,8 +99,6 @@ def run(fault: str) -> None:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "tests" / "node_agent"))
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
     from moto import mock_aws
 

@@ -3,7 +3,7 @@
 Real parts as in tests/integration/test_failover.py: two Trino 476 coordinators and a worker
 rendered as production renders them (`node-scheduler.include-coordinator=false`, every
 `discovery.uri` the coordinator address), the stack's resources in moto server with the ENI
-created unattached, the address played by harness.address.AddressStandIn (it follows the ENI in
+created unattached, the address played by tools.harness.address.AddressStandIn (it follows the ENI in
 moto), and the unchanged failover handler with the stack's settings. A thread plays EventBridge,
 starting the handler every 60 s from the moment the stack exists.
 
@@ -23,10 +23,11 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from components.base import REPO_ROOT
+
+ROOT = REPO_ROOT
 SCHEDULE_SECONDS = 60.0
 PAUSES = (5.0, 10.0, 15.0, 20.0, 30.0)  # seconds; stops at the first that moves the address
 KILL_OFFSETS = (10.0, 30.0, 50.0)  # seconds into a scheduled minute
@@ -77,11 +78,10 @@ def say(line: str) -> None:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT))
-    from harness.coordinator_pair import pause, resume, start_pair
-    from harness.failover_function import FailoverFunction, eni_holder, scheduled_event
-    from harness.moto import MotoServer
-    from harness.trino import TrinoFactory
+    from tools.harness.coordinator_pair import pause, resume, start_pair
+    from tools.harness.failover_function import FailoverFunction, eni_holder, scheduled_event
+    from tools.harness.moto import MotoServer
+    from tools.harness.trino import TrinoFactory
 
     factory = TrinoFactory()
     moto = MotoServer()

@@ -19,16 +19,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Run as a script, this file's own directory comes first on sys.path and its name would shadow the
-# harness package: put the repository root in front.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness import downloads
-from harness.elasticsearch import Elasticsearch
-from harness.moto import MotoServer
-from harness.processes import live_processes
-from harness.prometheus import PrometheusFactory
-from harness.trino import TrinoFactory
+from tools.harness import downloads
+from tools.harness.elasticsearch import Elasticsearch
+from tools.harness.moto import MotoServer
+from tools.harness.processes import live_processes
+from tools.harness.prometheus import PrometheusFactory
+from tools.harness.trino import TrinoFactory
 
 MIB = 1024 * 1024
 

@@ -9,13 +9,13 @@ Prints seconds per step (best of the runs) and how many requests were checked.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from components.base import REPO_ROOT
+
+ROOT = REPO_ROOT
 
 
 def best(runs: int, step: Callable[[], Any]) -> float:
@@ -32,12 +32,11 @@ def main() -> None:
     parser.add_argument("--stack", default="prod")
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
-    sys.path.insert(0, str(ROOT))  # run as a script by `make bench`: the project's modules
-    from components import settings_render
-    from components.aws_request_check import operation_model, request_problems
-    from components.aws_requests import requests_of
-    from components.stack_file import load_stack_settings
-    from plan import run_program
+    from components.settings import render_check as settings_render
+    from components.settings.stack_file import load_stack_settings
+    from tools.plan.aws_check.check import operation_model, request_problems
+    from tools.plan.aws_check.table import requests_of
+    from tools.plan.command import run_program
 
     settings = load_stack_settings(options.stack)
     plan = run_program(options.stack)

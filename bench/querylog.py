@@ -4,7 +4,7 @@
 --es-url is given, then in one run (Elasticsearch named below; the same for OpenSearch):
 1. raw: the same documents the agent would index, straight into Elasticsearch with
    `helpers.bulk` (500 per request), before and after the agent runs;
-2. the agent as `python -m node_agent.querylog` on its own spool: its RSS and CPU idle, then
+2. the agent as `python -m node_agent.querylog.command` on its own spool: its RSS and CPU idle, then
    --senders processes POSTing real Trino 476 events (~30 KB on average, ends spread over
    --days days, so several daily indices) as fast as it answers, each waiting for its 200 before
    the next POST: events/s from the first POST until Elasticsearch acknowledged the last (the
@@ -34,14 +34,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from components.base import REPO_ROOT
+
+ROOT = REPO_ROOT
 
 from bench.agent_idle import cpu_seconds, memory_kib  # noqa: E402
-from harness.ports import free_port  # noqa: E402
 from node_agent.contract import QUERYLOG_PATH, ElasticsearchSettings  # noqa: E402
-from node_agent.events import index_name, parse_completed_event  # noqa: E402
-from node_agent.store import open_store  # noqa: E402
+from node_agent.querylog.events import index_name, parse_completed_event  # noqa: E402
+from node_agent.querylog.store.base import open_store  # noqa: E402
+from tools.harness.ports import free_port  # noqa: E402
 
 DATA = ROOT / "tests/node_agent/data/trino476"
 TEMPLATES = [
@@ -100,7 +101,7 @@ class AgentProcess:
         command = [
             sys.executable,
             "-m",
-            "node_agent.querylog",
+            "node_agent.querylog.command",
             f"--port={self.port}",
             f"--spool-dir={spool_dir}",
             f"--es-url={es_url}",
@@ -291,8 +292,8 @@ def main(argv: list[str]) -> int:
     server: Any = None
     es_url = args.es_url
     if es_url is None:
-        from harness.elasticsearch import Elasticsearch
-        from harness.opensearch import OpenSearch
+        from tools.harness.elasticsearch import Elasticsearch
+        from tools.harness.opensearch import OpenSearch
 
         kind = Elasticsearch if args.backend == "elasticsearch" else OpenSearch
         server = kind().start(timeout=900)  # a loaded machine starts it slowly

@@ -20,15 +20,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from components.base import REPO_ROOT
+
+ROOT = REPO_ROOT
 PRODUCTION_GRACE = "120s"
 
 
 def scenario(name: str, grace: str | None, *, clients: int, pause: float, quiet_wait: int) -> None:
-    from harness.moto import MotoServer
-    from harness.trino import TrinoFactory, default_settings
     from tests.integration.rollout_rehearsal import Rehearsal
+    from tools.harness.moto import MotoServer
+    from tools.harness.trino import TrinoFactory, default_settings
 
     factory = TrinoFactory()
     moto = MotoServer()

@@ -25,10 +25,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from components.base import REPO_ROOT
 
-from node_agent.spool import Spool, SpoolWriteError  # noqa: E402
+ROOT = REPO_ROOT
+
+from node_agent.querylog.spool import Spool, SpoolWriteError  # noqa: E402
 
 RECORD = b"x" * 1300
 
@@ -101,7 +102,7 @@ def fault_run(kind: str, limit: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         done = subprocess.run(
-            [sys.executable, __file__, "--child", kind, str(directory), str(limit)],
+            [sys.executable, "-m", "bench.spool_choice", "--child", kind, str(directory), str(limit)],
             capture_output=True,
             text=True,
             check=True,

@@ -1,7 +1,7 @@
 """The AWS limits the program must respect that botocore's service models do not carry, with the
 page that documents each, and the names Pulumi generates. One place, read by the settings parser
 (to refuse a stack early, naming the key) and by the request check (tests/unit/test_aws_requests.py,
-components/aws_requests.py), which validates every request against botocore's models and these.
+tools/plan/aws_check/table.py), which validates every request against botocore's models and these.
 """
 
 from __future__ import annotations

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pulumi
 
 TYPE_PREFIX = "presto-on-aws:index:"
+# The checkout: Pulumi.yaml, the stack files and the function folders are read from here. Named by
+# what it holds, not by counting parents, and checked (tests/unit/test_program_entry.py).
+REPO_ROOT = next(p for p in Path(__file__).resolve().parents if (p / "Pulumi.yaml").is_file())
 
 
 def child(

@@ -13,26 +13,26 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child
-from components.boot_inputs import configured_secret_versions, role_boot_digest
 from components.coordinators import CoordinatorPair, CoordinatorPairArgs, coordinator_asg_name
-from components.function_env import failover_environment, worker_health_environment
-from components.identity import ClusterIdentity, ClusterIdentityArgs
-from components.image import find_ami
-from components.launch import NodeLaunchTemplateArgs
+from components.iam.policies import Scope, partition_of
+from components.iam.roles import ClusterIdentity, ClusterIdentityArgs
+from components.lambdas.environment import failover_environment, worker_health_environment
 from components.log_groups import ClusterLogging, ClusterLoggingArgs
 from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.network import ClusterNetwork, ClusterNetworkArgs
-from components.policies import Scope, partition_of
-from components.rollout import RolloutAlarms, RolloutAlarmsArgs, WorkerSchedules, WorkerSchedulesArgs
-from components.scaling import ScalingPolicies, ScalingPoliciesArgs
-from components.secrets import ClusterSecrets, ClusterSecretsArgs
-from components.settings_model import ClusterSettings
-from components.settings_parameter import (
+from components.nodes.ami import find_ami
+from components.nodes.boot_digest import configured_secret_versions, role_boot_digest
+from components.nodes.launch_template import NodeLaunchTemplateArgs
+from components.nodes.parameter import (
     ClusterNodeSettings,
     ClusterNodeSettingsArgs,
     settings_parameter_name,
 )
-from components.settings_trino import catalog_secret_arns
+from components.rollout import RolloutAlarms, RolloutAlarmsArgs, WorkerSchedules, WorkerSchedulesArgs
+from components.scaling import ScalingPolicies, ScalingPoliciesArgs
+from components.secrets import ClusterSecrets, ClusterSecretsArgs
+from components.settings.model import ClusterSettings
+from components.settings.trino import catalog_secret_arns
 from components.workers import WorkerFleet, WorkerFleetArgs, drain_hook_name, worker_asg_name
 from node_agent.contract import Role
 

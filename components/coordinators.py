@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child
-from components.functions import ClusterFunction, ClusterFunctionArgs
-from components.launch import NodeLaunchTemplateArgs, asg_tags, node_launch_template
+from components.lambdas.function import ClusterFunction, ClusterFunctionArgs
+from components.nodes.launch_template import NodeLaunchTemplateArgs, asg_tags, node_launch_template
 from components.rollout import coordinator_instance_refresh, switchover_hook, switchover_hook_name
-from components.settings_model import ClusterSettings
+from components.settings.model import ClusterSettings
 from node_agent.contract import Role
 
 # A coordinator needs this long to boot, render its config and pass its ready gate; until then

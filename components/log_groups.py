@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child
-from components.settings_model import ClusterSettings
+from components.settings.model import ClusterSettings
 from node_agent.contract import LogFile
 
 # LogFile member -> (retention kind in the stack config, group name suffix)

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings_model import ClusterSettings
+from components.settings.model import ClusterSettings
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
 
 ALARM_PERIOD_SECONDS = 300

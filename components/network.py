@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings_model import ClusterSettings
+from components.settings.model import ClusterSettings
 from node_agent.contract import AGENT_METRICS_PORT, TAG_ROLE, TRINO_HTTP_PORT, TRINO_HTTPS_PORT, Role
 
 ANYWHERE = "0.0.0.0/0"

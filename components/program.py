@@ -7,8 +7,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import TrinoCluster, TrinoClusterArgs
-from components.settings_model import ClusterSettings
-from components.stack_file import settings_from_pulumi
+from components.settings.model import ClusterSettings
+from components.settings.stack_file import settings_from_pulumi
 
 
 def stack_outputs(cluster: TrinoCluster) -> dict[str, object]:

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings_model import ClusterSettings, SecretText
+from components.settings.model import ClusterSettings, SecretText
 
 RECOVERY_WINDOW_DAYS = 7
 

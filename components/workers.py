@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child
-from components.functions import ClusterFunction, ClusterFunctionArgs
-from components.launch import NodeLaunchTemplateArgs, asg_tags, node_launch_template
+from components.lambdas.function import ClusterFunction, ClusterFunctionArgs
+from components.nodes.launch_template import NodeLaunchTemplateArgs, asg_tags, node_launch_template
 from components.rollout import worker_instance_refresh
-from components.settings_model import ClusterSettings
+from components.settings.model import ClusterSettings
 from node_agent.contract import Role
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"

@@ -64,7 +64,7 @@ usage() {
 # --- what the Trino version decides ----------------------------------------------------------
 # The oldest Java each release starts on (TrinoSystemRequirements; the "Require JDK" entries of the
 # release notes: 390 -> 17, 436 -> 21.0.1, 447 -> 22, 464 -> 23, 476 -> 24.0.1, 479 -> 25). The
-# same table is node_agent/versions.py java_minimum; tests/image check that the two agree.
+# same table is node_agent/trino/versions.py java_minimum; tests/image check that the two agree.
 java_minimum() {
   local v=$1
   if ((v <= 389)); then echo 11

@@ -2,7 +2,7 @@
 
 Pure: the same settings, facts, role, layout and secrets give the same bytes, so a reboot or a
 second bootstrap changes nothing, and tests can assert on the output without a machine. Every
-property that depends on the Trino version goes through `node_agent.versions`, so what we write
+property that depends on the Trino version goes through `node_agent.trino.versions`, so what we write
 boots on the chosen version, and a user override that version would reject fails here (RenderError)
 instead of in Trino's log at 3 a.m.
 
@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node_agent import heapdumps, versions
+from node_agent import heapdumps
 from node_agent.contract import (
     MANAGEMENT_USER,
     QUERYLOG_PATH,
@@ -46,6 +46,7 @@ from node_agent.contract import (
     NodeSettings,
     Role,
 )
+from node_agent.trino import versions
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

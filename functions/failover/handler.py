@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from failover_aws import observe
-from failover_rules import Probe
-from failover_watch import FUNCTION, FailoverConfig, FailoverWatch, probe_coordinator
-from switchover import Switchover, SwitchoverConfig
-
+from functions.failover.aws_io import observe
+from functions.failover.rules import Probe
+from functions.failover.switchover import Switchover, SwitchoverConfig
+from functions.failover.watch import FUNCTION, FailoverConfig, FailoverWatch, probe_coordinator
 from functions.shared.lambda_support import (
     AWS_ERRORS,
     ConfigError,
@@ -31,7 +30,7 @@ from functions.shared.lambda_support import (
     remaining_seconds,
     start_invocation,
 )
-from node_agent.trino_discovery import hand_over_workers
+from node_agent.trino.discovery import hand_over_workers
 
 _RUN_ON = (TriggerKind.SCHEDULE, TriggerKind.EC2_STATE_CHANGE, TriggerKind.AUTOSCALING, TriggerKind.MANUAL)
 _NO_CONTEXT_SECONDS = 90.0  # remaining time assumed when run outside Lambda (a shell, a test)

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from failover_aws import MoveOutcome, describe_eni, move_eni, observe
-from failover_rules import Coordinator, Observation, Probe
-
+from functions.failover.aws_io import MoveOutcome, describe_eni, move_eni, observe
+from functions.failover.rules import Coordinator, Observation, Probe
 from functions.shared.lambda_support import (
     AWS_ERRORS,
     AwsErrorKind,
@@ -37,7 +36,7 @@ from functions.shared.lambda_support import (
 )
 from node_agent.aws import put_metric
 from node_agent.contract import TAG_SWITCHOVER_SINCE, FunctionEnv, Metric
-from node_agent.trino import TrinoError, TrinoUnavailable
+from node_agent.trino.admin import TrinoError, TrinoUnavailable
 
 FUNCTION = "failover"
 WAITING = "Terminating:Wait"

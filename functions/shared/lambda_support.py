@@ -28,8 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from node_agent import aws as node_aws
 from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
-from node_agent.trino import TrinoAdmin
-from node_agent.trino_discovery import internal_bearer
+from node_agent.trino.admin import TrinoAdmin
+from node_agent.trino.discovery import internal_bearer
 
 # Bounded retries for every AWS call: throttling gets a few backed-off attempts inside one call,
 # never a loop that outlives the invocation.

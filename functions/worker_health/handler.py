@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from worker_health_run import FUNCTION, WorkerHealthConfig, WorkerHealthRun
-
 from functions.shared.lambda_support import (
     AWS_ERRORS,
     TriggerKind,
@@ -19,6 +17,7 @@ from functions.shared.lambda_support import (
     log_line,
     start_invocation,
 )
+from functions.worker_health.run import FUNCTION, WorkerHealthConfig, WorkerHealthRun
 
 # Only a schedule (or a person invoking it by hand) counts a check: an extra run on some other
 # event would count one failure twice and replace a worker early.

@@ -21,7 +21,6 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -108,14 +107,8 @@ class MotoCluster:
 
 
 def load_handler(function: str) -> ModuleType:
-    """functions/<function>/handler.py as a module of its own: both functions' entry points are
-    named handler.py (the Lambda runtime's convention), so neither can be imported by bare name."""
-    path = Path(__file__).resolve().parents[2] / "functions" / function / "handler.py"
-    spec = importlib.util.spec_from_file_location(f"{function}_handler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """functions/<function>/handler.py, imported as the zip's root shim imports it."""
+    return importlib.import_module(f"functions.{function}.handler")
 
 
 def unreachable_trino() -> TrinoClients:
@@ -199,7 +192,7 @@ class ScriptedProbes:
         self.calls = [c for c in self.calls if c != instance_id]
 
     def __call__(self, instance_id: str, address: str) -> Any:
-        from failover_rules import Probe
+        from functions.failover.rules import Probe
 
         answers = self.script.get(instance_id, ["ok"])
         index = min(self.calls.count(instance_id), len(answers) - 1)

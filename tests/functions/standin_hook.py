@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.node_agent.fakes import RecordedCall, StandInLifecycleApi
+from tools.harness.fakes import RecordedCall, StandInLifecycleApi
 
 
 class StandInTerminationHook:

@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 import pytest
-from moto_cluster import (
+
+from tests.functions.moto_cluster import (
     COORDINATOR_GROUP,
     InjectedAwsError,
     MotoCluster,

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from failover_watch import probe_coordinator
 
-from node_agent.trino import TrinoAdmin
+from functions.failover.watch import probe_coordinator
+from node_agent.trino.admin import TrinoAdmin
 
 STARTED = {"starting": False, "coordinator": True, "nodeVersion": {"version": "476"}}
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from failover_rules import (
+from functions.failover.rules import (
     MISSING,
     Action,
     Coordinator,

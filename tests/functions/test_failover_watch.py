@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from failover_aws import MoveOutcome, describe_instances, move_eni, observe
-from failover_watch import FailoverConfig, FailoverWatch
-from moto_cluster import (
+
+from functions.failover.aws_io import MoveOutcome, describe_instances, move_eni, observe
+from functions.failover.watch import FailoverConfig, FailoverWatch
+from node_agent.contract import COORDINATOR_ENI_DEVICE_INDEX, Metric
+from tests.functions.moto_cluster import (
     CLUSTER,
     COORDINATOR_GROUP,
     InjectedAwsError,
@@ -17,8 +19,6 @@ from moto_cluster import (
     SteppingClock,
     build_cluster,
 )
-
-from node_agent.contract import COORDINATOR_ENI_DEVICE_INDEX, Metric
 
 
 @pytest.fixture
@@ -241,7 +241,7 @@ def test_a_refused_mark_is_logged_and_the_move_stands(cluster: MotoCluster) -> N
 
 
 def _move_decision(holder: str, target: str) -> Any:
-    from failover_rules import Action, Decision
+    from functions.failover.rules import Action, Decision
 
     return Decision(Action.MOVE, "test: holder failed", holder=holder, target=target, failures=3)
 

@@ -7,7 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from moto_cluster import (
+
+from functions.failover.switchover import Switchover, SwitchoverConfig, WaitMarks
+from node_agent.contract import TAG_SWITCHOVER_SINCE, Metric
+from node_agent.trino.admin import TrinoError
+from tests.functions.moto_cluster import (
     CLUSTER,
     COORDINATOR_GROUP,
     LogLines,
@@ -16,11 +20,7 @@ from moto_cluster import (
     SteppingClock,
     build_cluster,
 )
-from standin_hook import StandInTerminationHook
-from switchover import Switchover, SwitchoverConfig, WaitMarks
-
-from node_agent.contract import TAG_SWITCHOVER_SINCE, Metric
-from node_agent.trino import TrinoError
+from tests.functions.standin_hook import StandInTerminationHook
 
 HOOK = f"{CLUSTER}-switchover"
 

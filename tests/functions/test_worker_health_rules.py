@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from worker_health_rules import CoordinatorView, Worker, plan, unhealthy_limit
+
+from functions.worker_health.rules import CoordinatorView, Worker, plan, unhealthy_limit
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -10,8 +10,13 @@ import json
 from typing import Any
 
 import pytest
-import worker_health_run
-from moto_cluster import (
+
+from functions.shared.lambda_support import EnvReader
+from functions.worker_health import run as worker_health_run
+from functions.worker_health.rules import CoordinatorView
+from functions.worker_health.run import WorkerHealthConfig, WorkerHealthRun
+from node_agent.contract import TAG_HEALTH_MISSES, Metric
+from tests.functions.moto_cluster import (
     CLUSTER,
     WORKER_GROUP,
     InjectedAwsError,
@@ -23,11 +28,6 @@ from moto_cluster import (
     load_handler,
     unreachable_trino,
 )
-from worker_health_rules import CoordinatorView
-from worker_health_run import WorkerHealthConfig, WorkerHealthRun
-
-from functions.shared.lambda_support import EnvReader
-from node_agent.contract import TAG_HEALTH_MISSES, Metric
 
 SCHEDULE = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": []}
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from image_install import IMAGE, TRINO_VERSION, InstalledImage, install_args, run_install
 
-from harness.downloads import fetch, trino_server
+from tests.image.image_install import IMAGE, TRINO_VERSION, InstalledImage, install_args, run_install
+from tools.harness.downloads import fetch, trino_server
 
 
 @pytest.fixture(scope="session")

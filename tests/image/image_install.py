@@ -8,7 +8,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from components.base import REPO_ROOT
+
+REPO = REPO_ROOT
 IMAGE = REPO / "image"
 INSTALL = IMAGE / "install.sh"
 TRINO_VERSION = 476

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from image_install import IMAGE
-
 from node_agent.contract import LogFile
+from tests.image.image_install import IMAGE
 
 TEMPLATE = IMAGE / "files" / "cloudwatch-agent.json"
 

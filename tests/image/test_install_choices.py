@@ -9,9 +9,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from image_install import INSTALL, InstalledImage, install_args, run_install
 
-from node_agent import contract, versions
+from node_agent import contract
+from node_agent.trino import versions
+from tests.image.image_install import INSTALL, InstalledImage, install_args, run_install
 
 MAVEN = "https://repo1.maven.org/maven2"
 GITHUB = "https://github.com/trinodb/trino/releases/download"

@@ -10,9 +10,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from image_install import JAVA_HOME, TRINO_VERSION, InstalledImage, install_args, run_install
-
 from node_agent import contract
+from tests.image.image_install import JAVA_HOME, TRINO_VERSION, InstalledImage, install_args, run_install
 
 AGENT_VENV = "/opt/presto-on-aws/venv"
 

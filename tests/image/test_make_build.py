@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from image_install import IMAGE
+from tests.image.image_install import IMAGE
 
 PLACEMENT = ("AWS_REGION", "VPC_ID", "SUBNET_ID")
 

@@ -18,9 +18,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from image_install import IMAGE
 
 from node_agent.contract import AMI_TAG_TRINO_VERSION
+from tests.image.image_install import IMAGE
 
 TEMPLATE = IMAGE / "trino.pkr.hcl"
 VARIABLES = IMAGE / "variables.pkr.hcl"

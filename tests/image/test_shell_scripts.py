@@ -6,7 +6,8 @@ import shutil
 import subprocess
 
 import pytest
-from image_install import REPO
+
+from tests.image.image_install import REPO
 
 SKIP_DIRS = {".git", ".venv", ".cache", "node_modules", "build"}
 

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from image_install import InstalledImage
 
 from node_agent import contract
 from node_agent.cli import COMMANDS
+from tests.image.image_install import InstalledImage
 
 UNIT_DIR = "/usr/lib/systemd/system"
 AGENT = "/opt/presto-on-aws/venv/bin/node-agent"
@@ -231,7 +231,7 @@ def sees_trino(installed: InstalledImage, data_dir: Path, capabilities: list[str
     """The lifecycle agent's own check, run as root limited to these capabilities (as systemd would)."""
     bounding = ",".join(["-all", *(f"+{cap.removeprefix('CAP_').lower()}" for cap in capabilities)])
     code = (
-        f"from node_agent.trino_process import TrinoProcess; print(TrinoProcess({str(data_dir)!r}).running())"
+        f"from node_agent.trino.process import TrinoProcess; print(TrinoProcess({str(data_dir)!r}).running())"
     )
     python = str(installed.path("/opt/presto-on-aws/venv/bin/python"))
     result = subprocess.run(

@@ -1,7 +1,7 @@
-"""Fixtures for the real-component integration suite (see harness/ for how each part runs).
+"""Fixtures for the real-component integration suite (see tools/harness/ for how each part runs).
 
 Session-scoped servers are started on first use and stopped at the end of the run, also when a
-test fails (fixture finalizers, with an atexit hook in harness.processes as the last resort).
+test fails (fixture finalizers, with an atexit hook in tools.harness.processes as the last resort).
 Every server listens on 127.0.0.1 on a port picked at runtime.
 
 - trino_cluster: a ready coordinator + 2 workers (TPC-H works, both workers active).
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.elasticsearch import Elasticsearch
-from harness.moto import ClusterResources, MotoServer
-from harness.opensearch import OpenSearch
-from harness.prometheus import PrometheusFactory
-from harness.trino import TrinoCluster, TrinoFactory
+from tools.harness.elasticsearch import Elasticsearch
+from tools.harness.moto import ClusterResources, MotoServer
+from tools.harness.opensearch import OpenSearch
+from tools.harness.prometheus import PrometheusFactory
+from tools.harness.trino import TrinoCluster, TrinoFactory
 
 
 @pytest.fixture(scope="session")

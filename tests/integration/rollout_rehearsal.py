@@ -1,6 +1,6 @@
 """A rollout rehearsed on real Trino 476, with the harness playing AWS's part.
 
-The cluster: the coordinator pair of harness/coordinator_pair.py (two coordinators and two workers
+The cluster: the coordinator pair of tools/harness/coordinator_pair.py (two coordinators and two workers
 rendered for production by the project's renderer, every node's discovery URI the coordinator
 address, which follows the ENI in moto server). A client outside the cluster runs a steady
 stream of queries at the address. Then the rollout, as an instance refresh would run it:
@@ -27,16 +27,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.coordinator_pair import CoordinatorPair, start_pair
-from harness.failover_function import FailoverFunction, eni_holder, termination_event
-from harness.moto import ClusterResources, MotoServer
-from harness.trino import TrinoFactory, TrinoNode
 from node_agent.contract import NodeSettings
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
-from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
+from node_agent.lifecycle.command import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
+from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 from tests.functions.standin_hook import StandInTerminationHook
-from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+from tools.harness.coordinator_pair import CoordinatorPair, start_pair
+from tools.harness.failover_function import FailoverFunction, eni_holder, termination_event
+from tools.harness.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+from tools.harness.moto import ClusterResources, MotoServer
+from tools.harness.trino import TrinoFactory, TrinoNode
 
 STREAM_SQL = "SELECT count(*) FROM tpch.tiny.orders"
 HOOK = "switchover"

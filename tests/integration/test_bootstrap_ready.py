@@ -14,11 +14,12 @@ from collections.abc import Iterator
 import bcrypt
 import pytest
 
-from harness.certs import issue_certificate
-from harness.trino import TrinoCluster, TrinoFactory, default_settings
-from node_agent import bootstrap, render
+from node_agent import render
+from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role, TlsSettings
-from node_agent.trino import TrinoAdmin, TrinoError
+from node_agent.trino.admin import TrinoAdmin, TrinoError
+from tools.harness.certs import issue_certificate
+from tools.harness.trino import TrinoCluster, TrinoFactory, default_settings
 
 pytestmark = pytest.mark.integration
 

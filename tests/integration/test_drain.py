@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.moto import ClusterResources, MotoServer
-from harness.trino import READY_TIMEOUT_SECONDS, TrinoCluster, TrinoNode
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
-from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, build_config
-from node_agent.trino import QueryResult
-from node_agent.trino_process import TrinoProcess, trino_alive
-from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+from node_agent.lifecycle.command import LifecycleAgent, build_config
+from node_agent.lifecycle.drain_state import StateStore
+from node_agent.trino.admin import QueryResult
+from node_agent.trino.process import TrinoProcess, trino_alive
+from tools.harness.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+from tools.harness.moto import ClusterResources, MotoServer
+from tools.harness.trino import READY_TIMEOUT_SECONDS, TrinoCluster, TrinoNode
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 Two coordinators and a worker rendered exactly as a stack renders them
 (`node-scheduler.include-coordinator=false`, every `discovery.uri` the coordinator address), the
 stack's resources in moto server with the coordinator ENI created unattached, and the unchanged
-handler with the stack's probe settings. The address is harness.address.AddressStandIn: it
+handler with the stack's probe settings. The address is tools.harness.address.AddressStandIn: it
 follows the ENI's attachment in moto, so the workers and the users reach whichever coordinator the
 function attached it to, nobody before the first attach, and every connection is reset when it
 moves. moto's instances have no machines behind them, so the one other seam is the resolver of
@@ -24,13 +24,13 @@ from typing import Any
 
 import pytest
 
-from harness.coordinator_pair import CoordinatorPair, pause, resume, start_pair
-from harness.failover_function import FailoverFunction, eni_holder, scheduled_event
-from harness.moto import ClusterResources, MotoServer
-from harness.trino import TrinoFactory
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
-from node_agent.coordinator_health import probe_coordinator
-from node_agent.trino import TrinoAdmin
+from node_agent.trino.admin import TrinoAdmin
+from node_agent.trino.health import probe_coordinator
+from tools.harness.coordinator_pair import CoordinatorPair, pause, resume, start_pair
+from tools.harness.failover_function import FailoverFunction, eni_holder, scheduled_event
+from tools.harness.moto import ClusterResources, MotoServer
+from tools.harness.trino import TrinoFactory
 
 pytestmark = pytest.mark.integration
 

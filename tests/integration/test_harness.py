@@ -14,20 +14,21 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-import rehearse
-from harness import downloads
-from harness.elasticsearch import Elasticsearch
-from harness.moto import ClusterResources, MotoServer
-from harness.ports import free_port
-from harness.processes import ManagedProcess
-from harness.prometheus import PrometheusFactory
-from harness.trino import TrinoCluster, TrinoFactory, TrinoStartError, default_settings
+from components.base import REPO_ROOT
 from node_agent.contract import TAG_CLUSTER, TlsSettings
-from node_agent.trino import TrinoError
+from node_agent.trino.admin import TrinoError
+from tools import rehearse
+from tools.harness import downloads
+from tools.harness.elasticsearch import Elasticsearch
+from tools.harness.moto import ClusterResources, MotoServer
+from tools.harness.ports import free_port
+from tools.harness.processes import ManagedProcess
+from tools.harness.prometheus import PrometheusFactory
+from tools.harness.trino import TrinoCluster, TrinoFactory, TrinoStartError, default_settings
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 
 
 # --- Trino -------------------------------------------------------------------------------------
@@ -190,7 +191,7 @@ def test_stopping_a_process_also_stops_what_it_forked(tmp_path: Path) -> None:
 def test_processes_left_running_are_stopped_when_the_run_exits(tmp_path: Path) -> None:
     pid_file = tmp_path / "server.pid"
     script = (
-        "from pathlib import Path; from harness.processes import ManagedProcess\n"
+        "from pathlib import Path; from tools.harness.processes import ManagedProcess\n"
         f"p = ManagedProcess('left running', ['sleep', '300'], log_path=Path({str(tmp_path / 'log')!r}))\n"
         f"Path({str(pid_file)!r}).write_text(str(p.pid))\n"
     )
@@ -225,7 +226,7 @@ def _gone(pid: int) -> bool:
 # --- make rehearse -----------------------------------------------------------------------------
 @dataclass
 class Rehearsal:
-    """One `rehearse.py` run in the background, its output in files (a full pipe would stall it)."""
+    """One `tools/rehearse.py` run in the background, its output in files (a full pipe would stall it)."""
 
     process: subprocess.Popen[bytes]
     dir: Path
@@ -248,7 +249,7 @@ def _start_rehearsal(directory: Path, *args: str) -> Rehearsal:
         process = subprocess.Popen(
             [
                 sys.executable,
-                "rehearse.py",
+                "tools/rehearse.py",
                 "--stack",
                 "dev",
                 "--smoke-and-exit",
@@ -265,7 +266,7 @@ def _start_rehearsal(directory: Path, *args: str) -> Rehearsal:
 
 @dataclass
 class Rehearsals:
-    """The module's `rehearse.py` runs, started together: each boots its own Trino, and side by
+    """The module's `tools/rehearse.py` runs, started together: each boots its own Trino, and side by
     side their JVMs use the two cores that one boot alone leaves partly idle."""
 
     smoke: Rehearsal  # the dev stack with one worker
@@ -284,7 +285,16 @@ def rehearsals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsals]
         bad = _start_rehearsal(base / "bad", "--workers", "0", "--property", "query.max-memory=lots")
         started.append(bad.process)
         interactive = subprocess.Popen(
-            [sys.executable, "rehearse.py", "--stack", "dev", "--workers", "0", "--dir", str(base / "r")],
+            [
+                sys.executable,
+                "tools/rehearse.py",
+                "--stack",
+                "dev",
+                "--workers",
+                "0",
+                "--dir",
+                str(base / "r"),
+            ],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

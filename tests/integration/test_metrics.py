@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric, Role
-from node_agent.metrics import MetricsAgent, MetricsConfig
-from node_agent.trino import TrinoError, TrinoUnavailable
+from node_agent.metrics.command import MetricsAgent, MetricsConfig
+from node_agent.trino.admin import TrinoError, TrinoUnavailable
 
 pytestmark = pytest.mark.integration
 

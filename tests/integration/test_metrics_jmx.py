@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from node_agent import versions
-from node_agent.metrics_sources import JMX, OPENMETRICS, parse_openmetrics, read_jmx
+from node_agent.metrics.sources import JMX, OPENMETRICS, parse_openmetrics, read_jmx
+from node_agent.trino import versions
 
 pytestmark = pytest.mark.integration
 

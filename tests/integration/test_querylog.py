@@ -2,7 +2,7 @@
 
 Every test runs against both stores the harness can run: Elasticsearch 8.19 and OpenSearch 2.19
 (one Trino for both: the agent for each store takes the same port in turn). The agent runs as its
-own process (`python -m node_agent.querylog`), so "restart" here is a SIGKILL and a new process
+own process (`python -m node_agent.querylog.command`), so "restart" here is a SIGKILL and a new process
 on the same spool, the harshest way an agent stops.
 """
 
@@ -24,16 +24,17 @@ from typing import Any
 
 import pytest
 
-from harness.ports import free_port
+from components.base import REPO_ROOT
 from node_agent.contract import QUERYLOG_PATH, ElasticsearchSettings
-from node_agent.querylog import QuerylogConfig, for_store
-from node_agent.spool import Spool
-from node_agent.store import open_store
-from node_agent.trino import TrinoError
+from node_agent.querylog.command import QuerylogConfig, for_store
+from node_agent.querylog.spool import Spool
+from node_agent.querylog.store.base import open_store
+from node_agent.trino.admin import TrinoError
+from tools.harness.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 OK_QUERIES = [
     ("SELECT count(*) FROM tpch.tiny.orders", 15000),
     ("SELECT count(*) FROM tpch.tiny.nation", 25),
@@ -79,7 +80,7 @@ class QuerylogProcess:
         command = [
             sys.executable,
             "-m",
-            "node_agent.querylog",
+            "node_agent.querylog.command",
             f"--port={self.port}",
             f"--spool-dir={self.spool_dir}",
             f"--es-url={self.es_url}",

@@ -25,16 +25,15 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from harness.ports import free_port
+from components.base import REPO_ROOT
 from node_agent.contract import QUERYLOG_PATH
 from tests.integration.standin_sigv4 import StandInSigV4Proxy, standin_sigv4_proxy
 from tests.integration.test_querylog import QuerylogProcess
+from tools.harness.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-EVENT = (
-    Path(__file__).resolve().parents[1] / "node_agent" / "data" / "trino476" / "finished_lineitem_scan.json"
-)
+EVENT = REPO_ROOT / "tests" / "node_agent" / "data" / "trino476" / "finished_lineitem_scan.json"
 REGION = "eu-west-1"
 CREDENTIALS = Credentials("AKIDSTANDINEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSTANDINKEY")
 

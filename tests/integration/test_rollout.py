@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.moto import ClusterResources, MotoServer
-from harness.trino import TrinoFactory, default_settings
 from tests.integration.rollout_rehearsal import Numbers, Rehearsal
+from tools.harness.moto import ClusterResources, MotoServer
+from tools.harness.trino import TrinoFactory, default_settings
 
 # Seven Trino JVMs start and stop one after another here; on CI's machine that takes a few minutes,
 # on a machine shared with other suites far longer than the suite's default per-test limit.
@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.timeout(2400),
 ]
 
-# The harness's grace period (harness.trino.default_settings: 10 s, not production's 120 s, which a
+# The harness's grace period (tools.harness.trino.default_settings: 10 s, not production's 120 s, which a
 # drain waits twice; test_drain.py runs the production value). It must stay above the coordinator's
 # 5 s node-state poll: with 5 s, a query's task landed on a worker that was already leaving, and
 # the query failed REMOTE_HOST_GONE a minute later (seen in this rehearsal).

@@ -32,13 +32,9 @@ from typing import Any
 import bcrypt
 import pytest
 
-from harness.certs import issue_certificate
-from harness.elasticsearch import Elasticsearch
-from harness.failover_function import load_failover_handler
-from harness.moto import REGION, ClusterResources, MotoServer
-from harness.ports import free_port
-from harness.trino import TrinoCluster, TrinoFactory, default_settings
-from node_agent import bootstrap, render
+from components.base import REPO_ROOT
+from node_agent import render
+from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import (
     NODE_ENV_REGION,
     NODE_ENV_ROLE,
@@ -49,18 +45,24 @@ from node_agent.contract import (
     Role,
     TlsSettings,
 )
-from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, build_config
-from node_agent.metrics import MetricsAgent, MetricsConfig
-from node_agent.store_elastic import make_client
-from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
-from node_agent.trino_process import TrinoProcess
-from tests.node_agent.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+from node_agent.lifecycle.command import LifecycleAgent, build_config
+from node_agent.lifecycle.drain_state import StateStore
+from node_agent.metrics.command import MetricsAgent, MetricsConfig
+from node_agent.querylog.store.elastic import make_client
+from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
+from node_agent.trino.process import TrinoProcess
+from tools.harness.certs import issue_certificate
+from tools.harness.elasticsearch import Elasticsearch
+from tools.harness.failover_function import load_failover_handler
+from tools.harness.fakes import FakeImds, StandInLifecycleApi, instance_metadata
+from tools.harness.moto import REGION, ClusterResources, MotoServer
+from tools.harness.ports import free_port
+from tools.harness.trino import TrinoCluster, TrinoFactory, default_settings
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
 # The dev stack deploys to eu-west-1, and a stack refuses secrets from another region.
 DEV_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
@@ -246,7 +248,7 @@ class QuerylogOnNode:
             [
                 sys.executable,
                 "-m",
-                "node_agent.querylog",
+                "node_agent.querylog.command",
                 f"--env-file={env_file}",
                 f"--port={port}",
                 f"--spool-dir={spool_dir}",
@@ -484,7 +486,7 @@ def test_the_query_log_link_with_a_wrong_password_is_refused(secure: SecureClust
 # --- the failover function's probe ----------------------------------------------------------------
 @pytest.fixture
 def failover_handler() -> Any:
-    """The handler module as Lambda loads it (harness.failover_function, shared with the pair's tests)."""
+    """The handler module as Lambda reaches it (tools/harness/failover_function.py, shared with the pair)."""
     return load_failover_handler()
 
 
@@ -513,8 +515,8 @@ def test_failover_probe_sees_the_secured_coordinator_healthy(
 ) -> None:
     """The probe runs with the environment the prod stack gives the function, against a coordinator
     reached at its own address (127.0.0.2) while its certificate names the ENI's (127.0.0.1)."""
-    from components.function_env import failover_environment
-    from components.stack_file import load_stack_settings
+    from components.lambdas.environment import failover_environment
+    from components.settings.stack_file import load_stack_settings
     from functions.shared.lambda_support import env_reader
 
     settings = load_stack_settings("prod", {"tlsCaBundle": secure.ca_file.read_text()})
@@ -576,16 +578,10 @@ def test_worker_health_check_reads_the_secured_coordinators_workers(
 ) -> None:
     """The worker-health function, with the prod stack's environment, queries the coordinator at
     the ENI's address over HTTPS as the management user and sees the worker active."""
-    import sys
-
-    from components.function_env import worker_health_environment
-    from components.stack_file import load_stack_settings
+    from components.lambdas.environment import worker_health_environment
+    from components.settings.stack_file import load_stack_settings
     from functions.shared.lambda_support import TrinoClients, env_reader
-
-    folder = str(REPO / "functions" / "worker_health")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    from worker_health_run import WorkerHealthConfig, coordinator_view
+    from functions.worker_health.run import WorkerHealthConfig, coordinator_view
 
     settings = load_stack_settings("prod", {"tlsCaBundle": secure.ca_file.read_text()})
     environ = {
@@ -674,7 +670,7 @@ def tls_rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRehea
         process = subprocess.Popen(
             [
                 sys.executable,
-                "rehearse.py",
+                "tools/rehearse.py",
                 "--stack",
                 "dev",
                 "--workers",

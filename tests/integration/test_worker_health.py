@@ -9,30 +9,24 @@ ids to the moto worker instance ids they play (on EC2 a node's id is its instanc
 from __future__ import annotations
 
 import importlib
-import sys
 import time
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from functions.shared.lambda_support import EnvReader, TrinoAccess, TrinoClients
-from harness.moto import ClusterResources, MotoServer
-from harness.trino import TrinoCluster
 from node_agent.contract import TAG_HEALTH_MISSES
-from node_agent.trino import TrinoAdmin
+from node_agent.trino.admin import TrinoAdmin
+from tools.harness.moto import ClusterResources, MotoServer
+from tools.harness.trino import TrinoCluster
 
 pytestmark = pytest.mark.integration
 
-WORKER_HEALTH_DIR = Path(__file__).resolve().parents[2] / "functions" / "worker_health"
-
 
 def worker_health_run() -> ModuleType:
-    """The function's module as Lambda loads it: its folder is the import root (the zip layout)."""
-    if str(WORKER_HEALTH_DIR) not in sys.path:
-        sys.path.insert(0, str(WORKER_HEALTH_DIR))
-    return importlib.import_module("worker_health_run")
+    """The function's module, imported from the zip's import root (the repository's)."""
+    return importlib.import_module("functions.worker_health.run")
 
 
 def health(moto: MotoServer, group: str) -> dict[str, str]:

@@ -15,12 +15,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from fakes import FakeImds, instance_metadata
 from moto import mock_aws
-from sample_settings import sample_node_settings
 
-from harness.certs import issue_certificate
-from node_agent import bootstrap, render
+from node_agent import render
+from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import (
     MANAGEMENT_USER,
     NODE_ENV_REGION,
@@ -31,6 +29,9 @@ from node_agent.contract import (
     TlsSettings,
 )
 from node_agent.imds import Imds
+from tests.node_agent.sample_settings import sample_node_settings
+from tools.harness.certs import issue_certificate
+from tools.harness.fakes import FakeImds, instance_metadata
 
 REGION = "eu-west-1"
 PARAMETER = "/presto-on-aws/analytics/node-settings"

@@ -32,5 +32,5 @@ def test_a_command_gets_the_remaining_arguments(tmp_path: object, capsys: pytest
 def test_every_command_module_has_a_main() -> None:
     import importlib
 
-    for command in cli.COMMANDS:
-        assert callable(importlib.import_module(f"node_agent.{command}").main)
+    for command in cli.COMMANDS.values():
+        assert callable(importlib.import_module(command.module).main)

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import FakeImds, instance_metadata
 
-from node_agent.drain_state import DrainRecord, StateStore, drain_begun
 from node_agent.imds import Imds
-from node_agent.lifecycle import not_draining
+from node_agent.lifecycle.command import not_draining
+from node_agent.lifecycle.drain_state import DrainRecord, StateStore, drain_begun
+from tools.harness.fakes import FakeImds, instance_metadata
 
 INSTANCE = "i-0123456789abcdef0"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from node_agent.events import EventError, index_name, parse_completed_event, parse_duration
+from node_agent.querylog.events import EventError, index_name, parse_completed_event, parse_duration
 
 DATA = Path(__file__).parent / "data" / "trino476"
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import FakeImds, instance_metadata
 
 from node_agent.imds import Imds, ImdsError, InstanceIdentity, memory_bytes
+from tools.harness.fakes import FakeImds, instance_metadata
 
 
 @pytest.fixture

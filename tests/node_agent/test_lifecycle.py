@@ -11,15 +11,15 @@ from pathlib import Path
 
 import boto3
 import pytest
-from fakes import FakeImds, FakeTrinoNode, StandInLifecycleApi, instance_metadata
 from moto import mock_aws
-from sample_settings import sample_node_settings
 
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
-from node_agent.drain_state import StateStore
 from node_agent.imds import Imds
-from node_agent.lifecycle import LifecycleAgent, LifecycleConfig, build_config
-from node_agent.trino import TrinoError, TrinoUnavailable
+from node_agent.lifecycle.command import LifecycleAgent, LifecycleConfig, build_config
+from node_agent.lifecycle.drain_state import StateStore
+from node_agent.trino.admin import TrinoError, TrinoUnavailable
+from tests.node_agent.sample_settings import sample_node_settings
+from tools.harness.fakes import FakeImds, FakeTrinoNode, StandInLifecycleApi, instance_metadata
 
 REGION = "us-east-1"
 GROUP = "analytics-workers"

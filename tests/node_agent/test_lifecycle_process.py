@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from node_agent.trino import TrinoError, TrinoUnavailable
-from node_agent.trino_process import TrinoProcess, trino_alive
+from node_agent.trino.admin import TrinoError, TrinoUnavailable
+from node_agent.trino.process import TrinoProcess, trino_alive
 
 
 @pytest.fixture

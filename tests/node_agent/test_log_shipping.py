@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from node_agent.contract import LogFile, NodeSettings
-from node_agent.log_shipping import (
+from components.base import REPO_ROOT
+from node_agent.bootstrap.log_shipping import (
     AgentConfig,
     AgentNotInstalled,
     LogShippingError,
@@ -29,9 +29,10 @@ from node_agent.log_shipping import (
     run_command,
     ship_logs,
 )
-from plan_mocks import Plan, reveal, run_program
+from node_agent.contract import LogFile, NodeSettings
+from tools.plan.mocks import Plan, reveal, run_program
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 TEMPLATE = REPO / "image" / "files" / "cloudwatch-agent.json"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 

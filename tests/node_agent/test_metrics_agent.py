@@ -24,7 +24,6 @@ import requests
 from moto import mock_aws
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sample_settings import sample_node_settings
 
 from node_agent import aws
 from node_agent.contract import (
@@ -36,9 +35,9 @@ from node_agent.contract import (
     Metric,
     Role,
 )
-from node_agent.metrics import MetricsAgent, MetricsConfig, SnapshotCollector, resolve_node
-from node_agent.metrics_cloudwatch import CloudWatchPublisher, metric_data
-from node_agent.metrics_sources import (
+from node_agent.metrics.cloudwatch import CloudWatchPublisher, metric_data
+from node_agent.metrics.command import MetricsAgent, MetricsConfig, SnapshotCollector, resolve_node
+from node_agent.metrics.sources import (
     AgentMetrics,
     ClusterNumbers,
     Snapshot,
@@ -47,8 +46,9 @@ from node_agent.metrics_sources import (
     node_numbers,
     parse_openmetrics,
 )
-from node_agent.querylog import QuerylogAgent, QuerylogConfig
-from node_agent.trino import TrinoAdmin
+from node_agent.querylog.command import QuerylogAgent, QuerylogConfig
+from node_agent.trino.admin import TrinoAdmin
+from tests.node_agent.sample_settings import sample_node_settings
 
 DATA = Path(__file__).parent / "data" / "trino476"
 STATUS = json.loads((DATA / "v1_status.json").read_text())

@@ -11,7 +11,7 @@ from node_agent.jsonlog import JsonFormatter
 
 
 def record(message: str, exc_info: Any = None) -> logging.LogRecord:
-    return logging.LogRecord("node_agent.querylog", logging.ERROR, __file__, 1, message, (), exc_info)
+    return logging.LogRecord("node_agent.querylog.command", logging.ERROR, __file__, 1, message, (), exc_info)
 
 
 def test_a_log_line_is_one_json_object_with_level_component_and_message() -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from node_agent.store import mapping
+from components.base import REPO_ROOT
+from node_agent.querylog.store.base import mapping
 
-FILE = Path(__file__).resolve().parents[2] / "dashboards" / "querylog.ndjson"
+FILE = REPO_ROOT / "dashboards" / "querylog.ndjson"
 AGGREGATABLE = {"keyword", "date", "double", "long", "integer"}
 NUMERIC = {"double", "long", "integer"}
 

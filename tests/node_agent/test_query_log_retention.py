@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from node_agent.contract import ElasticsearchSettings
-from node_agent.store import Store, open_store
-from node_agent.store_elastic import ilm_policy
-from node_agent.store_opensearch import ism_policy
+from node_agent.querylog.store.base import Store, open_store
+from node_agent.querylog.store.elastic import ilm_policy
+from node_agent.querylog.store.opensearch import ism_policy
 from tests.node_agent.standin_search import ILM, ISM, StandInSearchServer, standin_search_server
 
 PREFIX = "trino-queries"

@@ -9,9 +9,15 @@ import pytest
 from botocore.credentials import Credentials
 
 from node_agent.contract import ElasticsearchSettings
-from node_agent.store import StoreRefused, ensure_retention, fingerprint, index_template, open_store
-from node_agent.store_elastic import ElasticStore, ilm_policy, index_settings
-from node_agent.store_opensearch import OpenSearchStore, ism_policy, make_client
+from node_agent.querylog.store.base import (
+    StoreRefused,
+    ensure_retention,
+    fingerprint,
+    index_template,
+    open_store,
+)
+from node_agent.querylog.store.elastic import ElasticStore, ilm_policy, index_settings
+from node_agent.querylog.store.opensearch import OpenSearchStore, ism_policy, make_client
 
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 

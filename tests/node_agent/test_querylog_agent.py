@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import requests
 
-from node_agent import querylog
-from node_agent.querylog import QuerylogAgent, QuerylogConfig, Shipper
-from node_agent.store import BulkOutcome, RequestRefused, bulk_entry, entry_document
+from node_agent.querylog import command as querylog
+from node_agent.querylog.command import QuerylogAgent, QuerylogConfig, Shipper
+from node_agent.querylog.store.base import BulkOutcome, RequestRefused, bulk_entry, entry_document
 
 DATA = Path(__file__).parent / "data" / "trino476"
 EVENT = (DATA / "finished_lineitem_scan.json").read_bytes()

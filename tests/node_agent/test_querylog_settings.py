@@ -10,7 +10,6 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-from sample_settings import sample_node_settings
 
 from node_agent.contract import (
     NODE_ENV_REGION,
@@ -19,9 +18,10 @@ from node_agent.contract import (
     ElasticsearchSettings,
     NodeSettings,
 )
-from node_agent.querylog import resolve_elasticsearch
-from node_agent.store import mapping
-from node_agent.store_elastic import make_client
+from node_agent.querylog.command import resolve_elasticsearch
+from node_agent.querylog.store.base import mapping
+from node_agent.querylog.store.elastic import make_client
+from tests.node_agent.sample_settings import sample_node_settings
 
 REGION = "eu-west-1"
 PARAMETER = "/presto-on-aws/prod/node-settings"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from sample_settings import sample_node_settings
 
 from node_agent.contract import MANAGEMENT_USER, QUERYLOG_PATH, NodeSettings, Role, TlsSettings
 from node_agent.render import (
@@ -21,6 +20,7 @@ from node_agent.render import (
     heap_bytes,
     render,
 )
+from tests.node_agent.sample_settings import sample_node_settings
 
 FACTS = NodeFacts(
     instance_id="i-0123456789abcdef0",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node_agent import versions
+from node_agent.trino import versions
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from node_agent.spool import Spool, SpoolFull, SpoolWriteError
+from components.base import REPO_ROOT
+from node_agent.querylog.spool import Spool, SpoolFull, SpoolWriteError
 
 
 def payloads(spool: Spool, limit: int = 1000) -> list[bytes]:
@@ -198,7 +199,7 @@ def test_the_backlog_is_counted_again_after_a_restart(tmp_path: Path) -> None:
 DISK_FULL_SCRIPT = """
 import json, resource, signal, sys
 from pathlib import Path
-from node_agent.spool import Spool, SpoolWriteError
+from node_agent.querylog.spool import Spool, SpoolWriteError
 
 directory, limit = Path(sys.argv[1]), int(sys.argv[2])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
@@ -225,7 +226,7 @@ def test_a_write_that_fails_on_a_full_disk_is_cut_back_and_later_records_survive
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPO_ROOT
     limit = 3 * 308 + 100  # three 308-byte frames fit; the fourth is written in part, then refused
     done = subprocess.run(
         [sys.executable, "-c", DISK_FULL_SCRIPT, str(tmp_path), str(limit)],

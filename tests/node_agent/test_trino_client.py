@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from node_agent.trino import TrinoAdmin, TrinoError, TrinoUnavailable
+from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 
 
 class FakeTrinoQueue(ThreadingHTTPServer):

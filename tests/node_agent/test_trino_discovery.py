@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 
-from node_agent.trino_discovery import TOKEN_LIFETIME_SECONDS, internal_bearer
+from node_agent.trino.discovery import TOKEN_LIFETIME_SECONDS, internal_bearer
 
 
 def _part(token: str, index: int) -> dict[str, object]:

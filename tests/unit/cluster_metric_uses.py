@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from node_agent.contract import CLOUDWATCH_NAMESPACE
-from plan_mocks import Plan
+from tools.plan.mocks import Plan
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from plan_mocks import Plan, run_program
+from tools.plan.mocks import Plan, run_program
 
 CONFIGS: dict[str, tuple[str, Mapping[str, object]]] = {
     "dev": ("dev", {}),

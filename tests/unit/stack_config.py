@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.settings import parse
-from components.settings_model import ConfigError
+from components.settings.model import ConfigError
+from components.settings.parse import parse
 
 VALID = {
     "aws:region": "eu-west-1",

@@ -1,4 +1,4 @@
-"""The coordinator address stand-in (harness/address.py) behaves like an address in a VPC.
+"""The coordinator address stand-in (tools/harness/address.py) behaves like an address in a VPC.
 
 Checked with plain TCP echo servers: the integration tests that rely on it (failover, rollout)
 would otherwise blame Trino or the functions for what the stand-in does.
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness import address
-from harness.address import AddressStandIn
+from tools.harness import address
+from tools.harness.address import AddressStandIn
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 import automation
 from components.program import program
-from components.settings_model import ConfigError, SecretText
+from components.settings.model import ConfigError, SecretText
 
 
 def summary(kind: str, changes: dict[str, int]) -> auto.UpdateSummary:

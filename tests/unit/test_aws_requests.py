@@ -10,13 +10,13 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from components.aws_request_check import request_problems, validate
-from components.aws_request_shape import Request
-from components.aws_requests import requests_of
 from components.program import build
-from components.settings_reader import MAX_CLUSTER_NAME
-from components.stack_file import load_stack_settings
-from plan_mocks import Plan, run_program
+from components.settings.reader import MAX_CLUSTER_NAME
+from components.settings.stack_file import load_stack_settings
+from tools.plan.aws_check.check import request_problems, validate
+from tools.plan.aws_check.shape import Request
+from tools.plan.aws_check.table import requests_of
+from tools.plan.mocks import Plan, run_program
 
 TOPICS = [f"arn:aws:sns:eu-west-1:111122223333:oncall-{n}" for n in range(5)]
 ODD: dict[str, tuple[str, Mapping[str, object]]] = {
@@ -154,7 +154,7 @@ def test_model_required_member_is_checked() -> None:
 
 
 def test_ssm_value_above_the_tier_is_refused() -> None:
-    from components.aws_request_check import documented_limit_problems
+    from tools.plan.aws_check.check import documented_limit_problems
 
     value = json.dumps({"x": "y" * 9000})
     found = documented_limit_problems(

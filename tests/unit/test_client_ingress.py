@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT
-from plan_mocks import Plan
+from tools.plan.mocks import Plan
 
 PlanFor = Callable[[str], Plan]
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stack_config import raw_with
 
-from components import pulumi_yaml
-from components.settings import parse
-from components.settings_model import ConfigError
-from components.stack_file import load_stack_settings, read_stack_file
+from components.settings import pulumi_yaml
+from components.settings.model import ConfigError
+from components.settings.parse import parse
+from components.settings.stack_file import load_stack_settings, read_stack_file
+from tests.unit.stack_config import raw_with
 
 BASE = """config:
   aws:region: eu-west-1

@@ -1,4 +1,4 @@
-"""The defaults the README documents (from components/config_keys.py) are the parser's defaults."""
+"""The defaults the README documents (from components/settings/keys.py) are the parser's defaults."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from stack_config import VALID
 
-from components.config_keys import KNOWN
-from components.settings import parse
-from components.settings_model import ClusterSettings, ConfigError
+from components.settings.keys import KNOWN
+from components.settings.model import ClusterSettings, ConfigError
+from components.settings.parse import parse
+from tests.unit.stack_config import VALID
 
 MINIMAL = VALID
 

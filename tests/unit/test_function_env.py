@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.function_env import failover_environment, worker_health_environment
-from components.stack_file import load_stack_settings
+from components.lambdas.environment import failover_environment, worker_health_environment
+from components.settings.stack_file import load_stack_settings
 from node_agent.contract import FunctionEnv
 
 SHARED = "arn:aws:secretsmanager:eu-west-1:1:secret:shared"

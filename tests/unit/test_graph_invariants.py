@@ -10,9 +10,9 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from components.policies import IAM_ACTIONS, WILDCARD_ONLY
+from components.iam.policies import IAM_ACTIONS, WILDCARD_ONLY
 from node_agent.contract import TAG_CLUSTER
-from plan_mocks import Plan, Recorded, reveal
+from tools.plan.mocks import Plan, Recorded, reveal
 
 # Resource types the program uses that AWS (and pulumi-aws) cannot tag. Each is checked against
 # the SDK below, so a type that gains tags moves out of this list.

@@ -18,15 +18,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from cluster_metric_uses import metric_uses
 from prometheus_client import CollectorRegistry
 
-from node_agent import versions
 from node_agent.contract import Metric, Role
-from node_agent.metrics_cloudwatch import metric_data
-from node_agent.metrics_sources import AgentMetrics, Scraper
-from node_agent.trino import TrinoAdmin
-from plan_mocks import Plan
+from node_agent.metrics.cloudwatch import metric_data
+from node_agent.metrics.sources import AgentMetrics, Scraper
+from node_agent.trino import versions
+from node_agent.trino.admin import TrinoAdmin
+from tests.unit.cluster_metric_uses import metric_uses
+from tools.plan.mocks import Plan
 
 PlanFor = Callable[[str], Plan]
 ACCEPTED = range(versions.OLDEST_VERSION, versions.NEWEST_VERSION + 1)

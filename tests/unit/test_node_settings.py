@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from components.node_settings import node_settings
-from components.settings_parameter import parameter_tier
-from components.stack_file import load_stack_settings
+from components.nodes.node_settings import node_settings
+from components.nodes.parameter import parameter_tier
+from components.settings.stack_file import load_stack_settings
 from node_agent.contract import NodeSettings
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}-AbCdEf"

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-import plan as plan_module
-import plan_report
-from plan_mocks import Plan, reveal
+from tools.plan import command as plan_module
+from tools.plan import report as plan_report
+from tools.plan.mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
 

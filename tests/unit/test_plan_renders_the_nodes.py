@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from stack_config import VALID, problems
 
-import plan
-from components import settings_render
-from components.settings import parse
-from components.settings_trino import MANAGED_PROPERTIES
-from components.stack_file import load_stack_settings
+from components.settings import render_check as settings_render
+from components.settings.parse import parse
+from components.settings.stack_file import load_stack_settings
+from components.settings.trino import MANAGED_PROPERTIES
 from node_agent import render
 from node_agent.contract import NodeSettings, Role
+from tests.unit.stack_config import VALID, problems
+from tools.plan import command as plan
 
 TLS = {
     "presto-on-aws:tls": "true",

@@ -9,12 +9,12 @@ import pulumi
 import pytest
 from pulumi.output import Unknown
 
-from components.config_keys import PROJECT
+from components.base import REPO_ROOT
 from components.program import program
-from components.settings import REPO_ROOT
-from components.settings_model import ConfigError
-from components.stack_file import read_stack_file
-from plan_mocks import RecordingMocks, RecordingMonitor, run_program
+from components.settings.keys import PROJECT
+from components.settings.model import ConfigError
+from components.settings.stack_file import read_stack_file
+from tools.plan.mocks import RecordingMocks, RecordingMonitor, run_program
 
 
 def test_bad_config_stops_the_program_before_any_resource_is_declared() -> None:

@@ -28,7 +28,7 @@ from node_agent.contract import (
     Metric,
     NodeSettings,
 )
-from plan_mocks import Plan, Recorded, reveal
+from tools.plan.mocks import Plan, Recorded, reveal
 
 PlanFor = Callable[[str], Plan]
 GROUP = "aws:autoscaling/group:Group"
@@ -247,7 +247,13 @@ def test_a_failover_run_that_follows_a_failure_streak_past_its_window_ends_withi
 def test_function_code_is_packaged_with_the_shared_modules(plan_for: PlanFor) -> None:
     code = function(plan_for("dev"), "coordinators-failover").inputs["code"]
     names = set(code.assets)
-    assert {"handler.py", "node_agent/__init__.py", "node_agent/contract.py", "node_agent/trino.py"} <= names
+    assert {
+        "handler.py",
+        "functions/failover/handler.py",
+        "node_agent/__init__.py",
+        "node_agent/contract.py",
+        "node_agent/trino/admin.py",
+    } <= names
 
 
 def test_functions_log_to_their_own_group_with_retention(plan_for: PlanFor) -> None:
@@ -433,7 +439,7 @@ def test_coordinator_reads_every_secret_it_serves_with_and_workers_only_their_lo
 
 
 def test_every_node_may_read_exactly_the_secrets_its_catalogs_refer_to(plan_for: PlanFor) -> None:
-    from plan_mocks import run_program
+    from tools.plan.mocks import run_program
 
     sales = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:trino/sales-Ab12Cd"
     catalogs = {
@@ -559,8 +565,8 @@ def test_without_password_authentication_only_the_shared_secret_is_generated(pla
 
 
 def test_elasticsearch_password_given_as_a_pulumi_secret_is_stored_in_secrets_manager() -> None:
-    from components.settings_model import SecretText
-    from plan_mocks import run_program
+    from components.settings.model import SecretText
+    from tools.plan.mocks import run_program
 
     plan = run_program(
         "prod",

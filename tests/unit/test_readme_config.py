@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from components.config_keys import KNOWN
-from components.settings import REPO_ROOT
+from components.base import REPO_ROOT
+from components.settings.keys import KNOWN
 
 
 def section(title: str) -> str:

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from components.packaging import archive_files
+from components.base import REPO_ROOT
+from components.lambdas.packaging import archive_files
 from functions.shared.lambda_support import env_reader
-from plan_mocks import Plan, reveal
+from tools.plan.mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 FUNCTION = "aws:lambda/function:Function"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
@@ -54,7 +53,7 @@ CALLED_FOR_US = {
     "ec2:DescribeSubnets": "Lambda",
 }
 CALLED_BY_TRINO = ("s3:", "glue:")  # the Hive connector and its Glue metastore
-# SigV4-signed HTTP requests of the query log's store client (node_agent/store_opensearch.py),
+# SigV4-signed HTTP requests of the query log's store client (node_agent/querylog/store/opensearch.py),
 # authorized by data-plane actions that name no boto3 operation.
 DATA_PLANE = ("es:ESHttp", "aoss:")
 
@@ -79,25 +78,16 @@ class RecordingEnviron(dict[str, str]):
         return super().__contains__(key)
 
 
-@pytest.fixture
-def function_modules() -> Iterator[None]:
-    """Each function's modules import each other by bare name, as from the root of its zip."""
-    folders = [str(REPO / "functions" / name) for name in ("failover", "worker_health")]
-    sys.path[:0] = folders
-    yield
-    del sys.path[: len(folders)]
-
-
 def variables_read(label: str, environment: dict[str, str]) -> set[str]:
     """Run every config loader the function's handler runs (failover: its own and the switchover's)."""
     loaders: list[Callable[[Any], object]]
     if label == "coordinators-failover":
-        from failover_watch import FailoverConfig
-        from switchover import SwitchoverConfig
+        from functions.failover.switchover import SwitchoverConfig
+        from functions.failover.watch import FailoverConfig
 
         loaders = [FailoverConfig.from_env, SwitchoverConfig.from_env]
     else:
-        from worker_health_run import WorkerHealthConfig
+        from functions.worker_health.run import WorkerHealthConfig
 
         loaders = [WorkerHealthConfig.from_env]
     recording = RecordingEnviron({k: str(v) for k, v in environment.items()})
@@ -108,7 +98,6 @@ def variables_read(label: str, environment: dict[str, str]) -> set[str]:
 
 @pytest.mark.parametrize("config", ["dev", "prod"])
 @pytest.mark.parametrize("label", ["coordinators-failover", "workers-health"])
-@pytest.mark.usefixtures("function_modules")
 def test_each_function_gets_only_the_variables_it_reads(plan_for: PlanFor, config: str, label: str) -> None:
     plan = plan_for(config)
     declared = plan.named(f"{plan.settings.name}-{label}", FUNCTION).inputs["environment"]["variables"]

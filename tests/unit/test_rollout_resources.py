@@ -8,9 +8,9 @@ from typing import Any
 
 from components.rollout import SWITCHOVER_HEARTBEAT_SECONDS
 from node_agent.contract import FunctionEnv
-from plan_mocks import Plan, Recorded, reveal
-from plan_report import render
 from tests.unit.conftest import plan_of
+from tools.plan.mocks import Plan, Recorded, reveal
+from tools.plan.report import render
 
 GROUP = "aws:autoscaling/group:Group"
 
@@ -145,7 +145,7 @@ def test_plan_prints_what_rolls_batches_and_rollback_alarms() -> None:
 
 
 def test_failover_reads_the_shared_secret_the_nodes_use_and_no_other_new_secret() -> None:
-    """The switchover signs Trino's internal discovery calls with it (node_agent/trino_discovery.py)."""
+    """The switchover signs Trino's internal discovery calls with it (node_agent/trino/discovery.py)."""
     plan = plan_of("prod")
     env = plan.named("trino-prod-coordinators-failover", "aws:lambda/function:Function").inputs["environment"]
     shared = env["variables"][FunctionEnv.SHARED_SECRET_ARN.value]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from components.boot_inputs import boot_digest
-from plan_mocks import Plan, reveal, run_program
+from components.nodes.boot_digest import boot_digest
+from tools.plan.mocks import Plan, reveal, run_program
 
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 # What is not part of a launch template version: the resource's own tags and description.

@@ -1,4 +1,4 @@
-"""`make test`'s runner (run_tests.py): both parts run, each prints whole, a failure in either fails it."""
+"""`make test`'s runner (tools/run_tests.py): both parts run, each prints whole; either failing fails it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from components.base import REPO_ROOT
 
+REPO = REPO_ROOT
 PYPROJECT = """\
 [tool.pytest.ini_options]
 markers = ["integration: the slow part"]
@@ -24,11 +25,11 @@ def module(unit: str = "pass", slow: str = "pass") -> str:
 
 
 def run(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
-    """run_tests.py on a suite of its own (its pyproject.toml makes tmp_path pytest's rootdir)."""
+    """tools/run_tests.py on a suite of its own (its pyproject.toml makes tmp_path pytest's rootdir)."""
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
     (tmp_path / "test_suite.py").write_text(body)
     return subprocess.run(
-        [sys.executable, str(REPO / "run_tests.py"), str(tmp_path), "-p", "no:cacheprovider"],
+        [sys.executable, str(REPO / "tools/run_tests.py"), str(tmp_path), "-p", "no:cacheprovider"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -22,15 +22,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.function_env import failover_environment
-from components.stack_file import load_stack_settings
+from components.lambdas.environment import failover_environment
+from components.settings.stack_file import load_stack_settings
 from functions.shared.lambda_support import env_reader
-from harness.certs import issue_certificate
-from harness.failover_function import load_failover_handler
 from node_agent import render
 from node_agent.contract import MANAGEMENT_USER, TRINO_HTTPS_PORT, NodeSettings, Role
-from node_agent.trino import TrinoAdmin, TrinoUnavailable
-from plan_mocks import Plan, reveal
+from node_agent.trino.admin import TrinoAdmin, TrinoUnavailable
+from tools.harness.certs import issue_certificate
+from tools.harness.failover_function import load_failover_handler
+from tools.plan.mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -176,7 +176,7 @@ def test_the_host_name_check_stays_on_for_the_named_address(tls_server: tuple[in
 
 
 def _failover_handler() -> Any:
-    """The failover handler as Lambda loads it (harness.failover_function)."""
+    """The failover handler as Lambda loads it (tools.harness.failover_function)."""
     return load_failover_handler()
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from stack_config import VALID, only, problems
 
-import plan
-from components.settings import parse
-from components.settings_reader import MAX_CLUSTER_NAME
+from components.settings.parse import parse
+from components.settings.reader import MAX_CLUSTER_NAME
+from tests.unit.stack_config import VALID, only, problems
+from tools.plan import command as plan
 
 SECRET = "arn:aws:secretsmanager:{region}:111122223333:secret:trino/cert-Ab12Cd"
 

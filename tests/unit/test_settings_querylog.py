@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-import plan_report
-from components import policies
-from components.settings import parse
-from components.settings_model import ConfigError, ElasticsearchConfig
-from components.stack_file import load_stack_settings
+from components.iam import policies
+from components.settings.model import ConfigError, ElasticsearchConfig
+from components.settings.parse import parse
+from components.settings.stack_file import load_stack_settings
 from node_agent.contract import NodeSettings
 from tests.unit.stack_config import VALID
+from tools.plan import report as plan_report
 
 DOMAIN_URL = "https://search-trino-logs-abcdefghijklmnopqrstuvwxyz.eu-central-1.es.amazonaws.com"
 COLLECTION_URL = "https://07tjusf2h91cunochc4z.eu-west-1.aoss.amazonaws.com"
@@ -136,7 +136,7 @@ def test_plan_names_basic_auth_and_retention_for_prod() -> None:
 
 
 def test_node_settings_carry_backend_region_and_retention_to_the_agent() -> None:
-    from components.node_settings import node_settings
+    from components.nodes.node_settings import node_settings
 
     settings = parse("test", {**VALID, "presto-on-aws:elasticsearchUrl": COLLECTION_URL})
     written = node_settings(

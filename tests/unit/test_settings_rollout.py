@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.settings import parse
-from components.settings_model import ConfigError, WorkerSchedule
+from components.settings.model import ConfigError, WorkerSchedule
+from components.settings.parse import parse
 from tests.unit.test_settings_validation import VALID, only
 
 

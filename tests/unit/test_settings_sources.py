@@ -8,8 +8,8 @@ import json
 import pulumi
 import pytest
 
-from components.settings import parse
-from components.stack_file import load_stack_settings, raw_from_pulumi, read_stack_file
+from components.settings.parse import parse
+from components.settings.stack_file import load_stack_settings, raw_from_pulumi, read_stack_file
 
 
 @pytest.fixture

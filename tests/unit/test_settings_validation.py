@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from stack_config import VALID, only, problems
 
-import plan
-from components.config_keys import KNOWN
-from components.settings import parse
-from components.settings_model import ConfigError, SecretText
-from components.settings_trino import catalog_secret_arns
-from components.stack_file import load_stack_settings, read_stack_file
+from components.settings.keys import KNOWN
+from components.settings.model import ConfigError, SecretText
+from components.settings.parse import parse
+from components.settings.stack_file import load_stack_settings, read_stack_file
+from components.settings.trino import catalog_secret_arns
+from tests.unit.stack_config import VALID, only, problems
+from tools.plan import command as plan
 
 
 def test_minimal_config_parses_with_documented_defaults() -> None:

@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
-from cluster_metric_uses import MetricUse, metric_uses
 
-from node_agent.metrics_cloudwatch import metric_data
-from node_agent.metrics_sources import ClusterNumbers
-from plan_mocks import Plan
+from node_agent.metrics.cloudwatch import metric_data
+from node_agent.metrics.sources import ClusterNumbers
+from tests.unit.cluster_metric_uses import MetricUse, metric_uses
+from tools.plan.mocks import Plan
 
 PlanFor = Callable[[str], Plan]
 

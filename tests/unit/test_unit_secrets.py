@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.certs import issue_certificate
-from node_agent import aws, bootstrap, metrics, querylog
+from components.base import REPO_ROOT
+from node_agent import aws
+from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import (
     NODE_ENV_REGION,
     NODE_ENV_ROLE,
@@ -28,10 +29,13 @@ from node_agent.contract import (
     NodeSettings,
     Role,
 )
-from plan_mocks import Plan, reveal
+from node_agent.metrics import command as metrics
+from node_agent.querylog import command as querylog
+from tools.harness.certs import issue_certificate
+from tools.plan.mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
-UNIT_DIR = Path(__file__).resolve().parents[2] / "image" / "files" / "systemd"
+UNIT_DIR = REPO_ROOT / "image" / "files" / "systemd"
 AGENT = "/opt/presto-on-aws/venv/bin/node-agent"
 EXEC_KEYS = ("ExecStartPre", "ExecStart", "ExecStartPost")
 CERTIFICATE = issue_certificate("coordinator", ip_addresses=["10.0.1.10"])

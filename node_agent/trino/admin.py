@@ -1,0 +1,261 @@
+"""The one Trino admin client, shared by the node agent and the Lambda functions.
+
+Standard library only: the Lambda runtime ships boto3 but not requests, and the agent should not
+need a second HTTP stack for the same calls. Every call has a timeout, so a hung Trino turns into
+TrinoUnavailable instead of a stuck agent or a Lambda that runs out its clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import http.cookiejar
+import json
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from node_agent.contract import MANAGEMENT_USER
+
+DONE_QUERY_STATES = frozenset({"FINISHED", "FAILED"})
+INTERNAL_BEARER_HEADER = "X-Trino-Internal-Bearer"  # Trino's node-to-node authentication
+
+
+class TrinoUnavailable(Exception):
+    """Trino did not answer usably: refused, reset, timed out, cut short, or not JSON.
+
+    A truncated answer (http.client.IncompleteRead, a dropped connection mid-response) and a body
+    that is not JSON are what a dying or overloaded node sends; callers treat them like no answer,
+    so they count as a failed probe instead of escaping as an unexpected exception.
+    """
+
+
+class TrinoError(Exception):
+    """Trino answered, but not with success."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    query_id: str
+
+
+class TrinoAdmin:
+    """Admin calls against one Trino node (coordinator or worker)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user: str = MANAGEMENT_USER,
+        password: str | None = None,
+        ca_bundle: str | None = None,
+        timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+        tls_server_name: str | None = None,
+    ) -> None:
+        """`ssl_context` overrides `ca_bundle`: the node agent pins its own cluster certificate
+        when it talks to its local Trino on 127.0.0.1, where no host name check can match.
+
+        `tls_server_name` is the name the certificate must carry when it differs from the URL's
+        host: the failover function probes each coordinator at its own address, while both serve
+        the certificate of the coordinator ENI's address. The check stays on, for that name.
+        """
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        self.password = password
+        self.timeout = timeout
+        context = ssl_context
+        if context is None and self.base_url.startswith("https://") and (ca_bundle or tls_server_name):
+            context = ssl.create_default_context(cafile=ca_bundle)
+        https: urllib.request.HTTPSHandler = (
+            _NamedHttpsHandler(context, tls_server_name)
+            if context is not None and tls_server_name
+            else urllib.request.HTTPSHandler(context=context)
+        )
+        self._cookies = http.cookiejar.CookieJar()
+        self._opener = urllib.request.build_opener(https, urllib.request.HTTPCookieProcessor(self._cookies))
+
+    # --- public, no identity needed --------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """GET /v1/info: version, coordinator flag, `starting`."""
+        return self._json("GET", "/v1/info")
+
+    def state(self) -> str:
+        """GET /v1/info/state: ACTIVE, SHUTTING_DOWN, DRAINING, ..."""
+        return str(self._json("GET", "/v1/info/state"))
+
+    def status(self) -> dict[str, Any]:
+        """GET /v1/status: this node's heap, CPU load and processors."""
+        return self._json("GET", "/v1/status")
+
+    # --- management (the agent's user) -----------------------------------------------------
+    def shutdown(self) -> None:
+        """Ask this worker to drain and exit (one-way). Must be sent to the worker itself."""
+        self._request("PUT", "/v1/info/state", body=b'"SHUTTING_DOWN"')
+
+    def metrics(self, names: list[str] | None = None) -> str:
+        """GET /metrics (OpenMetrics text, Trino 407+), only `names` if given.
+
+        The full page is ~11,000 lines on Trino 476; the `name[]` filter keeps a scrape small.
+        """
+        query = "?" + urllib.parse.urlencode([("name[]", n) for n in names]) if names else ""
+        return self._request("GET", "/metrics" + query).decode()
+
+    def mbean(self, object_name: str) -> dict[str, Any]:
+        """GET /v1/jmx/mbean/{name} (airlift JmxHttpModule; PrestoSQL 330 to Trino 479): the bean's
+        readable attributes by name. Nested stats are flattened, e.g. `FailedQueries.TotalCount`."""
+        path = "/v1/jmx/mbean/" + urllib.parse.quote(object_name, safe="")
+        bean = self._json("GET", path) or {}
+        return {a["name"]: a.get("value") for a in bean.get("attributes") or [] if a.get("readable", True)}
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """GET /v1/node on the coordinator: the other nodes it heartbeats, each with its `uri`."""
+        return list(self._json("GET", "/v1/node") or [])
+
+    def stats(self) -> dict[str, Any]:
+        """GET /ui/api/stats: cluster-wide running / queued / blocked queries, workers, memory.
+
+        The endpoint wants a Web UI session, not a user header: on 401 log in once (form login,
+        which Trino answers with a session cookie) and retry.
+        """
+        try:
+            return self._json("GET", "/ui/api/stats")
+        except TrinoError as exc:
+            if exc.status != 401:
+                raise
+        self._login()
+        return self._json("GET", "/ui/api/stats")
+
+    def active_queries(self) -> list[dict[str, Any]]:
+        """GET /v1/query, less the queries that are done: every query a client still waits on.
+
+        Wider than /ui/api/stats, which counts only QUEUED and RUNNING: a query that is planning,
+        starting or finishing (its client still fetching the last pages) would die with this
+        coordinator too. The coordinator switchover moves the address only when this is empty.
+        """
+        queries = self._json("GET", "/v1/query") or []
+        return [q for q in queries if q.get("state") not in DONE_QUERY_STATES]
+
+    # --- internal (the cluster's shared secret; see node_agent.trino.discovery) ---------------
+    def internal_json(self, method: str, path: str, token: str, body: Any = None) -> Any:
+        """An internal endpoint (discovery), authenticated with Trino's internal bearer token."""
+        data = None if body is None else json.dumps(body).encode()
+        return self._json(method, path, body=data, headers={INTERNAL_BEARER_HEADER: token})
+
+    def submit(self, sql: str) -> dict[str, Any]:
+        """POST one statement; its first page (`id`, `nextUri`, `stats.state`), nothing waited for."""
+        page = self._json("POST", "/v1/statement", body=sql.encode())
+        if not isinstance(page, dict):
+            raise TrinoUnavailable(f"POST /v1/statement answered {page!r:.200}, not a JSON object")
+        return page
+
+    def query(self, sql: str, *, deadline_seconds: float = 60.0) -> QueryResult:
+        """Run one statement through the client protocol and return all its rows.
+
+        A query still unfinished at the deadline is cancelled before TrinoUnavailable is raised.
+        """
+        deadline = time.monotonic() + deadline_seconds
+        page = self.submit(sql)
+        columns: list[str] = []
+        rows: list[list[Any]] = []
+        while True:
+            if "error" in page:
+                err = page["error"]
+                name, message = err.get("errorName"), err.get("message")
+                raise TrinoError(f"query {page.get('id')} failed: {name}: {message}")
+            if page.get("columns"):
+                columns = [c["name"] for c in page["columns"]]
+            rows.extend(page.get("data") or [])
+            next_uri = page.get("nextUri")
+            if not next_uri:
+                return QueryResult(columns=columns, rows=rows, query_id=str(page.get("id")))
+            if time.monotonic() > deadline:
+                self.cancel(next_uri)
+                raise TrinoUnavailable(f"query {page.get('id')} did not finish in {deadline_seconds}s")
+            page = self._json("GET", next_uri)
+            if not isinstance(page, dict):
+                raise TrinoUnavailable(f"query page from {next_uri} is not a JSON object: {page!r:.200}")
+
+    def cancel(self, next_uri: str) -> None:
+        """DELETE the query's next URI: the client protocol's cancel. Best effort, never raises.
+
+        A caller that gives up on a query must cancel it, or it keeps a slot in the coordinator's
+        queue (and its resources) until Trino's own client timeout notices nobody reads it.
+        """
+        with contextlib.suppress(TrinoError, TrinoUnavailable):
+            self._request("DELETE", next_uri)
+
+    # --- plumbing --------------------------------------------------------------------------
+    def _login(self) -> None:
+        form = urllib.parse.urlencode(
+            {"username": self.user, "password": self.password or "", "redirectPath": ""}
+        ).encode()
+        self._request("POST", "/ui/login", body=form, content_type="application/x-www-form-urlencoded")
+
+    def _json(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        raw = self._request(method, path, body=body, headers=headers)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not even UTF-8
+            raise TrinoUnavailable(f"{method} {path}: answer is not JSON: {raw[:200]!r}") from exc
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        headers = {
+            "X-Trino-User": self.user,
+            "X-Presto-User": self.user,  # PrestoSQL <= 350 reads only this one
+            "Content-Type": content_type,
+            **(headers or {}),
+        }
+        if self.password is not None and url.startswith("https://"):
+            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode(errors="replace")
+            raise TrinoError(f"{method} {url}: HTTP {exc.code}: {detail}", status=exc.code) from exc
+        except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as exc:
+            # HTTPException: IncompleteRead (a body cut short), BadStatusLine, RemoteDisconnected.
+            raise TrinoUnavailable(f"{method} {url}: {exc}") from exc
+
+
+class _NamedHttpsHandler(urllib.request.HTTPSHandler):
+    """HTTPS whose certificate is checked for a fixed name, whatever address the URL connects to."""
+
+    def __init__(self, context: ssl.SSLContext, server_name: str) -> None:
+        super().__init__(context=context)
+        self._tls_context = context
+        self._server_name = server_name
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        context, server_name = self._tls_context, self._server_name
+
+        class Connection(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                http.client.HTTPConnection.connect(self)
+                self.sock = context.wrap_socket(self.sock, server_hostname=server_name)
+
+        return self.do_open(Connection, req, context=context)

@@ -29,8 +29,22 @@ import pulumi.automation as auto
 from components.base import REPO_ROOT
 from components.program import program
 from components.settings.keys import PROJECT
-from components.settings.model import SecretText
+from components.settings.model import ConfigError, SecretText
 from components.settings.stack_file import load_stack_settings
+
+# ConfigError is re-exported: callers catch it from here, as README shows.
+__all__ = [
+    "AutomationError",
+    "ConfigError",
+    "DeployResult",
+    "OperationFailed",
+    "PulumiCliMissing",
+    "StackLocked",
+    "deploy",
+    "destroy",
+    "outputs",
+    "preview",
+]
 
 OutputSink = Callable[[str], None]
 

@@ -168,6 +168,11 @@ def test_bad_override_fails_before_the_cli_is_touched() -> None:
     assert opened == []
 
 
+def test_callers_catch_config_error_from_automation_as_readme_shows() -> None:
+    with pytest.raises(automation.ConfigError, match="workerMinSize"):
+        automation.preview("prod", {"workerMinSize": 99}, factory=factory_for(StandInStack()))
+
+
 def test_preview_returns_the_change_summary() -> None:
     assert automation.preview("dev", factory=factory_for(StandInStack())) == {"create": 59}
 

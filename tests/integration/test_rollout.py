@@ -46,6 +46,7 @@ def rollout(
         rehearsal.start()
         numbers = rehearsal.run(clients=1, pause=0.5, quiet_wait_seconds=60, race_the_move=True)
         print(f"rollout rehearsal: {numbers.phases}")
+        print(f"switchover decisions: {[r['decision'] for r in numbers.switchover]}")
         yield numbers
     finally:
         rehearsal.stop()
@@ -81,7 +82,8 @@ def test_the_address_goes_back_to_the_holder_while_a_query_that_raced_the_move_r
 ) -> None:
     decisions = [r["decision"] for r in rollout.switchover]
     returned = [r for r in rollout.switchover if r["decision"] == "switchover_move_returned"]
-    assert len(returned) == 2, rollout.switchover
+    # Both racers, and any query of the steady stream that happened to race a later move.
+    assert len(returned) >= 2, rollout.switchover
     # Listed as running, or (while Trino has not dispatched it yet) a gap in the id sequence.
     assert all("queries" in r["reason"] and "the holder during the move" in r["reason"] for r in returned)
     assert decisions.index("switchover_moved") > decisions.index("switchover_move_returned")

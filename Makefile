@@ -7,9 +7,10 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 TRINO_VERSION ?= 476
 
-.PHONY: venv plan test test-fast lint rehearse image bench clean
+.PHONY: venv plan test test-fast lint rehearse image bench clean docs
 
 $(VENV)/.installed: requirements.txt
+	@echo "creating $(VENV) and installing requirements.txt (about 100 packages; a minute or more, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
@@ -32,6 +33,10 @@ test-fast: venv lint
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## Regenerate docs/configuration.md from the config-key table (a test fails while it is stale).
+docs: venv
+	$(PY) -m tools.docs
 
 ## Boot the stack's Trino configs on this machine and run a smoke query (Ctrl-C stops it).
 rehearse: venv

@@ -11,8 +11,8 @@ whole run, took about as long as the suite one part after the other, and an IMDS
 Each run writes to its own log, printed whole when that run ends (the two never interleave), each
 with its own failures (-ra) and slowest tests. The summary at the end names each part's outcome,
 and the exit status is non-zero if either part failed. Arguments go to both runs
-(`tools/run_tests.py -k drain`). Ctrl-C reaches both pytest processes (they share the terminal's process
-group); each stops its servers as usual, and what each printed is shown.
+(`python -m tools.run_tests -k drain`). Ctrl-C reaches both pytest processes (they share the
+terminal's process group); each stops its servers as usual, and what each printed is shown.
 """
 
 from __future__ import annotations

@@ -249,7 +249,8 @@ def _start_rehearsal(directory: Path, *args: str) -> Rehearsal:
         process = subprocess.Popen(
             [
                 sys.executable,
-                "tools/rehearse.py",
+                "-m",
+                "tools.rehearse",
                 "--stack",
                 "dev",
                 "--smoke-and-exit",
@@ -287,7 +288,8 @@ def rehearsals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsals]
         interactive = subprocess.Popen(
             [
                 sys.executable,
-                "tools/rehearse.py",
+                "-m",
+                "tools.rehearse",
                 "--stack",
                 "dev",
                 "--workers",

@@ -670,7 +670,8 @@ def tls_rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRehea
         process = subprocess.Popen(
             [
                 sys.executable,
-                "tools/rehearse.py",
+                "-m",
+                "tools.rehearse",
                 "--stack",
                 "dev",
                 "--workers",

@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             holder = pair.address.holder
             assert holder is not None
             hook.leaving, hook.hook = holder, f"switchover-{move}"
+            this_move: list[str] = []
             while not hook.completed():
                 out = io.StringIO()
                 with contextlib.redirect_stdout(out):
@@ -153,11 +154,14 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 for line in out.getvalue().splitlines():
                     if line.startswith("{") and "switchover_" in line:
-                        decisions[json.loads(line)["decision"]] += 1
+                        record = json.loads(line)
+                        decisions[record["decision"]] += 1
+                        this_move.append(f"{record['decision']}: {record.get('reason', '')}")
             hook.leaving = None
             ec2.delete_tags(Resources=[holder], Tags=[{"Key": TAG_SWITCHOVER_SINCE}])
             node = pair.holder_node()
-            assert node is not None and pair.address.holder != holder, "the address did not move"
+            moved = node is not None and pair.address.holder != holder
+            assert moved, f"the address did not move: {this_move}"
             pair.wait_joined(node, 300)
             time.sleep(2)
             print(f"move {move + 1}: {holder} -> {pair.address.holder}", flush=True)

@@ -226,6 +226,7 @@ class Rehearsal:
         )
         for iid, node in pair.coordinators.items():
             self.function.play(iid, node.url)
+        pair.address.follow(self.function.clients["ec2"])  # the address moves when the call returns
         self.function.use_shared_secret(pair.secrets.shared_secret)
         pair.wait_started([*pair.coordinators.values(), *pair.workers], timeout=START_TIMEOUT)
         self.moto.boto3_client("ec2", self.resources.region).attach_network_interface(

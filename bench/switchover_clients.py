@@ -78,13 +78,19 @@ class Outcomes:
                 self.failed.append(reason)
 
 
+def cli_message(text: str) -> str:
+    """The CLI's own words: the JVM's native-access warnings (Java 24+) dropped, the end kept."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("WARNING:")]
+    return " / ".join(lines)[-300:]
+
+
 def cli_stream(java: Path, jar: Path, url: str, pause: float, stop: threading.Event, out: Outcomes) -> None:
     while not stop.is_set():
         command = [str(java), "-jar", str(jar), "--server", url, "--user", "cli", "--execute", SQL]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
             ok = done.returncode == 0 and done.stdout.strip().strip('"') == "15000"
-            out.add(ok, f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[:300]}")
+            out.add(ok, f"exit {done.returncode}: {cli_message(done.stderr or done.stdout)}")
         except subprocess.TimeoutExpired:
             out.add(False, "no answer in 300 s")
         stop.wait(pause)

@@ -48,6 +48,9 @@ RETURNED = "returned"  # the move found a query begun on the holder and put the 
 # A hand-over fails on Trino's side, or on reading the shared secret; neither stops a switchover.
 HANDOVER_ERRORS = (TrinoError, TrinoUnavailable, *AWS_ERRORS)
 HANDOVER_WAIT_SECONDS = 15.0  # the target polls each worker's state once it knows it: ~1-5 s
+# The quiet look's window is renewed this often while queries run, well inside the 15 minutes
+# Trino keeps a finished query listed (query.min-expire-age), so every id in it is accounted for.
+WINDOW_REFRESH_SECONDS = 60.0
 HANDOVER_REFRESH_SECONDS = 10.0  # copied announcements expire after 30 s in Trino's discovery store
 
 
@@ -186,18 +189,29 @@ class Switchover:
         address = holder.address or ""
         target_address = observation.coordinators[target].address or ""
         handed_at = self._hand_over(holder.instance_id, address, target, target_address)
+        # A query submitted but not yet dispatched is in no listing, so a look that lists nothing
+        # running is quiet only if no id was allocated since the previous mark that the holder
+        # does not list (the window). The window opens before the first look.
+        window, window_at = self._mark(address), self.clock.monotonic()
         while True:
             if handed_at is not None and self.clock.monotonic() - handed_at >= HANDOVER_REFRESH_SECONDS:
                 handed_at = self._refresh_hand_over(address, target_address)
             active = self._active(address)
             if active == 0:
                 mark = self._mark(address)
-                result = self._move(observation, holder, target, quiet=True, active=0, mark=mark)
-                if result.outcome != RETURNED:
-                    return result
-                # Back on the holder with a new attachment: look again, wait for the next quiet moment.
-                observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
-                continue
+                pending = self._unlisted(address, window, mark)
+                window, window_at = mark, self.clock.monotonic()
+                if not pending:
+                    result = self._move(observation, holder, target, quiet=True, active=0, mark=mark)
+                    if result.outcome != RETURNED:
+                        return result
+                    # Back on the holder with a new attachment: look again, wait for the next quiet moment.
+                    observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
+                    window, window_at = self._mark(address), self.clock.monotonic()
+                    continue
+                active = len(pending)
+            elif self.clock.monotonic() - window_at >= WINDOW_REFRESH_SECONDS:
+                window, window_at = self._mark(address), self.clock.monotonic()
             if self.clock.now() >= deadline:
                 return self._move(observation, holder, target, quiet=False, active=active)
             if not self._time_for_another_look(QUIET_POLL_SECONDS):
@@ -344,18 +358,21 @@ class Switchover:
             return f"{active} queries began on the holder during the move"
         if mark is None:
             return None
-        after = self._mark(address)
-        if after is None:
-            return None
+        unlisted = self._unlisted(address, mark, self._mark(address))
+        if unlisted:
+            return f"{len(unlisted)} queries were submitted to the holder during the move, not yet dispatched"
+        return None
+
+    def _unlisted(self, address: str, first: str | None, last: str | None) -> list[str]:
+        """Query ids the holder allocated between two marks and does not list: not yet dispatched."""
+        if first is None or last is None:
+            return []
         try:
             listed = self.listed_queries(address) if self.listed_queries else set()
         except Exception as exc:  # the holder stopped answering: nothing left to protect on it
             self.log("switchover_holder_unreachable", address=address, reason=str(exc))
-            return None
-        unlisted = undispatched_between(mark, after, listed)
-        if unlisted:
-            return f"{len(unlisted)} queries were submitted to the holder during the move, not yet dispatched"
-        return None
+            return []
+        return undispatched_between(first, last, listed)
 
     def _mark(self, address: str) -> str | None:
         if self.submission_mark is None:

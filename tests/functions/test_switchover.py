@@ -234,8 +234,11 @@ def test_a_query_submitted_but_not_yet_dispatched_at_the_detach_keeps_the_addres
     submissions = SubmissionsOnHolder()
     queries = QueriesSeenWithHolder(cluster, [0])
 
+    detaches = []
+
     def detach_raced_by_a_submission(**_: Any) -> None:
-        if submissions.counter == 1:  # after the quiet look's mark, before the first detach
+        detaches.append(submissions.counter)
+        if len(detaches) == 1:  # after the quiet look's mark, before the first detach
             submissions.submit()
         else:
             submissions.dispatch()  # the client followed its nextUri once the ENI was back
@@ -248,6 +251,34 @@ def test_a_query_submitted_but_not_yet_dispatched_at_the_detach_keeps_the_addres
     assert "1 queries were submitted to the holder during the move, not yet dispatched" in returned["reason"]
     assert (result.outcome, result.target) == ("moved", standby)
     assert queries.holders == [holder, None, holder, None]
+
+
+def test_a_query_submitted_before_the_quiet_look_and_not_yet_dispatched_holds_the_move(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """Listed nowhere yet, it would look quiet; its id between two marks says a client waits on it."""
+    logs = LogLines()
+    submissions = SubmissionsOnHolder()
+    looks: list[int] = []
+
+    def running(_address: str) -> int:
+        looks.append(len(submissions.undispatched))
+        if len(looks) == 1:
+            submissions.submit()  # POSTed after the window opened; its client has not followed nextUri
+            return 0
+        if len(looks) == 2:
+            submissions.dispatch()  # the client's first nextUri: now it runs on the holder
+            return 1
+        return 0
+
+    detached_after: list[int] = []
+    cluster.aws.ec2.meta.events.register(
+        "before-call.ec2.DetachNetworkInterface", lambda **_: detached_after.append(len(looks))
+    )
+    (result,) = switchover(cluster, queries=running, submissions=submissions, logs=logs).run()
+    assert result.outcome == "moved"
+    assert detached_after[0] == 3  # not at the first look, which listed nothing running
+    assert logs.of("switchover_move_returned") == []
 
 
 def test_the_marks_themselves_do_not_keep_the_address_on_the_holder(

@@ -101,6 +101,7 @@ def main() -> int:
         function = FailoverFunction(moto, resources)
         for iid, node in pair.coordinators.items():
             function.play(iid, node.url)
+        pair.address.follow(function.clients["ec2"])  # the address moves when the call returns
 
         def invoke() -> None:
             with contextlib.redirect_stdout(io.StringIO()):  # the handler's JSON log lines

@@ -25,6 +25,7 @@ class MoveOutcome(StrEnum):
     LOST_RACE = "lost_race"  # our detach or attach was refused because someone else acted
     DETACH_STUCK = "detach_stuck"  # detached, but not available in time: the next round attaches
     ATTACH_FAILED = "attach_failed"  # detached, but the target refused it: the next round attaches
+    RETURNED = "returned"  # detached, then put back on the holder: work began there during the move
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def move_eni(
     *,
     wait_available: Callable[[], bool],
     attach: Callable[[Callable[[], MoveResult]], MoveResult] | None = None,
+    keep_holder: Callable[[], str | None] | None = None,
 ) -> MoveResult:
     """Move the ENI from the failed holder we observed to `target`, unless someone beat us to it.
 
@@ -128,6 +130,10 @@ def move_eni(
     Force-detaches: this runs only for a holder that failed its probes for long enough or is
     no longer running, which is the case AWS documents Force for (a failed instance that may not
     release the interface by itself); that instance is then marked Unhealthy and replaced.
+
+    `keep_holder` (the switchover's) is asked once the ENI is free, when no new request can reach
+    the holder any more: a reason there means work began on the holder between the caller's last
+    look and the detach, and the ENI goes back to the holder instead (outcome RETURNED).
     """
     current = describe_eni(ec2, observed.eni_id)
     if current.instance_id != observed.instance_id or current.attachment_id != observed.attachment_id:
@@ -150,11 +156,16 @@ def move_eni(
             MoveOutcome.DETACH_STUCK, None, "detached, but the ENI did not become available", detached=True
         )
 
+    reason = keep_holder() if keep_holder is not None else None
+    if reason is not None:
+        target = str(observed.instance_id)
+    success = MoveOutcome.MOVED if reason is None else MoveOutcome.RETURNED
+
     def attach_step() -> MoveResult:
         # Described again on every try: a try whose answer was lost may have attached it already.
         now = describe_eni(ec2, observed.eni_id)
         if now.instance_id == target:
-            return MoveResult(MoveOutcome.MOVED, target, detached=True)
+            return MoveResult(success, target, reason or "", detached=True)
         if now.instance_id is not None:
             return MoveResult(
                 MoveOutcome.LOST_RACE, now.instance_id, "attached elsewhere after our detach", detached=True
@@ -171,7 +182,7 @@ def move_eni(
                     MoveOutcome.ATTACH_FAILED, None, f"attach to {target} refused: {exc}", detached=True
                 )
             raise
-        return MoveResult(MoveOutcome.MOVED, target, detached=True)
+        return MoveResult(success, target, reason or "", detached=True)
 
     return attach(attach_step) if attach is not None else attach_step()
 

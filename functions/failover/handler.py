@@ -86,6 +86,10 @@ def handler(
                 active_queries=lambda address: len(trino_clients.admin(address).active_queries()),
                 hand_over_workers=hand_over(trino_clients),
                 active_workers=lambda address: int(trino_clients.admin(address).stats()["activeWorkers"]),
+                submission_mark=lambda address: trino_clients.admin(address).submission_mark(),
+                listed_queries=lambda address: {
+                    str(q.get("queryId")) for q in trino_clients.admin(address).queries()
+                },
                 remaining_seconds=lambda: remaining_seconds(context, _NO_CONTEXT_SECONDS),
                 trigger=label,
             ).run()

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from functions.failover.aws_io import MoveOutcome, describe_eni, move_eni, observe
+from functions.failover.holder_wait import NEVER, WAITING, WaitMarks, group_templates, leaving
+from functions.failover.query_ids import undispatched_between
 from functions.failover.rules import Coordinator, Observation, Probe
 from functions.shared.lambda_support import (
     AWS_ERRORS,
@@ -39,15 +41,16 @@ from node_agent.contract import TAG_SWITCHOVER_SINCE, FunctionEnv, Metric
 from node_agent.trino.admin import TrinoError, TrinoUnavailable
 
 FUNCTION = "failover"
-WAITING = "Terminating:Wait"
 QUIET_POLL_SECONDS = 0.25  # a gap between two queries shorter than this is missed
 SAFETY_MARGIN_SECONDS = 25.0  # kept for the move: detach, wait for available, attach, complete
 DETACH_WAIT_SECONDS = 15.0
-NO_STANDBY_SINCE = "-"
-NEVER = datetime.min.replace(tzinfo=UTC)
+RETURNED = "returned"  # the move found a query begun on the holder and put the ENI back
 # A hand-over fails on Trino's side, or on reading the shared secret; neither stops a switchover.
 HANDOVER_ERRORS = (TrinoError, TrinoUnavailable, *AWS_ERRORS)
 HANDOVER_WAIT_SECONDS = 15.0  # the target polls each worker's state once it knows it: ~1-5 s
+# The quiet look's window is renewed this often while queries run, well inside the 15 minutes
+# Trino keeps a finished query listed (query.min-expire-age), so every id in it is accounted for.
+WINDOW_REFRESH_SECONDS = 60.0
 HANDOVER_REFRESH_SECONDS = 10.0  # copied announcements expire after 30 s in Trino's discovery store
 
 
@@ -83,50 +86,6 @@ class SwitchoverResult:
     target: str | None = None
 
 
-@dataclass(frozen=True)
-class WaitMarks:
-    """When the holder's wait began, and when a healthy standby was first there (its tag)."""
-
-    since: datetime
-    standby_since: datetime | None
-
-    def text(self) -> str:
-        standby = self.standby_since.isoformat() if self.standby_since else NO_STANDBY_SINCE
-        return f"{self.since.isoformat()}|{standby}"
-
-    @classmethod
-    def parse(cls, text: str) -> WaitMarks | None:
-        since, _, standby = text.partition("|")
-        try:
-            return cls(
-                datetime.fromisoformat(since),
-                None if standby in ("", NO_STANDBY_SINCE) else datetime.fromisoformat(standby),
-            )
-        except ValueError:
-            return None
-
-
-def leaving(observation: Observation) -> list[Coordinator]:
-    return [c for c in observation.coordinators.values() if c.lifecycle_state == WAITING]
-
-
-def group_templates(autoscaling: Any, group_name: str) -> tuple[str | None, dict[str, str]]:
-    """The group's current launch template version and each member's (as Auto Scaling reports it)."""
-    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])["AutoScalingGroups"]
-    if not groups:
-        raise LookupError(f"Auto Scaling group {group_name} does not exist")
-    group = groups[0]
-    spec = group.get("LaunchTemplate") or (
-        (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate", {}).get("LaunchTemplateSpecification")
-    )
-    current = str(spec["Version"]) if spec and str(spec.get("Version", "")).isdigit() else None
-    members = {
-        i["InstanceId"]: str((i.get("LaunchTemplate") or {}).get("Version", ""))
-        for i in group.get("Instances", [])
-    }
-    return current, members
-
-
 class Switchover:
     """Run the switchover for every coordinator held by the hook, for as long as this invocation may."""
 
@@ -145,6 +104,8 @@ class Switchover:
         remaining_seconds: Callable[[], float],
         hand_over_workers: Callable[[str, str], int] | None = None,
         active_workers: Callable[[str], int] | None = None,
+        submission_mark: Callable[[str], str] | None = None,
+        listed_queries: Callable[[str], set[str]] | None = None,
         clock: Clock | None = None,
         log: Callable[..., Any] = log_line,
         trigger: str = "",
@@ -156,6 +117,8 @@ class Switchover:
         # (holder address, target address) -> workers announced to the target; None: not configured
         self.hand_over_workers = hand_over_workers
         self.active_workers = active_workers  # address -> workers that coordinator schedules on
+        # address -> a fresh query id from its sequence / the ids it lists (both or neither)
+        self.submission_mark, self.listed_queries = submission_mark, listed_queries
         self.remaining_seconds = remaining_seconds
         self.clock = clock or Clock()
         self._log = log
@@ -226,12 +189,29 @@ class Switchover:
         address = holder.address or ""
         target_address = observation.coordinators[target].address or ""
         handed_at = self._hand_over(holder.instance_id, address, target, target_address)
+        # A query submitted but not yet dispatched is in no listing, so a look that lists nothing
+        # running is quiet only if no id was allocated since the previous mark that the holder
+        # does not list (the window). The window opens before the first look.
+        window, window_at = self._mark(address), self.clock.monotonic()
         while True:
             if handed_at is not None and self.clock.monotonic() - handed_at >= HANDOVER_REFRESH_SECONDS:
                 handed_at = self._refresh_hand_over(address, target_address)
             active = self._active(address)
             if active == 0:
-                return self._move(observation, holder, target, quiet=True, active=0)
+                mark = self._mark(address)
+                pending = self._unlisted(address, window, mark)
+                window, window_at = mark, self.clock.monotonic()
+                if not pending:
+                    result = self._move(observation, holder, target, quiet=True, active=0, mark=mark)
+                    if result.outcome != RETURNED:
+                        return result
+                    # Back on the holder with a new attachment: look again, wait for the next quiet moment.
+                    observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
+                    window, window_at = self._mark(address), self.clock.monotonic()
+                    continue
+                active = len(pending)
+            elif self.clock.monotonic() - window_at >= WINDOW_REFRESH_SECONDS:
+                window, window_at = self._mark(address), self.clock.monotonic()
             if self.clock.now() >= deadline:
                 return self._move(observation, holder, target, quiet=False, active=active)
             if not self._time_for_another_look(QUIET_POLL_SECONDS):
@@ -239,12 +219,35 @@ class Switchover:
             self.clock.sleep(QUIET_POLL_SECONDS)
 
     def _move(
-        self, observation: Observation, holder: Coordinator, target: str, *, quiet: bool, active: int
+        self,
+        observation: Observation,
+        holder: Coordinator,
+        target: str,
+        *,
+        quiet: bool,
+        active: int,
+        mark: str | None = None,
     ) -> SwitchoverResult:
         iid = holder.instance_id
         started = self.clock.monotonic()
-        result = move_eni(self.ec2, observation.eni, target, wait_available=self._wait_available)
+        # A quiet look and the detach are two steps: a query can reach the holder between them.
+        # Once the ENI is free nothing new can, so the holder is asked again then (keep_holder).
+        keep_holder = (lambda: self._began_during_move(holder.address or "", mark)) if quiet else None
+        result = move_eni(
+            self.ec2, observation.eni, target, wait_available=self._wait_available, keep_holder=keep_holder
+        )
         seconds = round(self.clock.monotonic() - started, 3)
+        if result.outcome is MoveOutcome.RETURNED:
+            self.log(
+                "switchover_move_returned",
+                level="warning",
+                instance=iid,
+                target=target,
+                move_seconds=seconds,
+                reason=f"{result.detail}; the address went back to the holder, whose clients retry "
+                "the requests the move interrupted, and the switchover waits for the next quiet moment",
+            )
+            return SwitchoverResult(iid, RETURNED, target)
         if result.outcome not in (MoveOutcome.MOVED, MoveOutcome.ALREADY_MOVED, MoveOutcome.LOST_RACE):
             self.log("switchover_move_failed", instance=iid, target=target, detail=result.detail)
             return SwitchoverResult(iid, "move_failed", target)
@@ -341,6 +344,44 @@ class Switchover:
                 return candidate.instance_id
             self.log("switchover_standby_not_ready", instance=candidate.instance_id, reason=probe.reason)
         return None
+
+    def _began_during_move(self, address: str, mark: str | None) -> str | None:
+        """Why the ENI must go back to the holder: a query a client waits on began there meanwhile.
+
+        Either dispatched and running (listed), or submitted and not yet dispatched: its client
+        got the POST's answer and has not followed its nextUri yet, which now leads to the target,
+        where the query is unknown. Those are found by the id sequence: an id allocated between
+        the mark taken at the quiet look and one taken now that the holder does not list.
+        """
+        active = self._active(address)
+        if active:
+            return f"{active} queries began on the holder during the move"
+        if mark is None:
+            return None
+        unlisted = self._unlisted(address, mark, self._mark(address))
+        if unlisted:
+            return f"{len(unlisted)} queries were submitted to the holder during the move, not yet dispatched"
+        return None
+
+    def _unlisted(self, address: str, first: str | None, last: str | None) -> list[str]:
+        """Query ids the holder allocated between two marks and does not list: not yet dispatched."""
+        if first is None or last is None:
+            return []
+        try:
+            listed = self.listed_queries(address) if self.listed_queries else set()
+        except Exception as exc:  # the holder stopped answering: nothing left to protect on it
+            self.log("switchover_holder_unreachable", address=address, reason=str(exc))
+            return []
+        return undispatched_between(first, last, listed)
+
+    def _mark(self, address: str) -> str | None:
+        if self.submission_mark is None:
+            return None
+        try:
+            return self.submission_mark(address)
+        except Exception as exc:  # the holder stopped answering: nothing left to protect on it
+            self.log("switchover_holder_unreachable", address=address, reason=str(exc))
+            return None
 
     # --- AWS -------------------------------------------------------------------------------
     def _active(self, address: str) -> int:

@@ -144,8 +144,31 @@ class TrinoAdmin:
         starting or finishing (its client still fetching the last pages) would die with this
         coordinator too. The coordinator switchover moves the address only when this is empty.
         """
+        return [q for q in self.queries() if q.get("state") not in DONE_QUERY_STATES]
+
+    def queries(self) -> list[dict[str, Any]]:
+        """GET /v1/query: every query the coordinator has dispatched and not yet forgotten.
+
+        Not the ones submitted but not yet dispatched: Trino dispatches a query when its client
+        first follows the nextUri of its POST, so for a moment after the POST it is listed nowhere.
+        """
         queries = self._json("GET", "/v1/query") or []
-        return [q for q in queries if q.get("state") not in DONE_QUERY_STATES]
+        if not isinstance(queries, list):
+            raise TrinoUnavailable(f"GET /v1/query answered {queries!r:.200}, not a list")
+        return [q for q in queries if isinstance(q, dict)]
+
+    def submission_mark(self) -> str:
+        """A new query id from the coordinator's id sequence: POST a statement, then cancel it.
+
+        Trino numbers query ids per day in submission order, so two marks bracket every query
+        submitted between them, dispatched or not (see functions/failover/switchover.py).
+        """
+        page = self.submit("SELECT 1")
+        next_uri = page.get("nextUri")
+        if next_uri:
+            with contextlib.suppress(TrinoError, TrinoUnavailable):
+                self._request("DELETE", urllib.parse.urlsplit(str(next_uri)).path)
+        return str(page.get("id", ""))
 
     # --- internal (the cluster's shared secret; see node_agent.trino.discovery) ---------------
     def internal_json(self, method: str, path: str, token: str, body: Any = None) -> Any:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from functions.failover.switchover import Switchover, SwitchoverConfig, WaitMarks
+from functions.failover.holder_wait import WaitMarks
+from functions.failover.switchover import Switchover, SwitchoverConfig
 from node_agent.contract import TAG_SWITCHOVER_SINCE, Metric
 from node_agent.trino.admin import TrinoError
 from tests.functions.moto_cluster import (
@@ -36,6 +37,43 @@ class QueriesOnHolder:
         count = self.counts[min(self.looks, len(self.counts) - 1)]
         self.looks += 1
         return count
+
+
+class SubmissionsOnHolder:
+    """The holder's query id sequence: each mark takes the next id; `submit` queries come from clients.
+
+    `undispatched` queries have an id but are not listed (their clients have not followed the
+    nextUri yet); `dispatch` lists them. `on_detach` runs a callback at the first ENI detach.
+    """
+
+    def __init__(self) -> None:
+        self.counter = 0
+        self.listed_ids: set[str] = set()
+        self.undispatched: list[str] = []
+
+    def _next(self) -> str:
+        self.counter += 1
+        return f"20261206_120000_{self.counter:05d}_abcde"
+
+    def mark(self, _address: str) -> str:
+        mark = self._next()
+        self.listed_ids.add(mark)  # a mark is cancelled at once: listed as FAILED
+        return mark
+
+    def submit(self) -> None:
+        self.undispatched.append(self._next())
+
+    def dispatch(self) -> None:
+        self.listed_ids.update(self.undispatched)
+        self.undispatched.clear()
+
+    def listed(self, _address: str) -> set[str]:
+        return set(self.listed_ids)
+
+
+class UnreachableForMarks(SubmissionsOnHolder):
+    def mark(self, _address: str) -> str:
+        raise TrinoError("POST /v1/statement: connection refused")
 
 
 @pytest.fixture
@@ -70,6 +108,7 @@ def switchover(
     standby_wait: int = 3600,
     hand_over: Callable[[str, str], int] | None = None,
     workers_counted: Callable[[str], int] | None = None,
+    submissions: SubmissionsOnHolder | None = None,
 ) -> Switchover:
     clock = clock or SteppingClock()
     return Switchover(
@@ -85,6 +124,8 @@ def switchover(
         remaining_seconds=clock.remaining,
         hand_over_workers=hand_over,
         active_workers=workers_counted,
+        submission_mark=submissions.mark if submissions else None,
+        listed_queries=submissions.listed if submissions else None,
         clock=clock,
         log=logs if logs is not None else LogLines(),
     )
@@ -139,7 +180,133 @@ def test_the_holder_keeps_the_address_while_queries_run_and_moves_at_the_first_q
     queries = QueriesOnHolder([3, 2, 1, 0])
     (result,) = switchover(cluster, queries=queries).run()
     assert result.outcome == "moved"
-    assert queries.looks == 4
+    assert queries.looks == 5  # four looks, the fourth quiet, and one more once the ENI is free
+    assert cluster.eni_holder() == standby
+
+
+class QueriesSeenWithHolder(QueriesOnHolder):
+    """QueriesOnHolder that also records who held the ENI at each look."""
+
+    def __init__(self, cluster: MotoCluster, counts: list[int]) -> None:
+        super().__init__(counts)
+        self.cluster = cluster
+        self.holders: list[str | None] = []
+
+    def __call__(self, address: str) -> int:
+        self.holders.append(self.cluster.eni_holder())
+        return super().__call__(address)
+
+
+def test_the_holder_is_asked_again_once_the_eni_is_free_so_no_new_query_can_reach_it(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    holder, standby = holder_leaving
+    queries = QueriesSeenWithHolder(cluster, [0])
+    (result,) = switchover(cluster, queries=queries).run()
+    assert result.outcome == "moved"
+    assert queries.holders == [holder, None]  # the quiet look, then the look with the ENI detached
+    assert cluster.eni_holder() == standby
+
+
+def test_a_query_that_began_between_the_quiet_look_and_the_detach_keeps_the_address_on_the_holder(
+    cluster: MotoCluster, hook: StandInTerminationHook, holder_leaving: Coordinators
+) -> None:
+    holder, standby = holder_leaving
+    logs = LogLines()
+    # quiet look, then 1 query found once the ENI is free, then it runs one look and ends
+    queries = QueriesSeenWithHolder(cluster, [0, 1, 1, 0, 0])
+    (result,) = switchover(cluster, queries=queries, logs=logs).run()
+    assert queries.holders == [holder, None, holder, holder, None]
+    (returned,) = logs.of("switchover_move_returned")
+    assert "1 queries began on the holder during the move" in returned["reason"]
+    assert (result.outcome, result.target) == ("moved", standby)
+    assert cluster.eni_holder() == standby
+    assert hook.completed() == [holder]
+    assert logs.of("switchover_not_quiet") == []
+
+
+def test_a_query_submitted_but_not_yet_dispatched_at_the_detach_keeps_the_address_on_the_holder(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """Its client has the POST's answer; its nextUri would lead to the target, which knows nothing."""
+    holder, standby = holder_leaving
+    logs = LogLines()
+    submissions = SubmissionsOnHolder()
+    queries = QueriesSeenWithHolder(cluster, [0])
+
+    detaches = []
+
+    def detach_raced_by_a_submission(**_: Any) -> None:
+        detaches.append(submissions.counter)
+        if len(detaches) == 1:  # after the quiet look's mark, before the first detach
+            submissions.submit()
+        else:
+            submissions.dispatch()  # the client followed its nextUri once the ENI was back
+
+    cluster.aws.ec2.meta.events.register(
+        "before-call.ec2.DetachNetworkInterface", detach_raced_by_a_submission
+    )
+    (result,) = switchover(cluster, queries=queries, submissions=submissions, logs=logs).run()
+    (returned,) = logs.of("switchover_move_returned")
+    assert "1 queries were submitted to the holder during the move, not yet dispatched" in returned["reason"]
+    assert (result.outcome, result.target) == ("moved", standby)
+    assert queries.holders == [holder, None, holder, None]
+
+
+def test_a_query_submitted_before_the_quiet_look_and_not_yet_dispatched_holds_the_move(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """Listed nowhere yet, it would look quiet; its id between two marks says a client waits on it."""
+    logs = LogLines()
+    submissions = SubmissionsOnHolder()
+    looks: list[int] = []
+
+    def running(_address: str) -> int:
+        looks.append(len(submissions.undispatched))
+        if len(looks) == 1:
+            submissions.submit()  # POSTed after the window opened; its client has not followed nextUri
+            return 0
+        if len(looks) == 2:
+            submissions.dispatch()  # the client's first nextUri: now it runs on the holder
+            return 1
+        return 0
+
+    detached_after: list[int] = []
+    cluster.aws.ec2.meta.events.register(
+        "before-call.ec2.DetachNetworkInterface", lambda **_: detached_after.append(len(looks))
+    )
+    (result,) = switchover(cluster, queries=running, submissions=submissions, logs=logs).run()
+    assert result.outcome == "moved"
+    assert detached_after[0] == 3  # not at the first look, which listed nothing running
+    assert logs.of("switchover_move_returned") == []
+
+
+def test_the_marks_themselves_do_not_keep_the_address_on_the_holder(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    _holder, standby = holder_leaving
+    logs = LogLines()
+    (result,) = switchover(cluster, submissions=SubmissionsOnHolder(), logs=logs).run()
+    assert (result.outcome, result.target) == ("moved", standby)
+    assert logs.of("switchover_move_returned") == []
+
+
+def test_a_holder_that_cannot_give_a_mark_is_moved_off_as_before(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    _holder, standby = holder_leaving
+    submissions = UnreachableForMarks()
+    (result,) = switchover(cluster, submissions=submissions).run()
+    assert (result.outcome, result.target) == ("moved", standby)
+
+
+def test_a_move_at_the_quiet_wait_limit_does_not_go_back_to_the_holder(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    _holder, standby = holder_leaving
+    queries = QueriesOnHolder([2])
+    (result,) = switchover(cluster, queries=queries, quiet_wait=30).run()
+    assert result.outcome == "moved_not_quiet"
     assert cluster.eni_holder() == standby
 
 

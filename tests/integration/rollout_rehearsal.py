@@ -3,7 +3,9 @@
 The cluster: the coordinator pair of tools/harness/coordinator_pair.py (two coordinators and two workers
 rendered for production by the project's renderer, every node's discovery URI the coordinator
 address, which follows the ENI in moto server). A client outside the cluster runs a steady
-stream of queries at the address. Then the rollout, as an instance refresh would run it:
+stream of queries at the address with the `trino` Python client at its defaults (users' client:
+it retries a request whose connection failed, up to 3 attempts). Then the rollout, as an instance
+refresh would run it:
 - workers, one at a time: launch the replacement and wait until Trino counts it active, then
   terminate the old one through the lifecycle path (the node agent's LifecycleAgent, real Trino
   client and process probe, FakeImds saying Terminated, StandInLifecycleApi for the two calls
@@ -11,7 +13,8 @@ stream of queries at the address. Then the rollout, as an instance refresh would
 - coordinators, launch before terminate: a new coordinator (a new member of the moto group), then
   the holder held by the switchover hook (StandInTerminationHook) and the failover handler invoked
   with the hook's event, unchanged apart from the address resolver; once it completes, the old
-  holder stops; then the old standby, which is let go at once.
+  holder stops; then the old standby, which is let go at once. A MoveRacer can put a query on the
+  holder between the switchover's quiet look and its detach, the race a steady stream hits by chance.
 Shared by tests/integration/test_rollout.py (counts asserted) and bench/rollout.py (times printed).
 """
 
@@ -26,11 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import trino
 
 from node_agent.contract import NodeSettings
 from node_agent.imds import Imds
 from node_agent.lifecycle.command import LifecycleAgent, StateStore, TrinoProcess, build_config, trino_alive
-from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
+from node_agent.trino.admin import TrinoError, TrinoUnavailable
 from tests.functions.standin_hook import StandInTerminationHook
 from tools.harness.coordinator_pair import CoordinatorPair, start_pair
 from tools.harness.failover_function import FailoverFunction, eni_holder, termination_event
@@ -39,6 +45,8 @@ from tools.harness.moto import ClusterResources, MotoServer
 from tools.harness.trino import TrinoFactory, TrinoNode
 
 STREAM_SQL = "SELECT count(*) FROM tpch.tiny.orders"
+RACE_SQL = "SELECT * FROM tpch.tiny.lineitem"  # 60,175 rows: many pages, so it stays open between them
+RACE_ROWS = 60175
 HOOK = "switchover"
 START_TIMEOUT = 900.0  # seconds; bounds for a loaded machine, not performance asserts
 
@@ -74,21 +82,102 @@ class QueryStream:
             return [f for f in self.record.failed if start <= f[0] <= end]
 
     def _run(self) -> None:
-        admin = TrinoAdmin(self.url, user="stream", timeout=30)
+        connection = client_connection(self.url, "stream")  # one per client, kept: users' pattern
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                rows = admin.query(STREAM_SQL, deadline_seconds=120).rows
+                cursor = connection.cursor()
+                cursor.execute(STREAM_SQL)
+                rows = cursor.fetchall()
                 ok = rows == [[15000]]
                 reason = "" if ok else f"wrong answer {rows}"
-            except (TrinoError, TrinoUnavailable) as exc:
-                ok, reason = False, str(exc)
+            except Exception as exc:  # whatever the client raises is a failed query, recorded by type
+                ok, reason = False, f"{type(exc).__name__}: {exc}"
             with self._lock:
                 if ok:
                     self.record.ok.append(started)
                 else:
                     self.record.failed.append((started, reason))
             self._stop.wait(self.pause)
+
+
+def client_connection(url: str, user: str) -> Any:
+    """A `trino` Python client connection to `url` with the client's default settings."""
+    parts = urlsplit(url)
+    return trino.dbapi.connect(host=parts.hostname, port=parts.port, user=user, http_scheme=parts.scheme)
+
+
+class MoveRacer:
+    """Queries that reach the holder between the switchover's quiet look and its detach.
+
+    Hooked into the failover function's EC2 client: before each of the first detaches, one query
+    at the address with the real `trino` client, so the holder was quiet at the look and is not
+    at the detach; the rest of it is fetched once the detach is done. What a steady stream hits by
+    chance, here every time, in both forms:
+    - "dispatched": the query runs on the holder (its first row is back);
+    - "submitted": the client has the POST's answer and follows its nextUri only after the detach
+      (Trino dispatches a query at that first follow, so until then no listing shows it).
+    """
+
+    KINDS = ("dispatched", "submitted")
+
+    def __init__(self, ec2: Any, url: str) -> None:
+        self.url = url
+        self.rows: dict[str, int] = {}
+        self.errors: dict[str, str] = {}
+        self._pending = list(self.KINDS)
+        self._detached = threading.Event()
+        self._threads: list[threading.Thread] = []
+        ec2.meta.events.register("before-call.ec2.DetachNetworkInterface", self._before_detach)
+        ec2.meta.events.register("after-call.ec2.DetachNetworkInterface", self._after_detach)
+
+    def _before_detach(self, **_: Any) -> None:  # returns None: the detach itself goes ahead
+        if not self._pending:
+            return
+        kind = self._pending.pop(0)
+        accepted, self._detached = threading.Event(), threading.Event()
+        thread = threading.Thread(target=self._race, args=(kind, accepted, self._detached), daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        if not accepted.wait(60):
+            raise AssertionError(f"the racing {kind} query was not accepted in 60 s")
+
+    def _after_detach(self, **_: Any) -> None:
+        self._detached.set()
+
+    def _race(self, kind: str, accepted: threading.Event, detached: threading.Event) -> None:
+        try:
+            if kind == "dispatched":
+                cursor = client_connection(self.url, "racer").cursor()
+                cursor.execute(RACE_SQL)
+                first = cursor.fetchone()
+                accepted.set()
+                detached.wait(60)
+                self.rows[kind] = (first is not None) + len(cursor.fetchall())
+            else:
+                parts = urlsplit(self.url)
+                request = trino.client.TrinoRequest(
+                    str(parts.hostname),
+                    int(parts.port or 80),
+                    trino.client.ClientSession(user="racer"),
+                    http_scheme=parts.scheme,
+                )
+                status = request.process(request.post(RACE_SQL))
+                accepted.set()
+                detached.wait(60)
+                rows = list(status.rows)
+                while status.next_uri:
+                    status = request.process(request.get(status.next_uri))
+                    rows.extend(status.rows)
+                self.rows[kind] = len(rows)
+        except Exception as exc:  # the client's failure is the outcome under test
+            self.errors[kind] = f"{type(exc).__name__}: {exc}"
+        finally:
+            accepted.set()
+
+    def finished(self, timeout: float) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
 
 
 @dataclass
@@ -101,6 +190,8 @@ class Numbers:
     address_down_seconds: float = 0.0
     switchover: list[dict[str, Any]] = field(default_factory=list)
     phases: list[str] = field(default_factory=list)
+    raced_rows: dict[str, int] = field(default_factory=dict)  # rows each query racing the move got
+    raced_errors: dict[str, str] = field(default_factory=dict)
 
 
 class Rehearsal:
@@ -135,6 +226,7 @@ class Rehearsal:
         )
         for iid, node in pair.coordinators.items():
             self.function.play(iid, node.url)
+        pair.address.follow(self.function.clients["ec2"])  # the address moves when the call returns
         self.function.use_shared_secret(pair.secrets.shared_secret)
         pair.wait_started([*pair.coordinators.values(), *pair.workers], timeout=START_TIMEOUT)
         self.moto.boto3_client("ec2", self.resources.region).attach_network_interface(
@@ -273,8 +365,16 @@ class Rehearsal:
         return [i["InstanceId"] for i in answer["AutoScalingGroups"][0]["Instances"]]
 
     # --- the whole rehearsal ----------------------------------------------------------------
-    def run(self, *, clients: int = 1, pause: float = 0.5, quiet_wait_seconds: int = 60) -> Numbers:
+    def run(
+        self,
+        *,
+        clients: int = 1,
+        pause: float = 0.5,
+        quiet_wait_seconds: int = 60,
+        race_the_move: bool = False,
+    ) -> Numbers:
         assert self.pair is not None
+        racer = MoveRacer(self.function.clients["ec2"], self.pair.address.url) if race_the_move else None
         self.function.environment["SWITCHOVER_QUIET_WAIT_SECONDS"] = str(quiet_wait_seconds)
         numbers = Numbers()
         stream = QueryStream(self.pair.address.url, clients=clients, pause=pause)
@@ -293,6 +393,9 @@ class Rehearsal:
             numbers.worker_failed = stream.failed_between(phase, time.monotonic())
             phase = time.monotonic()
             numbers.switchover = self.switch_over(new_coordinator)
+            if racer is not None:
+                racer.finished(120)
+                numbers.raced_rows, numbers.raced_errors = racer.rows, racer.errors
             numbers.coordinator_seconds = time.monotonic() - coordinators_started
             holder = self.pair.holder_node()
             assert holder is not None, "the address is attached to nobody after the switchover"

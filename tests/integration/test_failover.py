@@ -76,6 +76,7 @@ def rig(trino_factory: TrinoFactory, moto_server: MotoServer) -> Iterator[Rig]:
         function = FailoverFunction(moto_server, resources)
         for iid in instances:
             function.play(iid, pair.coordinators[iid].url)
+        pair.address.follow(function.clients["ec2"])  # the address moves when the call returns
         pair.wait_started([*pair.coordinators.values(), *pair.workers], timeout=600)
         yield Rig(moto_server, resources, pair, function)
     finally:

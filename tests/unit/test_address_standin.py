@@ -10,7 +10,9 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from tools.harness import address
 from tools.harness.address import AddressStandIn
@@ -65,3 +67,36 @@ def test_a_request_to_an_address_nobody_takes_is_dropped_after_the_hold(
                 raise ConnectionResetError("closed without an answer")
     finally:
         stand_in.close()
+
+
+def test_once_a_detach_call_returns_the_old_holder_gets_no_new_connection(
+    echo_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In AWS a detached interface's old instance gets no more packets; the poll alone would lag."""
+    monkeypatch.setattr(address, "POLL_SECONDS", 3600.0)  # only the call's own refresh can see it
+    monkeypatch.setattr(address, "UNREACHABLE_HOLD_SECONDS", 0.5)
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-west-1")
+        subnet = ec2.create_subnet(
+            VpcId=ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"], CidrBlock="10.0.0.0/24"
+        )["Subnet"]["SubnetId"]
+        instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet)[
+            "Instances"
+        ][0]["InstanceId"]
+        eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+        attachment = ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1)
+
+        def holder() -> str | None:
+            (interface,) = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
+            return interface.get("Attachment", {}).get("InstanceId")
+
+        stand_in = AddressStandIn(holder, {instance: echo_port})
+        stand_in.follow(ec2)
+        try:
+            assert ask(stand_in.port) == b"echo:hello"
+            ec2.detach_network_interface(AttachmentId=attachment["AttachmentId"])
+            with pytest.raises(OSError):
+                if not ask(stand_in.port, timeout=3.0):
+                    raise ConnectionResetError("closed without an answer")
+        finally:
+            stand_in.close()

@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -49,6 +50,7 @@ class AddressStandIn:
         self.url = f"http://127.0.0.1:{self.port}"
         self._holder: str | None = holder()
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._open: set[socket.socket] = set()
         self._stopped = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", self.port), backlog=128)
@@ -69,15 +71,37 @@ class AddressStandIn:
             self._listener.close()
         self._reset_all()
 
+    def follow(self, ec2: Any) -> None:
+        """Re-read the holder the moment `ec2` (a boto3 client) has attached or detached an ENI.
+
+        In AWS, once DescribeNetworkInterfaces shows an interface detached, its old instance gets
+        no more packets for the address. The poll alone lags that by up to POLL_SECONDS, in which
+        a request would still reach the old holder after the caller saw the detach, a race AWS
+        does not have; refreshing inside the call's own thread, before it returns, closes it.
+        """
+        for operation in ("AttachNetworkInterface", "DetachNetworkInterface"):
+            ec2.meta.events.register_first(f"after-call.ec2.{operation}", self._after_move)
+
+    def _after_move(self, **_: Any) -> None:
+        self._refresh()
+
     # --- following the ENI ----------------------------------------------------------------------
     def _follow_loop(self) -> None:
         while not self._stopped.wait(POLL_SECONDS):
+            self._refresh()
+
+    def _refresh(self) -> None:
+        # One refresh at a time: a poll that read the holder just before a detach must not set
+        # the old holder back after the detach's own refresh.
+        with self._refreshing:
             try:
                 holder = self._read_holder()
             except (OSError, BotoCoreError, ClientError):  # moto busy or reset: keep the last holder
-                continue
-            if holder != self._holder:
+                return
+            with self._lock:
+                changed = holder != self._holder
                 self._holder = holder
+            if changed:
                 self._reset_all()
 
     def _reset_all(self) -> None:

@@ -65,18 +65,30 @@ class MavenArtifact:
     artifact: str
     version: str
     packaging: str
+    classifier: str = ""  # e.g. the Trino CLI's runnable jar: "executable"
 
     @property
     def coordinates(self) -> str:
-        return f"{self.group}:{self.artifact}:{self.version}:{self.packaging}"
+        tail = f":{self.classifier}" if self.classifier else ""
+        return f"{self.group}:{self.artifact}:{self.version}:{self.packaging}{tail}"
 
     def local_path(self, repository: Path) -> Path:
-        name = f"{self.artifact}-{self.version}.{self.packaging}"
+        suffix = f"-{self.classifier}" if self.classifier else ""
+        name = f"{self.artifact}-{self.version}{suffix}.{self.packaging}"
         return repository.joinpath(*self.group.split("."), self.artifact, self.version, name)
 
 
 def trino_server(version: int | str) -> MavenArtifact:
     return MavenArtifact("io.trino", "trino-server", str(version), "tar.gz")
+
+
+def trino_cli(version: int | str) -> MavenArtifact:
+    """The Trino CLI as users run it: one executable jar."""
+    return MavenArtifact("io.trino", "trino-cli", str(version), "jar", "executable")
+
+
+def trino_jdbc(version: int | str) -> MavenArtifact:
+    return MavenArtifact("io.trino", "trino-jdbc", str(version), "jar")
 
 
 def elasticsearch_zip(version: str = ELASTICSEARCH_VERSION) -> MavenArtifact:

@@ -3,6 +3,8 @@ the Automation API (as an inline program) all run exactly this."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -24,11 +26,24 @@ def stack_outputs(cluster: TrinoCluster) -> dict[str, object]:
     }
 
 
+def provider_args(settings: ClusterSettings) -> dict[str, Any]:
+    """The explicit provider's arguments: every `aws:` key the stack sets, which an explicit
+    provider would otherwise ignore (components/settings/aws_provider.py), with the validated
+    region, and the stack's default tags merged under the cluster's own."""
+    p = settings.provider
+    args: dict[str, Any] = {
+        name: pulumi.Output.secret(value) if name in p.secret else value for name, value in p.options.items()
+    }
+    args["region"] = settings.region
+    args["default_tags"] = {"tags": {**p.default_tags, **settings.tags}}
+    return args
+
+
 def build(settings: ClusterSettings) -> TrinoCluster:
     """Declare the cluster for already-validated settings, and export what users look up."""
     # One explicit provider: the region comes from the validated settings, and default tags
     # reach resources that take tags but are created by AWS on our behalf.
-    provider = aws.Provider("aws", region=settings.region, default_tags={"tags": settings.tags})
+    provider = aws.Provider("aws", **provider_args(settings))
     cluster = TrinoCluster(
         settings.name, TrinoClusterArgs(settings), opts=pulumi.ResourceOptions(providers=[provider])
     )

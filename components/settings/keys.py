@@ -582,7 +582,8 @@ KEYS: tuple[ConfigKey, ...] = (
         "workerSchedules",
         "list of maps",
         "[] (no schedules)",
-        "name (a-z 0-9 -), recurrence (5-field cron), optional timeZone; minSize, maxSize, "
+        "name (a-z 0-9 -), recurrence (Unix cron: minute 0-59, hour 0-23, day 1-31, month 1-12 or "
+        "JAN-DEC, weekday 0-6 or SUN-SAT), optional timeZone (IANA, default UTC); minSize, maxSize, "
         "desiredCapacity (0-1000), at least one",
         "[{name: nights, recurrence: '0 20 * * 1-5', minSize: 0, maxSize: 2, desiredCapacity: 0}]",
         "Scheduled sizes of the worker group (nights, weekends); every scale-in still drains.",

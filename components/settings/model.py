@@ -210,6 +210,15 @@ class RolloutSettings:
 
 
 @dataclass(frozen=True)
+class ProviderSettings:
+    """The stack's `aws:` provider keys besides the region (components/settings/aws_provider.py)."""
+
+    options: Mapping[str, object] = field(default_factory=dict)  # Provider arguments, Python names
+    secret: frozenset[str] = frozenset()  # options set with `pulumi config set --secret`
+    default_tags: Mapping[str, str] = field(default_factory=dict)  # aws:defaultTags' tags
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     stack: str
     name: str
@@ -230,16 +239,17 @@ class ClusterSettings:
     elasticsearch: ElasticsearchConfig | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    provider: ProviderSettings = field(default_factory=ProviderSettings)
+
+    @property
+    def own_tags(self) -> dict[str, str]:
+        """The tags the program itself sets: the cluster tag the nodes and functions look for."""
+        return {TAG_CLUSTER: self.name, "Environment": self.environment, "ManagedBy": "pulumi:" + PROJECT}
 
     @property
     def tags(self) -> dict[str, str]:
         """The tags every taggable resource carries; the cluster's own keys win over extra tags."""
-        return {
-            **self.extra_tags,
-            TAG_CLUSTER: self.name,
-            "Environment": self.environment,
-            "ManagedBy": "pulumi:" + PROJECT,
-        }
+        return {**self.extra_tags, **self.own_tags}
 
 
 # --- reading raw values ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import difflib
 import re
 from collections.abc import Mapping
 
+from components.settings.aws_provider import REGION_KEY, provider_settings, region_problem, tag_conflicts
 from components.settings.keys import (
     FOREIGN_NAMESPACES,
     KNOWN,
@@ -47,7 +48,6 @@ from components.settings.reader import (
     MAX_CA_BUNDLE_BYTES,
     MAX_CLUSTER_NAME,
     PEM_CERT,
-    REGION,
     TAG_KEY,
     ConfigReader,
     cidr_problem,
@@ -59,8 +59,6 @@ from components.settings.reader import (
 from components.settings.render_check import render_problems, size_problems
 from components.settings.rollout import rollout_settings
 from components.settings.trino import trino_settings
-
-REGION_KEY = "aws:region"
 
 TLS_SINCE = 337  # the node agent's renderer refuses TLS below it (node_agent/render.py)
 LOG_KINDS = ("server", "httpRequest", "agent", "syslog", "functions")
@@ -83,11 +81,14 @@ def parse(
     own_secret = {key.split(":", 1)[1] for key in secret_keys if key.startswith(PROJECT + ":")}
     reader = ConfigReader(own, own_secret)
 
+    provider, provider_problems = provider_settings(raw, secret_keys)
+    problems.extend(provider_problems)
     region = raw.get(REGION_KEY)
     if region is None:
         problems.append(f"{REGION_KEY}: missing required key (example: eu-west-1)")
-    elif not REGION.match(region):
-        problems.append(f"{REGION_KEY}: {region!r} is not an AWS region name (example: eu-west-1)")
+    else:
+        skip = provider.options.get("skip_region_validation") is True
+        problems.extend(filter(None, [region_problem(REGION_KEY, region, skip)]))
 
     name = reader.string("clusterName", CLUSTER_NAME) or _default_cluster_name(stack)
     environment = reader.required("environment", ENVIRONMENT)
@@ -147,8 +148,10 @@ def parse(
         elasticsearch=elasticsearch_config(reader),
         extra_tags=_tags(reader),
         rollout=rollout_settings(reader, workers),
+        provider=provider,
     )
     problems.extend(reader.problems)
+    problems.extend(tag_conflicts(provider, settings.tags, settings.own_tags))
     problems.extend(limit_problems(settings))
     problems.extend(size_problems(settings))
     if not problems:

@@ -42,7 +42,6 @@ CREDENTIAL_WORDS = frozenset({"password", "passwd", "secret", "key", "token", "c
 BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 INDEX_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
 AMI_OWNER = re.compile(r"^(self|amazon|aws-marketplace|\d{12})$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 ARN = {
     "secretsmanager": re.compile(
         r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"

@@ -14,11 +14,9 @@ from typing import Any
 
 from components.settings.model import RolloutSettings, WorkerSchedule, WorkerSettings
 from components.settings.reader import ConfigReader
+from components.settings.schedule import recurrence_problem, time_zone_problem
 
 SCHEDULE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-# Five cron fields (minute hour day-of-month month day-of-week), as Auto Scaling recurrence takes them.
-CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?LW#-]+$")
-TIME_ZONE = re.compile(r"^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$")
 SCHEDULE_KEYS = ("name", "recurrence", "timeZone", "minSize", "maxSize", "desiredCapacity")
 MAX_SIZE = 1000
 
@@ -95,16 +93,13 @@ def _schedule(
     else:
         where = f"{where} ({name})"
     recurrence = item.get("recurrence")
-    fields = recurrence.split() if isinstance(recurrence, str) else []
-    if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
-        reader.problem(
-            key,
-            f"{where}: recurrence {recurrence!r} is not a cron expression "
-            "(allowed: 5 fields, minute hour day-of-month month day-of-week, e.g. '0 20 * * 1-5')",
-        )
+    reason = recurrence_problem(recurrence)
+    if reason:
+        reader.problem(key, f"{where}: {reason}")
     zone = item.get("timeZone", "UTC")
-    if not isinstance(zone, str) or not TIME_ZONE.match(zone):
-        reader.problem(key, f"{where}: timeZone {zone!r} is not an IANA time zone (e.g. Europe/Dublin, UTC)")
+    reason = time_zone_problem(zone)
+    if reason:
+        reader.problem(key, f"{where}: {reason}")
     sizes: dict[str, int | None] = {}
     for field in ("minSize", "maxSize", "desiredCapacity"):
         value = item.get(field)
@@ -128,7 +123,7 @@ def _schedule(
         return None
     return WorkerSchedule(
         name=str(name),
-        recurrence=" ".join(fields),
+        recurrence=" ".join(str(recurrence).split()),
         time_zone=str(zone),
         min_size=low,
         max_size=high,

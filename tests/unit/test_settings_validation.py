@@ -161,7 +161,7 @@ def test_config_error_message_lists_each_problem_on_its_own_line() -> None:
         )
     text = str(caught.value)
     assert text.startswith("stack 'test': 2 configuration problem(s):")
-    assert "\n  - aws:region: 'nowhere' is not an AWS region name" in text
+    assert "\n  - aws:region: 'nowhere' is not an AWS region" in text
 
 
 def test_password_in_plain_text_is_refused() -> None:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from functions.failover.rules import MISSING, Coordinator, EniState, Observation
+from functions.shared.ec2_batch import describe_instances
 from functions.shared.lambda_support import AWS_ERRORS, AwsErrorKind, aws_error_kind
 from node_agent.contract import COORDINATOR_ENI_DEVICE_INDEX
 
@@ -60,36 +61,6 @@ def describe_group_members(autoscaling: Any, group_name: str) -> dict[str, dict[
         i["InstanceId"]: {"LifecycleState": i["LifecycleState"], "HealthStatus": i["HealthStatus"]}
         for i in groups[0].get("Instances", [])
     }
-
-
-def describe_instances(ec2: Any, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """instance id -> DescribeInstances record; ids EC2 no longer knows are simply absent.
-
-    Asked one id at a time only when the batch call names an unknown id, because EC2 then fails
-    the whole batch (InvalidInstanceID.NotFound) instead of leaving the unknown one out.
-    """
-    if not instance_ids:
-        return {}
-    try:
-        return _instances(ec2, instance_ids)
-    except AWS_ERRORS as exc:
-        if aws_error_kind(exc) is not AwsErrorKind.NOT_FOUND:
-            raise
-    if len(instance_ids) == 1:
-        return {}
-    found: dict[str, dict[str, Any]] = {}
-    for iid in instance_ids:
-        found.update(describe_instances(ec2, [iid]))
-    return found
-
-
-def _instances(ec2: Any, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
-    found = {}
-    for page in ec2.get_paginator("describe_instances").paginate(InstanceIds=instance_ids):
-        for reservation in page["Reservations"]:
-            for instance in reservation["Instances"]:
-                found[instance["InstanceId"]] = instance
-    return found
 
 
 def observe(ec2: Any, autoscaling: Any, eni_id: str, group_name: str) -> Observation:

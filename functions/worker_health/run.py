@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from functions.shared.ec2_batch import describe_instances, write_tags
 from functions.shared.lambda_support import (
     AWS_ERRORS,
     AwsErrorKind,
@@ -78,7 +79,7 @@ def describe_workers(ec2: Any, autoscaling: Any, group_name: str) -> list[Worker
     if not groups:
         raise LookupError(f"Auto Scaling group {group_name} does not exist")
     members = {i["InstanceId"]: i for i in groups[0].get("Instances", [])}
-    records = _describe_instances(ec2, sorted(members))
+    records = describe_instances(ec2, sorted(members))
     workers = []
     for iid, member in members.items():
         record = records.get(iid)
@@ -102,28 +103,6 @@ def _count(raw: str | None) -> int:
         return max(0, int(raw)) if raw is not None else 0
     except ValueError:
         return 0
-
-
-def _describe_instances(ec2: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Ids EC2 no longer knows are left out (asked one by one only when the batch names one)."""
-    if not ids:
-        return {}
-    try:
-        found = {}
-        for page in ec2.get_paginator("describe_instances").paginate(InstanceIds=ids):
-            for reservation in page["Reservations"]:
-                for instance in reservation["Instances"]:
-                    found[instance["InstanceId"]] = instance
-        return found
-    except AWS_ERRORS as exc:
-        if aws_error_kind(exc) is not AwsErrorKind.NOT_FOUND:
-            raise
-    if len(ids) == 1:
-        return {}
-    merged: dict[str, dict[str, Any]] = {}
-    for iid in ids:
-        merged.update(_describe_instances(ec2, [iid]))
-    return merged
 
 
 def coordinator_address(ec2: Any, eni_id: str) -> str:
@@ -241,19 +220,10 @@ class WorkerHealthRun:
             self._tag_call("delete_tags", to_clear, [{"Key": TAG_HEALTH_MISSES}])
 
     def _tag_call(self, operation: str, ids: list[str], tags: list[dict[str, str]]) -> None:
-        try:
-            getattr(self.ec2, operation)(Resources=ids, Tags=tags)
-        except AWS_ERRORS as exc:
-            if aws_error_kind(exc) is not AwsErrorKind.NOT_FOUND:
-                raise
-            # One of them vanished since DescribeInstances: write the others one by one.
-            for iid in ids:
-                try:
-                    getattr(self.ec2, operation)(Resources=[iid], Tags=tags)
-                except AWS_ERRORS as inner:
-                    if aws_error_kind(inner) is not AwsErrorKind.NOT_FOUND:
-                        raise
-                    self.log("instance_gone", instance=iid, reason=f"{operation}: {inner}")
+        def gone(iid: str, reason: str) -> None:
+            self.log("instance_gone", instance=iid, reason=reason)
+
+        write_tags(self.ec2, operation, ids, tags, gone)
 
     def _mark(self, instance_id: str, decided: Plan) -> bool:
         check = next(c for c in decided.checks if c.instance_id == instance_id)

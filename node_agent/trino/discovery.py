@@ -21,12 +21,14 @@ import hashlib
 import hmac
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from node_agent.trino.admin import TrinoAdmin, TrinoUnavailable
 
 TOKEN_LIFETIME_SECONDS = 300
 SERVICE_TYPE = "trino"
+PARALLEL_PUTS = 16  # announcements in flight at once to the target coordinator
 
 
 def internal_bearer(shared_secret: str, subject: str, *, now: float | None = None) -> str:
@@ -63,11 +65,24 @@ def worker_announcements(source: TrinoAdmin, token: str) -> list[dict[str, Any]]
 
 
 def hand_over_workers(source: TrinoAdmin, target: TrinoAdmin, token: str) -> int:
-    """Announce every worker `source` knows to `target`; the number of workers announced."""
+    """Announce every worker `source` knows to `target`; the number of workers announced.
+
+    PARALLEL_PUTS at a time: one after another, 1,000 workers at ~10 ms per HTTPS PUT took ~10 s,
+    as long as the switchover's refresh interval. Every PUT is tried; the first failure is raised
+    after the others are done, so one worker's refused copy does not cost the rest theirs.
+    """
     announcements = worker_announcements(source, token)
-    for announcement in announcements:
-        node_id = announcement.pop("nodeId")
-        target.internal_json("PUT", f"/v1/announcement/{node_id}", token, announcement)
+
+    def announce(announcement: dict[str, Any]) -> None:
+        body = {k: v for k, v in announcement.items() if k != "nodeId"}
+        target.internal_json("PUT", f"/v1/announcement/{announcement['nodeId']}", token, body)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_PUTS, thread_name_prefix="announce") as pool:
+        futures = [pool.submit(announce, a) for a in announcements]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
     return len(announcements)
 
 

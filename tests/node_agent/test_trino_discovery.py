@@ -11,7 +11,16 @@ import hashlib
 import hmac
 import json
 
-from node_agent.trino.discovery import TOKEN_LIFETIME_SECONDS, internal_bearer
+import pytest
+
+from node_agent.trino.admin import TrinoAdmin, TrinoError
+from node_agent.trino.discovery import (
+    PARALLEL_PUTS,
+    TOKEN_LIFETIME_SECONDS,
+    hand_over_workers,
+    internal_bearer,
+)
+from tests.node_agent.fake_discovery import FakeDiscovery
 
 
 def _part(token: str, index: int) -> dict[str, object]:
@@ -35,3 +44,42 @@ def test_the_token_names_its_subject_and_expires() -> None:
 
 def test_another_secret_gives_another_signature() -> None:
     assert internal_bearer("a", "f", now=1).split(".")[2] != internal_bearer("b", "f", now=1).split(".")[2]
+
+
+# --- the hand-over at fleet size (a fake discovery: 1,000 workers and a refusing target) -------
+
+
+def _hand_over(source: FakeDiscovery, target: FakeDiscovery) -> int:
+    return hand_over_workers(TrinoAdmin(source.url), TrinoAdmin(target.url), internal_bearer("s", "failover"))
+
+
+def test_a_hand_over_of_1000_workers_announces_every_one_but_no_coordinator() -> None:
+    source, target = FakeDiscovery(1000), FakeDiscovery(0)
+    try:
+        assert _hand_over(source, target) == 1000
+    finally:
+        source.close()
+        target.close()
+    assert set(target.announced) == {f"worker-{n}" for n in range(1000)}
+    assert target.announced["worker-7"]["services"][0]["properties"]["http"] == "http://10.0.0.7:8080"
+
+
+def test_a_hand_over_puts_announcements_in_parallel_within_the_bound() -> None:
+    source, target = FakeDiscovery(200), FakeDiscovery(0, delay=0.01)
+    try:
+        _hand_over(source, target)
+    finally:
+        source.close()
+        target.close()
+    assert 1 < target.most_in_flight <= PARALLEL_PUTS
+
+
+def test_a_refused_announcement_is_raised_after_every_other_worker_is_announced() -> None:
+    source, target = FakeDiscovery(300), FakeDiscovery(0, refuse=frozenset({"worker-3"}))
+    try:
+        with pytest.raises(TrinoError, match="HTTP 500"):
+            _hand_over(source, target)
+    finally:
+        source.close()
+        target.close()
+    assert len(target.announced) == 299

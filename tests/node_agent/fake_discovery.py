@@ -1,0 +1,84 @@
+"""A stand-in for the two coordinators of a hand-over: one lists N workers, the other takes PUTs.
+
+Trino's discovery endpoints answer the real hand-over in the rollout rehearsal (Trino 476); this
+stand-in exists to put 1,000 workers and a slow or refusing target behind them, which a local
+Trino cannot. It records each PUT and how many were in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeDiscovery:
+    """Serves GET /v1/service/trino with `workers` workers; PUT /v1/announcement/<id> takes `delay` s."""
+
+    def __init__(self, workers: int, delay: float = 0.0, refuse: frozenset[str] = frozenset()) -> None:
+        self.workers, self.delay, self.refuse = workers, delay, refuse
+        self.announced: dict[str, Any] = {}
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def services(self) -> dict[str, Any]:
+        workers = [
+            {
+                "id": f"s{n}",
+                "nodeId": f"worker-{n}",
+                "type": "trino",
+                "pool": "general",
+                "location": f"/worker-{n}",
+                "properties": {"http": f"http://10.0.{n // 250}.{n % 250}:8080"},
+            }
+            for n in range(self.workers)
+        ]
+        coordinator = {
+            "id": "c",
+            "nodeId": "coordinator",
+            "type": "trino",
+            "properties": {"coordinator": "true"},
+        }
+        return {"environment": "prod", "services": [coordinator, *workers]}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._answer(200, json.dumps(stand_in.services()).encode())
+
+            def do_PUT(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                node_id = self.path.rsplit("/", 1)[1]
+                with stand_in._lock:
+                    stand_in.in_flight += 1
+                    stand_in.most_in_flight = max(stand_in.most_in_flight, stand_in.in_flight)
+                time.sleep(stand_in.delay)
+                with stand_in._lock:
+                    stand_in.in_flight -= 1
+                    if node_id not in stand_in.refuse:
+                        stand_in.announced[node_id] = body
+                self._answer(500 if node_id in stand_in.refuse else 202, b"")
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 
 from components.settings.aws_provider import REGION_KEY, provider_settings, region_problem, tag_conflicts
+from components.settings.instance_types import instance_type_problem
 from components.settings.keys import (
     FOREIGN_NAMESPACES,
     KNOWN,
@@ -93,8 +94,11 @@ def parse(
     name = reader.string("clusterName", CLUSTER_NAME) or _default_cluster_name(stack)
     environment = reader.required("environment", ENVIRONMENT)
     network = _network(reader)
+    coordinator_type = reader.string("coordinatorInstanceType", INSTANCE_TYPE)
+    if coordinator_type and (reason := instance_type_problem(coordinator_type, reader.has("amiId"))):
+        reader.problem("coordinatorInstanceType", f"{coordinator_type!r} {reason}")
     coordinator = CoordinatorSettings(
-        instance_type=reader.string("coordinatorInstanceType", INSTANCE_TYPE) or "m6i.xlarge",
+        instance_type=coordinator_type or "m6i.xlarge",
         count=_coordinator_count(reader),
     )
     workers = _workers(reader)
@@ -223,7 +227,12 @@ def _network(reader: ConfigReader) -> NetworkSettings:
 
 
 def _workers(reader: ConfigReader) -> WorkerSettings:
-    types = reader.string_list("workerInstanceTypes", matches(INSTANCE_TYPE), default=("r6i.2xlarge",))
+    shape = matches(INSTANCE_TYPE)
+    types = reader.string_list(
+        "workerInstanceTypes",
+        lambda item: shape(item) or instance_type_problem(item, reader.has("amiId")),
+        default=("r6i.2xlarge",),
+    )
     if reader.has("workerInstanceTypes") and is_empty_list(reader.raw["workerInstanceTypes"]):
         reader.problem("workerInstanceTypes", "must name at least one instance type")
     min_size = reader.integer("workerMinSize", 1, 0, 1000)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from components.settings.connectors import connector_problem
 from components.settings.keys import (
     DEFAULT_TRINO,
     NEWEST_TRINO,
@@ -125,6 +126,8 @@ def parse_catalogs(reader: ConfigReader, metastore: str, version: int) -> dict[s
             continue
         if "connector.name" not in properties:
             reader.problem("catalogs", f"{where}: needs connector.name")
+        elif reason := connector_problem(scalar_text(properties["connector.name"]), version):
+            reader.problem("catalogs", f"catalogs.{name}.connector.name: {reason}")
         bad = [
             k
             for k, v in properties.items()

@@ -47,8 +47,31 @@ def test_build_refuses_a_packer_too_old_for_the_template() -> None:
         assert result.returncode == 0, result.stderr
 
 
+DIGEST = "0" * 64  # a checksum given for a release trino-sha256.txt does not list
+
+
+def test_plan_refuses_a_release_without_a_known_checksum() -> None:
+    result = make("plan", "TRINO_VERSION=477")
+    assert result.returncode != 0
+    assert "no SHA-256 known for Trino 477: pass TRINO_SHA256=<hex>" in result.stderr
+
+
+def test_build_stops_before_packer_on_a_release_without_a_known_checksum() -> None:
+    placement = {"AWS_REGION": "eu-west-1", "VPC_ID": "vpc-1", "SUBNET_ID": "subnet-1"}
+    result = make("check-build-inputs", "TRINO_VERSION=477", "PACKER=/nonexistent/packer", env=placement)
+    assert result.returncode != 0
+    assert "no SHA-256 known for Trino 477" in result.stderr
+    assert "Packer" not in result.stderr
+
+
+def test_plan_shows_the_checksum_it_was_given() -> None:
+    result = make("plan", "TRINO_VERSION=477", f"TRINO_SHA256={DIGEST}")
+    assert result.returncode == 0, result.stderr
+    assert f"sha256={DIGEST}" in result.stdout.splitlines()
+
+
 def test_plan_shows_the_java_and_download_of_the_release() -> None:
-    result = make("plan", "TRINO_VERSION=483")
+    result = make("plan", "TRINO_VERSION=483", f"TRINO_SHA256={DIGEST}")
     assert result.returncode == 0, result.stderr
     assert "java_version=25" in result.stdout.splitlines()
     assert "download_url=https://github.com/trinodb/trino/releases/download/483/trino-server-483.tar.gz" in (

@@ -14,6 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    # The hand-over opens PARALLEL_PUTS connections at once; the default listen backlog of 5
+    # would refuse some of them on a busy machine, a fault of this fake, not of a coordinator.
+    request_queue_size = 128
+
+
 class FakeDiscovery:
     """Serves GET /v1/service/trino with `workers` workers; PUT /v1/announcement/<id> takes `delay` s."""
 
@@ -22,7 +28,7 @@ class FakeDiscovery:
         self.announced: dict[str, Any] = {}
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

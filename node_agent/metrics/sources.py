@@ -11,7 +11,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,11 @@ from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 log = logging.getLogger(__name__)
 
 LABELS = ("cluster", "role", "node")
+# The holder's worker CPU average (see Scraper.worker_cpu_load): reads at a time, seconds per
+# read, seconds for all of them; a worker that has not answered by then is left out of the average.
+WORKER_READS = 32
+WORKER_READ_SECONDS = 2.0
+WORKER_CPU_BUDGET_SECONDS = 8.0
 
 # Trino's /metrics names (476) -> what we read them as. CounterStats are totals since Trino started.
 OPENMETRICS = {
@@ -247,7 +252,9 @@ class Scraper:
         self.admin = admin
         self.role = role
         self.agent_metrics = agent_metrics
-        self.worker_admin = worker_admin or (lambda uri: TrinoAdmin(uri, timeout=admin.timeout))
+        self.worker_admin = worker_admin or (
+            lambda uri: TrinoAdmin(uri, timeout=min(admin.timeout, WORKER_READ_SECONDS))
+        )
         self.querylog_metrics_url = querylog_metrics_url
         self._jmx_domain: str | None = None
         self.holds_address = holds_address
@@ -285,7 +292,7 @@ class Scraper:
                 else:  # 330-406 have no /metrics: the same counters over /v1/jmx/mbean
                     jmx = self._read("jmx", lambda: self._jmx(version))
                 om = parse_openmetrics(text) if text else None
-                cluster = cluster_numbers(stats, om, self._worker_cpu(), jmx)
+                cluster = cluster_numbers(stats, om, self.worker_cpu_load(), jmx)
         return Snapshot(
             up=True, taken_at=now, node=node, cluster=cluster, passthrough=passthrough, holds_address=held
         )
@@ -307,15 +314,28 @@ class Scraper:
         values, self._jmx_domain = read_jmx(self.admin, domains)
         return values
 
-    def _worker_cpu(self) -> float | None:
+    def worker_cpu_load(self) -> float | None:
         nodes = self._read("nodes", self.admin.nodes)
         # Each entry's `uri` is the URL the coordinator pings, e.g. http://10.0.1.7:8080/v1/status.
         uris = [_origin(n["uri"]) for n in nodes or [] if isinstance(n, dict) and n.get("uri")]
         if not uris:
             return None
-        with ThreadPoolExecutor(max_workers=min(8, len(uris))) as pool:
-            loads = list(pool.map(self._worker_load, uris))
-        known = [v for v in loads if v is not None]
+        # Bounded whatever the workers do: WORKER_READS at a time, each within WORKER_READ_SECONDS,
+        # and the whole average within WORKER_CPU_BUDGET_SECONDS. 8 at a time with the admin's
+        # timeout took 70 s for 50 silent workers of 1,000, longer than the 60 s alarm period.
+        pool = ThreadPoolExecutor(max_workers=min(WORKER_READS, len(uris)), thread_name_prefix="worker-cpu")
+        futures = [pool.submit(self._worker_load, uri) for uri in uris]
+        done, late = wait(futures, timeout=WORKER_CPU_BUDGET_SECONDS)
+        pool.shutdown(wait=False, cancel_futures=True)  # a late read ends within its own timeout
+        if late:
+            log.warning(
+                "metrics: %d of %d workers gave no status within %.0f s",
+                len(late),
+                len(uris),
+                WORKER_CPU_BUDGET_SECONDS,
+            )
+            self.agent_metrics.scrape_error("worker_status_late")
+        known = [v for v in (f.result() for f in done) if v is not None]
         return sum(known) / len(known) if known else None
 
     def _worker_load(self, uri: str) -> float | None:

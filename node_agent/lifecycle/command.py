@@ -46,6 +46,7 @@ from node_agent.contract import AGENT_STATE_DIR, TRINO_DATA, TRINO_HTTP_PORT, Me
 from node_agent.imds import IMDS_URL, Imds, ImdsError
 from node_agent.lifecycle.action import RETRYABLE, ActionGone, LifecycleAction, describe
 from node_agent.lifecycle.drain_state import STATE_FILE, DrainRecord, StateStore, drain_begun
+from node_agent.lifecycle.heartbeats import TIMEOUT_INTERVALS, HeartbeatSchedule, first_delay
 from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 from node_agent.trino.process import TrinoProcess, trino_alive
 
@@ -72,6 +73,7 @@ class LifecycleConfig:
     hook_name: str = ""  # empty: the group's one termination hook
     max_drain_seconds: float = 6 * 3600
     heartbeat_interval: float = 100.0  # a third of the hook's heartbeat timeout
+    first_heartbeat_delay: float = 0.0  # heartbeats.first_delay() on a node: a fleet's drains spread
     idle_interval: float = 5.0  # how often IMDS is polled while nothing happens
     drain_interval: float = 1.0  # how often the Trino process is checked while draining
 
@@ -105,6 +107,9 @@ class LifecycleAgent:
         self._failed_shutdowns = 0  # answered failures in a row, for the backoff
         self._next_shutdown_at = 0.0  # clock time before which no shutdown request is sent
         self.action = LifecycleAction(autoscaling, config.instance_id, config.hook_name)
+        self.heartbeats = HeartbeatSchedule(
+            config.heartbeat_interval, config.first_heartbeat_delay, seed=config.instance_id
+        )
         self._said: set[str] = set()
         if store.problem:
             self.decide("state-unreadable", store.problem)
@@ -186,10 +191,7 @@ class LifecycleAgent:
                     f"maximum drain time {self.config.max_drain_seconds:.0f}s reached, trino still running"
                 )
             return
-        if terminating and (
-            record.last_heartbeat_at is None
-            or self.clock() - record.last_heartbeat_at >= self.config.heartbeat_interval
-        ):
+        if terminating and self.heartbeats.due(self.clock(), record.started_at, record.last_heartbeat_at):
             self._heartbeat(record)
 
     def _keep_trino_shutting_down(self, record: DrainRecord) -> None:
@@ -256,8 +258,10 @@ class LifecycleAgent:
             self._finish("the lifecycle action is no longer active (timed out or completed elsewhere)")
             return
         except RETRYABLE as exc:
-            self.decide("heartbeat-failed", f"{describe(exc)}; retrying")
+            retry_at = self.heartbeats.failed(self.clock(), record.started_at, record.last_heartbeat_at)
+            self.decide("heartbeat-failed", f"{describe(exc)}; retrying in {retry_at - self.clock():.0f}s")
             return
+        self.heartbeats.succeeded()
         record.last_heartbeat_at = self.clock()
         record.heartbeats += 1
         self.store.save(record)
@@ -331,12 +335,14 @@ def _iso(epoch: float) -> str:
 # --- command line ----------------------------------------------------------------------------
 def build_config(settings: Any, instance_id: str) -> LifecycleConfig:
     """Timings from the node settings: heartbeats three times per heartbeat timeout."""
+    interval = max(1.0, settings.heartbeat_timeout_seconds / TIMEOUT_INTERVALS)
     return LifecycleConfig(
         cluster=settings.cluster,
         instance_id=instance_id,
         hook_name=settings.lifecycle_hook_name,
         max_drain_seconds=min(settings.max_drain_seconds, MAX_HOOK_SECONDS),
-        heartbeat_interval=max(1.0, settings.heartbeat_timeout_seconds / 3),
+        heartbeat_interval=interval,
+        first_heartbeat_delay=first_delay(instance_id, interval),
     )
 
 

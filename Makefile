@@ -19,7 +19,7 @@ venv: $(VENV)/.installed
 
 ## The main job, offline: the real program under Pulumi mocks, printed as a plan.
 plan: venv
-	@$(PY) -m tools.plan --stack $(STACK)
+	@$(PY) -m tools.plan --stack $(STACK) $(if $(VERBOSE),--verbose)
 
 ## Everything: lint, unit, functions, agent, image and the real-component integration suite.
 ## The integration suite and the rest run side by side (tools/run_tests.py says why); each prints whole.

@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override one config key (JSON values allowed)",
     )
+    parser.add_argument("--verbose", action="store_true", help="also print the Trino files each role renders")
     options = parser.parse_args(argv)
     try:
         plan = run_program(options.stack, dict(options.overrides))
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"stack {options.stack!r}: AWS would refuse {len(refused)} request(s):\n{lines}", file=sys.stderr
         )
         return 2
-    print(render(plan))
+    print(render(plan, verbose=options.verbose))
     return 0
 
 

@@ -1,6 +1,6 @@
-"""What `make plan` prints for a recorded Plan: the component tree, a count by type, the security
-posture and the rollout, each read from the declared graph rather than from the settings, so the
-printout says what would really be created.
+"""What `make plan` prints for a recorded Plan: what users change most (tools/plan/cluster.py),
+the component tree, a count by type, the security posture and the rollout, each read from the
+declared graph rather than from the settings, so the printout says what would really be created.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from components.settings.keys import PROJECT
 from components.settings.model import ElasticsearchConfig
 from node_agent.contract import SIGV4_SERVICES, STORE_AWS_SERVERLESS
 from tools.plan.aws_check.table import requests_of
+from tools.plan.cluster import cluster_lines, rendered_files
 from tools.plan.mocks import Plan, Recorded, SecretInput, reveal
 
 
@@ -216,10 +217,11 @@ def managed_policies(plan: Plan) -> list[str]:
     )
 
 
-def render(plan: Plan) -> str:
+def render(plan: Plan, *, verbose: bool = False) -> str:
     counts = plan.counts()
     components = sum(1 for r in plan.resources if r.is_component)
     lines = [f"Plan for stack {plan.stack!r} (Pulumi mocks: the real program, no AWS calls)", ""]
+    lines += ["Cluster:"] + [f"  {line}" for line in cluster_lines(plan)] + [""]
     lines += tree_lines(plan)
     lines += ["", "Summary (resources by type):"]
     lines += [f"  {count:4d}  {type_}" for type_, count in sorted(counts.items())]
@@ -231,6 +233,8 @@ def render(plan: Plan) -> str:
         f"AWS requests: {len(requests)} checked against botocore's service models and documented limits",
     ]
     lines += ["", "Rollout:"] + [f"  {line}" for line in rollout_lines(plan)]
+    if verbose:
+        lines += ["", "Trino files each role renders:", *rendered_files(plan)]
     return "\n".join(lines)
 
 

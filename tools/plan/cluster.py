@@ -1,0 +1,105 @@
+"""The first section `make plan` prints: what users change most, read from the declared graph.
+
+The Trino version and catalogs come from the node settings the program stores in SSM (what every
+node reads at boot), the region and credentials from the one AWS provider, the AMI from the
+lookup the program makes, the sizes from the groups and launch templates, the outputs from the
+stack's exports. `--verbose` adds the Trino files each role renders from those node settings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from components.settings.render_check import STAND_IN_FACTS, stand_in_secrets
+from node_agent.contract import NodeSettings, Role
+from node_agent.render import Layout, render
+from tools.plan.mocks import Plan, reveal
+
+PROVIDER = "pulumi:providers:aws"
+PARAMETER = "aws:ssm/parameter:Parameter"
+GROUP = "aws:autoscaling/group:Group"
+TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+GET_AMI = "aws:ec2/getAmi:getAmi"
+CREDENTIAL_KEYS = ("profile", "assumeRoles", "allowedAccountIds", "sharedConfigFiles", "accessKey")
+
+
+def node_settings(plan: Plan) -> NodeSettings:
+    (parameter,) = [r for r in plan.of_type(PARAMETER) if r.name.endswith("-node-settings")]
+    return NodeSettings.from_json(str(reveal(parameter.inputs["value"])))
+
+
+def cluster_lines(plan: Plan) -> list[str]:
+    node = node_settings(plan)
+    (provider,) = plan.of_type(PROVIDER)
+    lines = [
+        f"Trino:        {node.trino_version}",
+        f"region:       {provider.inputs.get('region')}{_credentials(provider.inputs)}",
+        f"AMI:          {_ami(plan)}",
+    ]
+    for group in sorted(plan.of_type(GROUP), key=lambda r: r.name):
+        lines.append(f"{group.name.rsplit('-', 1)[-1] + ':':13s} {_sizes(plan, group.inputs)}")
+    catalogs = ", ".join(
+        f"{name} ({props.get('connector.name')})" for name, props in sorted(node.catalogs.items())
+    )
+    lines.append(f"catalogs:     {catalogs or 'none'}")
+    lines.append("outputs:")
+    lines += [f"  {key}: {_output(value)}" for key, value in sorted(plan.outputs.items())]
+    return lines
+
+
+def rendered_files(plan: Plan) -> list[str]:
+    """Each role's etc/ as the node agent renders it (stand-ins for secrets and the instance)."""
+    node = node_settings(plan)
+    memory = STAND_IN_FACTS.memory_bytes // 1024**3
+    lines = []
+    for role in (Role.COORDINATOR, Role.WORKER):
+        files = render(node, STAND_IN_FACTS, role, Layout(), stand_in_secrets(node))
+        for path, text in sorted(files.items()):
+            lines.append(f"--- {role.value}: {path} (a {memory} GiB instance; secrets are stand-ins)")
+            lines += text.rstrip("\n").splitlines()
+    return lines
+
+
+def _credentials(inputs: dict[str, Any]) -> str:
+    given = [key for key in CREDENTIAL_KEYS if inputs.get(key)]
+    if not given:
+        return " (credentials: the environment's)"
+    return f" (credentials: {', '.join(f'aws:{k}' for k in given)})"
+
+
+def _ami(plan: Plan) -> str:
+    (call,) = [c for c in plan.calls if c.token == GET_AMI][:1] or [None]
+    if call is None:
+        return "no lookup"
+    filters = {f["name"]: f["values"] for f in call.args.get("filters") or []}
+    if "image-id" in filters:
+        return f"{filters['image-id'][0]} (amiId)"
+    tags = ", ".join(f"{k[4:]}={v[0]}" for k, v in filters.items() if k.startswith("tag:"))
+    owners = ", ".join(call.args.get("owners") or [])
+    return f"newest image owned by {owners} tagged {tags} (make image builds it)"
+
+
+def _sizes(plan: Plan, inputs: dict[str, Any]) -> str:
+    low, high, desired = (int(inputs.get(k) or 0) for k in ("minSize", "maxSize", "desiredCapacity"))
+    size = f"{low}..{high} (desired {desired})"
+    mixed = inputs.get("mixedInstancesPolicy")
+    if mixed:
+        overrides = mixed.get("launchTemplate", {}).get("overrides") or []
+        types = [o.get("instanceType") for o in overrides]
+        spot = 100 - int(
+            mixed.get("instancesDistribution", {}).get("onDemandPercentageAboveBaseCapacity", 100)
+        )
+        return f"{size} of {', '.join(map(str, types))}, {spot} % spot above the on-demand base"
+    name = (inputs.get("launchTemplate") or {}).get("id")
+    templates = [t for t in plan.of_type(TEMPLATE) if t.name.endswith(f"{_role(inputs)}s-template")]
+    kind = templates[0].inputs.get("instanceType") if templates else name
+    return f"{size} of {kind}"
+
+
+def _role(inputs: dict[str, Any]) -> str:
+    return "coordinator" if str(inputs.get("name", "")).endswith("coordinators") else "worker"
+
+
+def _output(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

@@ -132,9 +132,9 @@ def hand_over(trino_clients: TrinoClients) -> Callable[[str, str], int] | None:
         return None
 
     def copy(source: str, target: str) -> int:
-        token = trino_clients.internal_token(FUNCTION)
-        assert token is not None
-        return hand_over_workers(trino_clients.admin(source), trino_clients.admin(target), token)
+        secret = trino_clients.shared_secret()
+        assert secret is not None
+        return hand_over_workers(trino_clients.admin(source), trino_clients.admin(target), secret, FUNCTION)
 
     return copy
 

@@ -29,7 +29,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from node_agent import aws as node_aws
 from node_agent.contract import TRINO_HTTP_PORT, TRINO_HTTPS_PORT, FunctionEnv
 from node_agent.trino.admin import TrinoAdmin
-from node_agent.trino.discovery import internal_bearer
 
 # Bounded retries for every AWS call: throttling gets a few backed-off attempts inside one call,
 # never a loop that outlives the invocation.
@@ -171,11 +170,11 @@ class TrinoClients:
             tls_server_name=self.tls_server_name,
         )
 
-    def internal_token(self, subject: str) -> str | None:
-        """Trino's internal bearer token for node-to-node endpoints; None without the shared secret."""
+    def shared_secret(self) -> str | None:
+        """The cluster's internal secret (node_agent.trino.discovery signs with it); None if unset."""
         if self.access.shared_secret_arn is None:
             return None
-        return internal_bearer(self._secret(self.access.shared_secret_arn), subject)
+        return self._secret(self.access.shared_secret_arn)
 
     def _management_password(self) -> str | None:
         if self.access.password_secret_arn is None:

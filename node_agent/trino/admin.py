@@ -120,8 +120,25 @@ class TrinoAdmin:
         return {a["name"]: a.get("value") for a in bean.get("attributes") or [] if a.get("readable", True)}
 
     def nodes(self) -> list[dict[str, Any]]:
-        """GET /v1/node on the coordinator: the other nodes it heartbeats, each with its `uri`."""
-        return list(self._json("GET", "/v1/node") or [])
+        """The other nodes the coordinator knows, each with its `uri`.
+
+        GET /v1/node up to 476. With 477's announce discovery (the default) that resource is not
+        bound (404, measured on 483); GET /v1/announce, a management read like it, lists the URIs
+        nodes announced, which is what the callers need.
+        """
+        try:
+            return list(self._json("GET", "/v1/node") or [])
+        except TrinoError as exc:
+            if exc.status != 404:
+                raise
+        return [{"uri": uri} for uri in self.announced()]
+
+    def announced(self) -> list[str]:
+        """GET /v1/announce (477+, announce discovery): the URIs of the nodes that announced here."""
+        answer = self._json("GET", "/v1/announce") or []
+        if not isinstance(answer, list):
+            raise TrinoUnavailable(f"GET /v1/announce answered {answer!r:.200}, not a list")
+        return [str(uri) for uri in answer]
 
     def stats(self) -> dict[str, Any]:
         """GET /ui/api/stats: cluster-wide running / queued / blocked queries, workers, memory.
@@ -176,6 +193,16 @@ class TrinoAdmin:
         data = None if body is None else json.dumps(body).encode()
         return self._json(method, path, body=data, headers={INTERNAL_BEARER_HEADER: token})
 
+    def internal_announce(self, uri: str, token: str) -> None:
+        """POST /v1/announce (477+): announce a node's URI here, as each node does every 5 s."""
+        self._request(
+            "POST",
+            "/v1/announce",
+            body=uri.encode(),
+            content_type="text/plain",
+            headers={INTERNAL_BEARER_HEADER: token},
+        )
+
     def submit(self, sql: str) -> dict[str, Any]:
         """POST one statement; its first page (`id`, `nextUri`, `stats.state`), nothing waited for."""
         page = self._json("POST", "/v1/statement", body=sql.encode())
@@ -221,10 +248,19 @@ class TrinoAdmin:
 
     # --- plumbing --------------------------------------------------------------------------
     def _login(self) -> None:
+        """The Web UI's login: a form POST to /ui/login up to 482; 483's new UI took that path
+        over (405 there) and logs in with JSON at /ui/auth/login (measured on a real 483)."""
         form = urllib.parse.urlencode(
             {"username": self.user, "password": self.password or "", "redirectPath": ""}
         ).encode()
-        self._request("POST", "/ui/login", body=form, content_type="application/x-www-form-urlencoded")
+        try:
+            self._request("POST", "/ui/login", body=form, content_type="application/x-www-form-urlencoded")
+            return
+        except TrinoError as exc:
+            if exc.status not in (404, 405):
+                raise
+        body = json.dumps({"username": self.user, "password": self.password or ""}).encode()
+        self._request("POST", "/ui/auth/login", body=body)
 
     def _json(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None

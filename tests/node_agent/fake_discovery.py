@@ -23,8 +23,10 @@ class _Server(ThreadingHTTPServer):
 class FakeDiscovery:
     """Serves GET /v1/service/trino with `workers` workers; PUT /v1/announcement/<id> takes `delay` s."""
 
-    def __init__(self, workers: int, delay: float = 0.0, refuse: frozenset[str] = frozenset()) -> None:
-        self.workers, self.delay, self.refuse = workers, delay, refuse
+    def __init__(
+        self, workers: int, delay: float = 0.0, refuse: frozenset[str] = frozenset(), version: int = 476
+    ) -> None:
+        self.workers, self.delay, self.refuse, self.version = workers, delay, refuse, version
         self.announced: dict[str, Any] = {}
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
@@ -65,11 +67,24 @@ class FakeDiscovery:
                 pass
 
             def do_GET(self) -> None:
-                self._answer(200, json.dumps(stand_in.services()).encode())
+                if self.path == "/v1/info":
+                    info = {"nodeVersion": {"version": str(stand_in.version)}, "coordinator": True}
+                    self._answer(200, json.dumps(info).encode())
+                elif self.path == "/v1/announce":  # 477+: the URIs that announced here
+                    uris = [f"http://10.0.{n // 250}.{n % 250}:8080" for n in range(stand_in.workers)]
+                    self._answer(200, json.dumps(uris).encode())
+                else:
+                    self._answer(200, json.dumps(stand_in.services()).encode())
+
+            def do_POST(self) -> None:  # 477+: POST /v1/announce, the node's URI as text
+                uri = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                self._take(uri, uri, 204)
 
             def do_PUT(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                node_id = self.path.rsplit("/", 1)[1]
+                self._take(self.path.rsplit("/", 1)[1], body, 202)
+
+            def _take(self, node_id: str, body: Any, status: int) -> None:
                 with stand_in._lock:
                     stand_in.in_flight += 1
                     stand_in.most_in_flight = max(stand_in.most_in_flight, stand_in.in_flight)
@@ -78,7 +93,7 @@ class FakeDiscovery:
                     stand_in.in_flight -= 1
                     if node_id not in stand_in.refuse:
                         stand_in.announced[node_id] = body
-                self._answer(500 if node_id in stand_in.refuse else 202, b"")
+                self._answer(500 if node_id in stand_in.refuse else status, b"")
 
             def _answer(self, status: int, body: bytes) -> None:
                 self.send_response(status)

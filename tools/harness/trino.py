@@ -25,11 +25,13 @@ from pathlib import Path
 from node_agent import render
 from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role
 from node_agent.trino.admin import QueryResult, TrinoAdmin, TrinoError, TrinoUnavailable
-from tools.harness import downloads
+from tools.harness import assembled, downloads
+from tools.harness.assembled import assembled_install
 from tools.harness.ports import free_port
 from tools.harness.processes import ManagedProcess, nofile_limit_problem
 
 DEFAULT_TRINO_JAVA_HOME = "/usr/lib/jvm/temurin-25-jdk-amd64"
+LAST_TARBALL = 476  # the newest trino-server tarball on Maven Central
 MIN_OPEN_FILES = 4096
 WANTED_OPEN_FILES = 16384
 NODE_HEAP_BYTES = 1 << 30  # about 1 GB per node: six helpers share 24 GB
@@ -192,7 +194,12 @@ class TrinoFactory:
                 f"Trino refuses to start with fewer than {MIN_OPEN_FILES} open files: {problem}"
             )
         self.version = version
-        self.install = install or downloads.trino_install(version)
+        if install is None:
+            # Maven Central's server tarball stops at 476; later releases are assembled from jars.
+            install = (
+                downloads.trino_install(version) if version <= LAST_TARBALL else assembled_install(version)
+            )
+        self.install = install
         self.java_home = java_home()
         self._own_base = base_dir is None
         self.base_dir = base_dir or Path(tempfile.mkdtemp(prefix="presto-on-aws-trino-"))
@@ -304,25 +311,36 @@ class TrinoFactory:
         return self.launch(name, role, etc_dir=etc_dir, data_dir=data_dir, http_port=http_port)
 
     def launch(self, name: str, role: Role, *, etc_dir: Path, data_dir: Path, http_port: int) -> TrinoNode:
-        """Run `bin/launcher run` on an already written etc/ (foreground: the PID is the JVM's)."""
+        """Run `bin/launcher run` on an already written etc/ (foreground: the PID is the JVM's);
+        an assembled install has no launcher, so its java command is built the launcher's way."""
+        launcher = self.install / "bin" / "launcher"
+        if not launcher.is_file():
+            assembled.drop_missing_event_listener(etc_dir, self.install)
         properties = _read_properties(etc_dir / "node.properties")
         config = _read_properties(etc_dir / "config.properties")
         # Trino writes its own log where log.path says; the launcher's stdout (JVM output, errors
         # before logging is set up) goes beside it.
         console_path = data_dir / "var" / "log" / "launcher.log"
         log_path = Path(config["log.path"]) if "log.path" in config else console_path
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("JAVA_", "_JAVA", "JDK_"))},
-            "JAVA_HOME": str(self.java_home),
-        }
+        env = assembled.environment(self.java_home)
+        if launcher.is_file():
+            command = [str(launcher), "run", f"--etc-dir={etc_dir}", f"--data-dir={data_dir}"]
+        else:
+            jvm = [ln.strip() for ln in (etc_dir / "jvm.config").read_text().splitlines() if ln.strip()]
+            for link, target in (("etc", etc_dir), ("plugin", self.install / "plugin")):
+                (data_dir / link).unlink(missing_ok=True)
+                (data_dir / link).symlink_to(target)
+            command = assembled.launch_command(
+                self.install,
+                self.java_home / "bin" / "java",
+                self.version,
+                etc_dir,
+                [f for f in jvm if not f.startswith("#")],
+                properties,
+            )
         process = ManagedProcess(
             f"trino {name}",
-            [
-                str(self.install / "bin" / "launcher"),
-                "run",
-                f"--etc-dir={etc_dir}",
-                f"--data-dir={data_dir}",
-            ],
+            command,
             log_path=console_path,
             env=env,
             cwd=data_dir,

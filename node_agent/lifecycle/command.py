@@ -107,9 +107,11 @@ class LifecycleAgent:
         self._failed_shutdowns = 0  # answered failures in a row, for the backoff
         self._next_shutdown_at = 0.0  # clock time before which no shutdown request is sent
         self.action = LifecycleAction(autoscaling, config.instance_id, config.hook_name)
-        self.heartbeats = HeartbeatSchedule(
-            config.heartbeat_interval, config.first_heartbeat_delay, seed=config.instance_id
-        )
+        # The spread never puts the first heartbeat later than one interval after the group began
+        # the termination (the drain starts up to idle_interval after it): a short heartbeat
+        # timeout gets its first heartbeat at once, as before the spread.
+        first = min(config.first_heartbeat_delay, max(0.0, config.heartbeat_interval - config.idle_interval))
+        self.heartbeats = HeartbeatSchedule(config.heartbeat_interval, first, seed=config.instance_id)
         self._said: set[str] = set()
         if store.problem:
             self.decide("state-unreadable", store.problem)

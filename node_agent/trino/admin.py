@@ -18,11 +18,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from node_agent.contract import MANAGEMENT_USER
 
 DONE_QUERY_STATES = frozenset({"FINISHED", "FAILED"})
+# A client follows its final nextUri within this of the query's end (one quiet-look poll); see
+# active_queries. Longer would leave a stream with short pauses no quiet moment at all.
+ENDED_LINGER_SECONDS = 0.25
 INTERNAL_BEARER_HEADER = "X-Trino-Internal-Bearer"  # Trino's node-to-node authentication
 
 
@@ -160,8 +164,18 @@ class TrinoAdmin:
         Wider than /ui/api/stats, which counts only QUEUED and RUNNING: a query that is planning,
         starting or finishing (its client still fetching the last pages) would die with this
         coordinator too. The coordinator switchover moves the address only when this is empty.
+
+        Also a query that ended in the last ENDED_LINGER_SECONDS: measured on 476, a query with
+        a large result is FINISHED while its client still holds one nextUri (the final, empty
+        page), and nothing in /v1/query changes when the client follows it; moved in that moment,
+        the client's last GET reaches the new holder and fails with 404 "Query not found".
         """
-        return [q for q in self.queries() if q.get("state") not in DONE_QUERY_STATES]
+        now = datetime.now(UTC)
+        return [
+            q
+            for q in self.queries()
+            if q.get("state") not in DONE_QUERY_STATES or _ended_within(q, now, ENDED_LINGER_SECONDS)
+        ]
 
     def queries(self) -> list[dict[str, Any]]:
         """GET /v1/query: every query the coordinator has dispatched and not yet forgotten.
@@ -318,3 +332,15 @@ class _NamedHttpsHandler(urllib.request.HTTPSHandler):
                 self.sock = context.wrap_socket(self.sock, server_hostname=server_name)
 
         return self.do_open(Connection, req, context=context)
+
+
+def _ended_within(query: dict[str, Any], now: datetime, seconds: float) -> bool:
+    """Whether a listed query's queryStats.endTime (e.g. 2026-12-07T04:17:12.900Z) is that recent."""
+    text = str((query.get("queryStats") or {}).get("endTime") or "")
+    try:
+        ended = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    if ended.tzinfo is None:
+        ended = ended.replace(tzinfo=UTC)
+    return (now - ended).total_seconds() < seconds

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -101,3 +102,24 @@ def test_a_query_answer_that_is_not_a_json_page_is_trino_unavailable(
 def test_trino_unavailable_is_not_a_trino_error() -> None:
     """Callers tell 'no usable answer' (retry, count a failed probe) from 'Trino said no'."""
     assert not issubclass(TrinoUnavailable, TrinoError)
+
+
+def _finished(query_id: str, ended: datetime) -> dict[str, object]:
+    stamp = ended.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ended.microsecond // 1000:03d}Z"
+    return {"queryId": query_id, "state": "FINISHED", "queryStats": {"endTime": stamp}}
+
+
+def test_a_query_that_finished_a_moment_ago_still_counts_as_waited_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its client may still hold the final nextUri, which only this coordinator can answer."""
+    admin = TrinoAdmin("http://127.0.0.1:1")
+    now = datetime.now(UTC)
+    listed = [
+        _finished("just-now", now),
+        _finished("long-ago", now - timedelta(seconds=5)),
+        {"queryId": "reading", "state": "FINISHING"},
+        {"queryId": "no-end-time", "state": "FAILED", "queryStats": {}},
+    ]
+    monkeypatch.setattr(admin, "queries", lambda: listed)
+    assert [q["queryId"] for q in admin.active_queries()] == ["just-now", "reading"]

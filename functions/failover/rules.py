@@ -4,6 +4,8 @@ Kept free of I/O so that every rule below is a unit test over a few values:
 - the ENI holder is never left just because of one failed probe: it must fail FAILED_PROBES in a
   row and keep failing for UNRESPONSIVE_SECONDS (longer than a GC or I/O pause it should ride out;
   a stopped or vanished instance counts as failed at once: EC2 itself says so);
+- a holder whose port refuses connections REFUSED_PROBES times in a row has no Trino process: it
+  loses the ENI at once, without the pause allowance (a paused JVM's port still accepts);
 - the ENI never leaves a holder that answered its last probe;
 - the ENI only goes to a coordinator that is InService and Healthy in its group, running, and
   answered its own probe just now; with none, the ENI stays where it is and the log says why;
@@ -21,6 +23,9 @@ from enum import StrEnum
 from node_agent.trino.health import Probe
 
 RUNNING = "running"
+# Refused connections in a row that move the address without the pause allowance: a JVM that is
+# paused still completes the TCP handshake (its kernel does), so only a dead process is refused.
+REFUSED_PROBES = 2
 MISSING = "missing"  # DescribeInstances no longer knows the instance
 
 
@@ -101,6 +106,11 @@ class Decision:
     failures: int = 0
 
 
+def next_refusals(previous: Mapping[str, int], probes: Mapping[str, Probe]) -> dict[str, int]:
+    """Consecutive refused probes per instance: any other outcome resets."""
+    return {iid: previous.get(iid, 0) + 1 if probe.refused else 0 for iid, probe in probes.items()}
+
+
 def next_streaks(previous: Mapping[str, int], probes: Mapping[str, Probe]) -> dict[str, int]:
     """Consecutive failed probes per instance: a healthy probe resets, a failed one adds one.
 
@@ -117,6 +127,7 @@ def decide(
     *,
     failing_seconds: Mapping[str, float] | None = None,
     unresponsive_seconds: float = 0.0,
+    refused: Mapping[str, int] | None = None,
 ) -> Decision:
     """Where the ENI should be, given this round's probes and the failure streaks so far.
 
@@ -144,7 +155,11 @@ def decide(
         else:
             failures, why = streaks.get(holder_id, 1), probe.reason
             failing_for = (failing_seconds or {}).get(holder_id, 0.0)
-            if failures >= failed_probes and failing_for < unresponsive_seconds:
+            refusals = (refused or {}).get(holder_id, 0)
+            if refusals >= REFUSED_PROBES:
+                # Nothing listens on its port: Trino is dead, not paused. No pause allowance.
+                failures, why = max(failures, failed_probes), f"{why} ({refusals} refused probes in a row)"
+            elif failures >= failed_probes and failing_for < unresponsive_seconds:
                 return Decision(
                     Action.WAIT,
                     f"{why} ({failures} failed probes, {failing_for:.0f} of {unresponsive_seconds:.0f} s)",

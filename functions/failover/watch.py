@@ -30,6 +30,7 @@ from functions.failover.rules import (
     Probe,
     decide,
     instances_to_probe,
+    next_refusals,
     next_streaks,
     standbys_to_replace,
 )
@@ -56,6 +57,7 @@ ATTACH_RESERVE_SECONDS = 5.0  # kept for marking the old holder and the metric a
 # Kept back from the Lambda timeout for the last round's action: re-describe, detach, wait for
 # the ENI to become available, attach, mark the old holder, publish the metric.
 SAFETY_MARGIN_SECONDS = 25.0
+REFUSED_RETRY_SECONDS = 1.0  # next probe after a refused one: a dead holder is confirmed within a second
 DETACH_WAIT_SECONDS = 15.0
 DETACH_POLL_SECONDS = 0.5
 ATTACH_RETRY_SECONDS = 1.0  # first pause before retrying a throttled attach; doubles, up to 8 s
@@ -126,6 +128,7 @@ class FailoverWatch:
         self._log = log
         self.trigger = trigger
         self.streaks: dict[str, int] = {}
+        self.refusals: dict[str, int] = {}
         self.failing_since: dict[str, float] = {}  # instance -> start of its first failed probe in a row
         self.marked: set[str] = set()
 
@@ -143,6 +146,7 @@ class FailoverWatch:
             observation = observe(self.ec2, self.autoscaling, self.config.eni_id, self.config.group_name)
             probes = self._probe_all(observation)
             self.streaks = next_streaks(self.streaks, probes)
+            self.refusals = next_refusals(self.refusals, probes)
             self.failing_since = {
                 iid: self.failing_since.get(iid, round_start) for iid, p in probes.items() if not p.healthy
             }
@@ -153,6 +157,7 @@ class FailoverWatch:
                 self.config.failed_probes,
                 failing_seconds={iid: round_start - since for iid, since in self.failing_since.items()},
                 unresponsive_seconds=self.config.unresponsive_seconds,
+                refused=self.refusals,
             )
             self._replace_sick_standbys(observation, probes)
             if decision.action in (Action.MOVE, Action.ATTACH):
@@ -176,7 +181,10 @@ class FailoverWatch:
                 last = (decision.action, decision.holder)
             if not self._another_round(start, decision):
                 break
-            self.clock.sleep(round_start + self.config.probe_interval - self.clock.monotonic())
+            interval = self.config.probe_interval
+            if decision.holder is not None and self.refusals.get(decision.holder):
+                interval = min(interval, REFUSED_RETRY_SECONDS)  # confirm a dead holder soon
+            self.clock.sleep(round_start + interval - self.clock.monotonic())
         self.log(
             "watch_ended",
             holder=decision.holder,

@@ -35,8 +35,14 @@ class TrinoUnavailable(Exception):
 
     A truncated answer (http.client.IncompleteRead, a dropped connection mid-response) and a body
     that is not JSON are what a dying or overloaded node sends; callers treat them like no answer,
-    so they count as a failed probe instead of escaping as an unexpected exception.
+    so they count as a failed probe instead of escaping as an unexpected exception. `refused`:
+    the connection was refused, so nothing listens on the port (a dead process), unlike a paused
+    JVM, whose kernel still completes the handshake and then the read times out.
     """
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class TrinoError(Exception):
@@ -312,7 +318,9 @@ class TrinoAdmin:
             raise TrinoError(f"{method} {url}: HTTP {exc.code}: {detail}", status=exc.code) from exc
         except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as exc:
             # HTTPException: IncompleteRead (a body cut short), BadStatusLine, RemoteDisconnected.
-            raise TrinoUnavailable(f"{method} {url}: {exc}") from exc
+            cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            refused = isinstance(cause, ConnectionRefusedError)
+            raise TrinoUnavailable(f"{method} {url}: {exc}", refused=refused) from exc
 
 
 class _NamedHttpsHandler(urllib.request.HTTPSHandler):

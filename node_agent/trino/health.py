@@ -32,6 +32,7 @@ ACTIVE = "ACTIVE"
 class Probe:
     healthy: bool
     reason: str  # "healthy", or what failed: "unreachable: ...", "starting", "state SHUTTING_DOWN", ...
+    refused: bool = False  # the connection was refused: nothing listens (see TrinoUnavailable)
 
 
 HEALTHY = Probe(True, "healthy")
@@ -45,7 +46,7 @@ def probe_coordinator(admin: TrinoAdmin) -> Probe:
     try:
         info = admin.info()
     except TrinoUnavailable as exc:
-        return Probe(False, f"unreachable: {exc}")
+        return Probe(False, f"unreachable: {exc}", refused=exc.refused)
     except TrinoError as exc:
         return Probe(False, f"/v1/info failed: {exc}")
     if not isinstance(info, dict):

@@ -15,6 +15,7 @@ from functions.failover.rules import (
     Probe,
     decide,
     instances_to_probe,
+    next_refusals,
     next_streaks,
     standbys_to_replace,
 )
@@ -227,3 +228,49 @@ def test_a_stopped_holder_loses_the_eni_without_waiting_for_the_unresponsive_tim
     observation = world(**{"i-a": coordinator("i-a", ec2_state="stopping")})
     decision = decide(observation, {"i-b": OK}, {}, 3, failing_seconds={}, unresponsive_seconds=20)
     assert (decision.action, decision.target) == (Action.MOVE, "i-b")
+
+
+REFUSED = Probe(False, "unreachable: GET /v1/info: [Errno 111] Connection refused", refused=True)
+TIMED_OUT = Probe(False, "unreachable: GET /v1/info: timed out")
+
+
+def test_a_holder_whose_port_refuses_twice_loses_the_eni_without_the_pause_allowance() -> None:
+    probes = {"i-a": REFUSED, "i-b": OK}
+    decision = decide(
+        world(),
+        probes,
+        {"i-a": 2},
+        3,
+        failing_seconds={"i-a": 1.0},
+        unresponsive_seconds=20,
+        refused={"i-a": 2},
+    )
+    assert (decision.action, decision.target) == (Action.MOVE, "i-b")
+    assert "2 refused probes in a row" in decision.reason
+
+
+def test_one_refused_probe_does_not_move_the_eni() -> None:
+    probes = {"i-a": REFUSED, "i-b": OK}
+    decision = decide(world(), probes, {"i-a": 1}, 3, unresponsive_seconds=20, refused={"i-a": 1})
+    assert decision.action is Action.WAIT
+
+
+def test_a_holder_that_accepts_and_then_says_nothing_keeps_the_pause_allowance() -> None:
+    """A paused JVM: its kernel completes the handshake, the read times out."""
+    probes = {"i-a": TIMED_OUT, "i-b": OK}
+    decision = decide(
+        world(),
+        probes,
+        {"i-a": 4},
+        3,
+        failing_seconds={"i-a": 15.0},
+        unresponsive_seconds=20,
+        refused={"i-a": 0},
+    )
+    assert decision.action is Action.WAIT
+
+
+def test_a_timeout_between_refusals_starts_the_refusal_count_again() -> None:
+    counts = next_refusals({}, {"i-a": REFUSED})
+    counts = next_refusals(counts, {"i-a": TIMED_OUT})
+    assert next_refusals(counts, {"i-a": REFUSED}) == {"i-a": 1}

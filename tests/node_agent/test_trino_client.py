@@ -8,6 +8,7 @@ suite's probe tests).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -123,3 +124,21 @@ def test_a_query_that_finished_a_moment_ago_still_counts_as_waited_on(
     ]
     monkeypatch.setattr(admin, "queries", lambda: listed)
     assert [q["queryId"] for q in admin.active_queries()] == ["just-now", "reading"]
+
+
+def test_a_closed_port_is_a_refused_connection() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: the kernel refuses
+        with pytest.raises(TrinoUnavailable) as caught:
+            TrinoAdmin(f"http://127.0.0.1:{port}", timeout=2).info()
+    assert caught.value.refused
+
+
+def test_a_port_that_accepts_and_says_nothing_is_not_refused() -> None:
+    """What a paused JVM looks like: the kernel completes the handshake, nobody answers."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        with pytest.raises(TrinoUnavailable) as caught:
+            TrinoAdmin(f"http://127.0.0.1:{port}", timeout=0.5).info()
+    assert not caught.value.refused

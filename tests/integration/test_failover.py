@@ -187,9 +187,14 @@ def test_a_frozen_holder_loses_the_address_once_and_the_standby_serves(
     )
 
 
-def test_a_killed_holder_loses_the_address_and_the_standby_serves(rig: Rig) -> None:
+def test_a_killed_holder_loses_the_address_and_the_standby_serves(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The frozen coordinator of the last test, resumed and marked Healthy again, plays the
-    replacement the group would launch (a new boot would cost CI a minute for the same path)."""
+    replacement the group would launch (a new boot would cost CI a minute for the same path).
+
+    A dead Trino refuses connections (a paused one does not), so the move does not wait out the
+    pause allowance: the log line of the move says it was the refusals that decided."""
     killed, standby = str(rig.holder()), rig.standby()
     rig.moto.boto3_client("autoscaling").set_instance_health(InstanceId=standby, HealthStatus="Healthy")
     assert probe_coordinator(rig.pair.coordinators[standby].admin(timeout=10)).healthy
@@ -206,4 +211,7 @@ def test_a_killed_holder_loses_the_address_and_the_standby_serves(rig: Rig) -> N
     assert rig.holder() == standby
     assert group_health(rig.moto, rig.resources.coordinator_asg_name)[killed] == "Unhealthy"
     assert failover_count(rig.moto, rig.resources.cluster) == 3.0  # the first attach and two moves
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (move,) = [line for line in lines if line.get("decision") == "moved"]
+    assert "refused probes in a row" in move["reason"], move
     print(f"killed holder: address moved {moved - died:.1f} s after SIGKILL, serving {serving:.1f} s later")

@@ -401,13 +401,19 @@ class TrinoFactory:
 
     @staticmethod
     def _fail_if_exited(nodes: list[TrinoNode]) -> None:
-        for node in nodes:
-            code = node.process.returncode()
-            if code is not None:
-                raise TrinoStartError(
-                    f"{node.name} exited with code {code} while starting; Trino said "
-                    f"({node.log_path}):\n{startup_error(node.log_path, node.console_path)}"
-                )
+        """Every node that exited, the coordinators first: a worker's "Cannot connect to discovery
+        server" is what a coordinator's own refusal (a bad property) looks like from a worker."""
+        exited = [(n, n.process.returncode()) for n in nodes if n.process.returncode() is not None]
+        if not exited:
+            return
+        exited.sort(key=lambda pair: pair[0].role is not Role.COORDINATOR)
+        raise TrinoStartError(
+            "\n".join(
+                f"{node.name} exited with code {code} while starting; Trino said "
+                f"({node.log_path}):\n{startup_error(node.log_path, node.console_path)}"
+                for node, code in exited
+            )
+        )
 
 
 def harness_secrets() -> render.Secrets:

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("quiet", "busy"), default=None)
     options = parser.parse_args(argv)
     if options.only in (None, "quiet"):
-        scenario("quiet moments", options.grace, clients=1, pause=0.5, quiet_wait=60)
+        scenario("quiet moments", options.grace, clients=1, pause=1.5, quiet_wait=60)
     if options.only in (None, "busy"):
         scenario("no quiet moments", options.grace, clients=3, pause=0.0, quiet_wait=10)
     return 0

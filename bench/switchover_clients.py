@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=20)
-    parser.add_argument("--pause", type=float, default=0.5, help="seconds between two queries of a client")
+    parser.add_argument("--pause", type=float, default=1.5, help="seconds between two queries of a client")
     options = parser.parse_args(argv)
     factory, moto = TrinoFactory(), MotoServer()
     cli = downloads.fetch(downloads.trino_cli(factory.version))

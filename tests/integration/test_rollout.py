@@ -44,7 +44,9 @@ def rollout(
     rehearsal = Rehearsal(trino_factory, moto_server, resources, tmp_path_factory.mktemp("rollout"), settings)
     try:
         rehearsal.start()
-        numbers = rehearsal.run(clients=1, pause=0.5, quiet_wait_seconds=60, race_the_move=True)
+        # 1.5 s between queries: quiet moments longer than the 1 s a finished query still counts
+        # (node_agent.trino.admin.ENDED_LINGER_SECONDS), which is what "quiet moments" means now.
+        numbers = rehearsal.run(clients=1, pause=1.5, quiet_wait_seconds=60, race_the_move=True)
         print(f"rollout rehearsal: {numbers.phases}")
         print(f"switchover decisions: {[r['decision'] for r in numbers.switchover]}")
         yield numbers

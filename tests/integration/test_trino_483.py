@@ -51,7 +51,7 @@ def test_the_483_render_boots_both_roles_and_runs_a_query(cluster: TrinoCluster)
 
 def test_the_render_is_the_production_one_but_for_the_event_listener(cluster: TrinoCluster) -> None:
     config = (cluster.coordinator.etc_dir / "config.properties").read_text()
-    assert "discovery.type=announce" in config or "discovery.uri=" in config
+    assert "discovery.type=announce" in config and "discovery.uri=" in config
     assert "event-listener.config-files" not in config  # taken out: no plugin on Maven Central
 
 

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 TRINO_VERSION ?= 476
 
-.PHONY: venv plan test test-fast lint rehearse image bench clean docs
+.PHONY: venv plan test test-fast lint rehearse image bench clean docs pulumi-loader
 
 $(VENV)/.installed: requirements.txt
 	@echo "creating $(VENV) and installing requirements.txt (about 100 packages; a minute or more, once)"
@@ -33,6 +33,10 @@ test-fast: venv lint
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## Build Pulumi's own stack loader (tools/pulumi_loader), the oracle of tests/integration/test_stack_loader.py.
+pulumi-loader:
+	@bash tools/pulumi_loader/build.sh
 
 ## Regenerate docs/configuration.md from the config-key table (a test fails while it is stale).
 docs: venv

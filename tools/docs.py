@@ -43,8 +43,11 @@ traceback; to try a change without editing the file,
 What `make plan` refuses, beyond each key's own rules, so that `pulumi up`, AWS and a booting node
 never see it:
 - **The file as the Pulumi CLI reads it** (`components/settings/pulumi_yaml.py`): the CLI decodes stack files
-  with YAML 1.1 rules, so `y`, `yes`, `on` are `true` and `5.0` is `5`; `make plan` reads them the
-  same way. A key given twice is refused (the CLI would silently keep the last one).
+  with yaml.v3 (SDK v3.276), so `yes`, `on`, `y` stay text (and a boolean key refuses them), `5.0`
+  is `5`, an unquoted date becomes Go time text (`2026-12-06 00:00:00 +0000 UTC`), and `.inf`,
+  `.nan` or a key given twice make the CLI refuse the whole file; `make plan` reads them the same
+  way. `tests/integration/test_stack_loader.py` checks this against Pulumi's own Go loader
+  (`tools/pulumi_loader`, `make pulumi-loader`) over every YAML form a stack file can hold.
 - **What AWS would refuse** (limits and their sources in `components/aws_limits.py`): a cluster
   name longer than 21 characters (the failover's EventBridge rule and target names, with Pulumi's
   8-character suffix, must fit 64), more than 5 `alarmTopicArns`, provisioned IOPS above the

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 TRINO_VERSION ?= 476
 
-.PHONY: venv plan test test-fast lint rehearse image bench clean docs pulumi-loader
+.PHONY: venv plan test test-fast lint rehearse image bench clean docs pulumi-loader pulumi-cli
 
 $(VENV)/.installed: requirements.txt
 	@echo "creating $(VENV) and installing requirements.txt (about 100 packages; a minute or more, once)"
@@ -37,6 +37,10 @@ lint: venv
 ## Build Pulumi's own stack loader (tools/pulumi_loader), the oracle of tests/integration/test_stack_loader.py.
 pulumi-loader:
 	@bash tools/pulumi_loader/build.sh
+
+## Build the Pulumi CLI (pkg/v3 v3.276.0) that tests/integration/test_automation_cli.py drives.
+pulumi-cli:
+	@bash tools/pulumi_cli/build.sh
 
 ## Regenerate docs/configuration.md from the config-key table (a test fails while it is stale).
 docs: venv

@@ -19,6 +19,7 @@ the stack factory instead.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "ConfigError",
     "DeployResult",
     "OperationFailed",
+    "PluginMissing",
     "PulumiCliMissing",
     "StackLocked",
     "deploy",
@@ -59,6 +61,10 @@ class PulumiCliMissing(AutomationError):
 
 class StackLocked(AutomationError):
     pass
+
+
+class PluginMissing(AutomationError):
+    """A provider plugin the program needs is not installed (and was not, or could not be, fetched)."""
 
 
 class OperationFailed(AutomationError):
@@ -92,6 +98,10 @@ def local_stack(stack: str, work_dir: Path = REPO_ROOT) -> auto.Stack:
     )
 
 
+def _local_in(root: Path) -> StackFactory:
+    return lambda stack: local_stack(stack, root)
+
+
 @dataclass(frozen=True)
 class DeployResult:
     outputs: dict[str, Any]  # secret outputs stay wrapped in OutputValue
@@ -114,11 +124,12 @@ def config_values(overrides: Mapping[str, object]) -> dict[str, auto.ConfigValue
     return values
 
 
-def _validated(stack: str, overrides: Mapping[str, object] | None) -> None:
-    """ConfigError before the CLI is touched, for the operations that run the program."""
+def _validated(stack: str, overrides: Mapping[str, object] | None, root: Path) -> None:
+    """ConfigError before the CLI is touched, for the operations that run the program: the stack
+    file in `root`, the workspace the CLI reads."""
     if overrides and any(v is None for v in overrides.values()):
         raise AutomationError("removing a key (None) is not supported here; use `pulumi config rm`")
-    load_stack_settings(stack, overrides)
+    load_stack_settings(stack, overrides, root)
 
 
 def _open(stack: str, factory: StackFactory) -> StackLike:
@@ -152,8 +163,30 @@ def _with_overrides_for(handle: StackLike, overrides: Mapping[str, object], call
             handle.set_all_config(restored)
 
 
+_MISSING_PLUGIN = re.compile(
+    r"no resource plugin 'pulumi-resource-([\w-]+)' found in the workspace at version v(\S+)"
+)
+
+
+def _errors(output: str) -> str:
+    """The CLI's diagnostic error lines (what went wrong), without its progress display."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Diagnostics:")), None)
+    body = lines[start + 1 :] if start is not None else lines
+    errors = list(dict.fromkeys(line.strip() for line in body if line.strip().startswith("error:")))
+    return "; ".join(errors) if errors else output.strip()
+
+
 def _translate(stack: str, operation: str, error: auto.CommandError) -> AutomationError:
     stderr = getattr(error, "stderr", "") or str(error)
+    missing = _MISSING_PLUGIN.search(str(error))
+    if missing:
+        name, version = missing.groups()
+        return PluginMissing(
+            f"{operation} of stack {stack!r} needs the Pulumi {name} provider plugin v{version}, which "
+            f"is not installed: run `pulumi plugin install resource {name} {version}` and retry",
+            str(error),
+        )
     if isinstance(error, auto.ConcurrentUpdateError):
         return StackLocked(
             f"stack {stack!r} is locked by another update; wait for it to finish, or if it died, "
@@ -161,7 +194,7 @@ def _translate(stack: str, operation: str, error: auto.CommandError) -> Automati
         )
     if isinstance(error, auto.StackNotFoundError):
         return OperationFailed(f"stack {stack!r} does not exist in the current Pulumi backend", stderr)
-    return OperationFailed(f"{operation} of stack {stack!r} failed: {str(error).strip()}", stderr)
+    return OperationFailed(f"{operation} of stack {stack!r} failed: {_errors(str(error))}", str(error))
 
 
 def _run(stack: str, operation: str, call: Callable[[], Any]) -> Any:
@@ -178,10 +211,12 @@ def deploy(
     config_overrides: Mapping[str, object] | None = None,
     *,
     on_output: OutputSink | None = None,
-    factory: StackFactory = local_stack,
+    root: Path = REPO_ROOT,
+    factory: StackFactory | None = None,
 ) -> DeployResult:
-    _validated(stack, config_overrides)
-    handle = _open(stack, factory)
+    """`pulumi up` of the stack whose files are in `root` (its workspace), overrides saved first."""
+    _validated(stack, config_overrides, root)
+    handle = _open(stack, factory or _local_in(root))
     if config_overrides:
         handle.set_all_config(config_values(config_overrides))
     result: auto.UpResult = _run(stack, "deploy", lambda: handle.up(on_output=on_output))
@@ -194,12 +229,13 @@ def preview(
     config_overrides: Mapping[str, object] | None = None,
     *,
     on_output: OutputSink | None = None,
-    factory: StackFactory = local_stack,
+    root: Path = REPO_ROOT,
+    factory: StackFactory | None = None,
 ) -> dict[str, int]:
     """The change summary (operation -> count) that `pulumi preview` reports; the stack's config
     is the same afterwards as before."""
-    _validated(stack, config_overrides)
-    handle = _open(stack, factory)
+    _validated(stack, config_overrides, root)
+    handle = _open(stack, factory or _local_in(root))
     result: auto.PreviewResult = _with_overrides_for(
         handle,
         config_overrides or {},
@@ -209,15 +245,19 @@ def preview(
 
 
 def destroy(
-    stack: str, *, on_output: OutputSink | None = None, factory: StackFactory = local_stack
+    stack: str,
+    *,
+    on_output: OutputSink | None = None,
+    root: Path = REPO_ROOT,
+    factory: StackFactory | None = None,
 ) -> dict[str, int]:
-    handle = _open(stack, factory)
+    handle = _open(stack, factory or _local_in(root))
     result: auto.DestroyResult = _run(stack, "destroy", lambda: handle.destroy(on_output=on_output))
     return dict(result.summary.resource_changes or {})
 
 
-def outputs(stack: str, *, factory: StackFactory = local_stack) -> dict[str, Any]:
-    handle = _open(stack, factory)
+def outputs(stack: str, *, root: Path = REPO_ROOT, factory: StackFactory | None = None) -> dict[str, Any]:
+    handle = _open(stack, factory or _local_in(root))
     return _plain(_run(stack, "outputs", handle.outputs))
 
 

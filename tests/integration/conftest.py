@@ -6,6 +6,10 @@ Every server listens on 127.0.0.1 on a port picked at runtime.
 
 - trino_cluster: a ready coordinator + 2 workers (TPC-H works, both workers active).
 - trino_factory: start more clusters or nodes with custom settings; all stopped at the end.
+- trino_versions: one such factory per Trino version (476 from its tarball, 483 assembled).
+- each_trino: parametrised over SUITE_VERSIONS; 476 is trino_cluster itself, 483 its own
+  shared coordinator + 2 workers. The flows users run on either version take it instead of
+  trino_cluster (drain, worker health; the failover rig takes trino_versions).
 - elasticsearch: one single-node server; `.stop()` / `.start()` keep its port and data.
 - opensearch: the same for OpenSearch 2.19 (the query-log tests run against both).
 - prometheus_factory: `start(targets, scrape_interval="1s")` -> Prometheus with `.query(promql)`.
@@ -25,6 +29,7 @@ from tools.harness.moto import ClusterResources, MotoServer
 from tools.harness.opensearch import OpenSearch
 from tools.harness.prometheus import PrometheusFactory
 from tools.harness.trino import TrinoCluster, TrinoFactory
+from tools.harness.versions import SUITE_VERSIONS, TrinoVersions
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +47,15 @@ def trino_factory(harness_dir: Path) -> Iterator[TrinoFactory]:
 
 
 @pytest.fixture(scope="session")
+def trino_versions(harness_dir: Path, trino_factory: TrinoFactory) -> Iterator[TrinoVersions]:
+    versions = TrinoVersions(harness_dir, trino_factory)
+    try:
+        yield versions
+    finally:
+        versions.stop_all()
+
+
+@pytest.fixture(scope="session")
 def trino_cluster(trino_factory: TrinoFactory) -> Iterator[TrinoCluster]:
     """The shared cluster. Tests that stop or drain a node must add_worker() and drain that one."""
     cluster = trino_factory.start_cluster(workers=2)
@@ -49,6 +63,23 @@ def trino_cluster(trino_factory: TrinoFactory) -> Iterator[TrinoCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def trino483_cluster(trino_versions: TrinoVersions) -> Iterator[TrinoCluster]:
+    """The shared 483 cluster, under the same rule as trino_cluster."""
+    cluster = trino_versions.factory(483).start_cluster(workers=2)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session", params=SUITE_VERSIONS, ids=lambda v: f"trino{v}")
+def each_trino(request: pytest.FixtureRequest) -> TrinoCluster:
+    """The shared cluster of each suite version (pytest runs a version's tests together)."""
+    name = "trino_cluster" if request.param == 476 else f"trino{request.param}_cluster"
+    return request.getfixturevalue(name)
 
 
 def _running(server: Elasticsearch) -> Iterator[Elasticsearch]:

@@ -1,4 +1,4 @@
-"""Scale-in on a real Trino 476 worker: the query in flight finishes, then the instance may go.
+"""Scale-in on a real Trino worker, 476 and 483: the query in flight finishes, then the instance may go.
 
 The lifecycle agent runs as on a node (its real Trino client, its real process probe, boto3 against
 moto server); FakeImds plays the instance metadata the Auto Scaling group would change, and
@@ -51,32 +51,32 @@ DRAIN_TESTS = 2  # the tests below that use the drain fixture, one new worker ea
 
 
 @pytest.fixture(scope="module")
-def new_workers(trino_cluster: TrinoCluster) -> Iterator[list[TrinoNode]]:
+def new_workers(each_trino: TrinoCluster) -> Iterator[list[TrinoNode]]:
     """A new worker for each drain test, all launched at the module's start: side by side their
     JVMs use the two cores that one boot alone leaves partly idle. Each test drains its own, and
     until then a waiting one is an ordinary active worker of the shared cluster."""
-    workers = [trino_cluster.add_worker(wait=False) for _ in range(DRAIN_TESTS)]
+    workers = [each_trino.add_worker(wait=False) for _ in range(DRAIN_TESTS)]
     yield workers
     for unused in workers:  # only when some drain test did not run (-k, -x)
         unused.stop(10)
-        trino_cluster.workers.remove(unused)
+        each_trino.workers.remove(unused)
 
 
 @pytest.fixture
 def drain(
-    trino_cluster: TrinoCluster,
+    each_trino: TrinoCluster,
     new_workers: list[TrinoNode],
     moto_server: MotoServer,
     aws_cluster: ClusterResources,
     tmp_path: Path,
 ) -> Iterator[Drain]:
     worker = new_workers.pop(0)
-    trino_cluster.factory.wait_until_active(trino_cluster, [worker], timeout=READY_TIMEOUT_SECONDS)
+    each_trino.factory.wait_until_active(each_trino, [worker], timeout=READY_TIMEOUT_SECONDS)
     instance_id = aws_cluster.worker_instance_ids[0]
     imds = FakeImds(instance_metadata(instance_id, private_ip="127.0.0.1"))
     lifecycle_api = StandInLifecycleApi(observe=lambda: has_exited(worker.process.pid))
     settings = replace(
-        trino_cluster.settings,
+        each_trino.settings,
         cluster=aws_cluster.cluster,
         heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_SECONDS,
         lifecycle_hook_name=aws_cluster.lifecycle_hook_name,
@@ -155,12 +155,12 @@ def running_tasks_on(cluster: TrinoCluster, node_id: str) -> int:
 
 
 def test_scale_in_lets_the_query_in_flight_finish_and_completes_after_trino_exits(
-    trino_cluster: TrinoCluster, drain: Drain, moto_server: MotoServer
+    each_trino: TrinoCluster, drain: Drain, moto_server: MotoServer
 ) -> None:
     worker = drain.worker
-    query = run_in_background(trino_cluster, LONG_QUERY, drain.query)
+    query = run_in_background(each_trino, LONG_QUERY, drain.query)
     wait_for(
-        lambda: running_tasks_on(trino_cluster, worker.node_id) > 0, 120, "a task of the query on the worker"
+        lambda: running_tasks_on(each_trino, worker.node_id) > 0, 120, "a task of the query on the worker"
     )
     exited = watch_exit(worker, drain.exit)
 
@@ -182,7 +182,7 @@ def test_scale_in_lets_the_query_in_flight_finish_and_completes_after_trino_exit
     assert completion.observed is True, "completed while the Trino process was still running"
     assert not any(h.observed for h in drain.lifecycle_api.heartbeats())
 
-    assert worker.node_id not in trino_cluster.active_worker_ids()
+    assert worker.node_id not in each_trino.active_worker_ids()
 
     heartbeats = [h.at for h in drain.lifecycle_api.heartbeats()]
     assert completion.at - terminated_at > HEARTBEAT_TIMEOUT_SECONDS  # the drain outlived one timeout
@@ -219,7 +219,7 @@ def restart_like_systemd(cluster: TrinoCluster, worker: TrinoNode) -> TrinoNode:
 
 
 def test_trino_restarted_mid_drain_is_asked_again_so_the_query_finishes_and_the_node_ends_drained(
-    trino_cluster: TrinoCluster, drain: Drain
+    each_trino: TrinoCluster, drain: Drain
 ) -> None:
     # The spot notice starts the drain before the group acts, so the agent waits through the crash
     # instead of completing; trino.service's ExecCondition would keep this Trino down (tested in
@@ -233,10 +233,10 @@ def test_trino_restarted_mid_drain_is_asked_again_so_the_query_finishes_and_the_
 
     drain.imds.set("spot/instance-action", {"action": "terminate", "time": "2026-11-30T03:00:00Z"})
     wait_for(lambda: drain.worker.admin().state().strip('"') == "SHUTTING_DOWN", 120, "the first shutdown")
-    restarted = restart_like_systemd(trino_cluster, drain.worker)
+    restarted = restart_like_systemd(each_trino, drain.worker)
     try:
         wait_for(asked_again, READY_TIMEOUT_SECONDS, "the agent asking the restarted Trino to shut down")
-        query = run_in_background(trino_cluster, LONG_QUERY, drain.query)
+        query = run_in_background(each_trino, LONG_QUERY, drain.query)
         assert restarted.wait_exit(READY_TIMEOUT_SECONDS) == 0  # it drained and exited by itself
         query.join(300)
         assert "error" not in drain.query, drain.query.get("error")
@@ -249,7 +249,7 @@ def test_trino_restarted_mid_drain_is_asked_again_so_the_query_finishes_and_the_
         assert drain.agent.record is not None and drain.agent.record.shutdown_requests >= 2
         # The coordinator drops a gone node on its next node-state poll, not at once.
         wait_for(
-            lambda: restarted.node_id not in trino_cluster.active_worker_ids(),
+            lambda: restarted.node_id not in each_trino.active_worker_ids(),
             60,
             "the coordinator to drop the drained worker",
         )

@@ -1,4 +1,4 @@
-"""The failover function against the coordinator pair as it ships: real Trino 476, moto, one address.
+"""The failover function against the coordinator pair as it ships: real Trino 476 and 483, moto, an address.
 
 Two coordinators and a worker rendered exactly as a stack renders them
 (`node-scheduler.include-coordinator=false`, every `discovery.uri` the coordinator address), the
@@ -9,8 +9,10 @@ function attached it to, nobody before the first attach, and every connection is
 moves. moto's instances have no machines behind them, so the one other seam is the resolver of
 TrinoClients, which maps each coordinator instance's private IP to the local Trino playing it.
 
-The tests share one rig and run in order: a first deploy, a pause that must not move the address,
-a frozen holder that must, then a killed one.
+The tests share one rig per Trino version and run in order: a first deploy, a pause that must not
+move the address, a frozen holder that must, then a killed one. 483 discovers nodes by announcement
+(no discovery server), so there the standby learns the workers from the hand-over and their
+re-announcements through the moved address.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from node_agent.trino.health import probe_coordinator
 from tools.harness.coordinator_pair import CoordinatorPair, pause, resume, start_pair
 from tools.harness.failover_function import FailoverFunction, eni_holder, scheduled_event
 from tools.harness.moto import ClusterResources, MotoServer
-from tools.harness.trino import TrinoFactory
+from tools.harness.versions import SUITE_VERSIONS, TrinoVersions
 
 pytestmark = pytest.mark.integration
 
@@ -63,9 +65,12 @@ class Rig:
         return other
 
 
-@pytest.fixture(scope="module")
-def rig(trino_factory: TrinoFactory, moto_server: MotoServer) -> Iterator[Rig]:
+@pytest.fixture(scope="module", params=SUITE_VERSIONS, ids=lambda v: f"trino{v}")
+def rig(
+    request: pytest.FixtureRequest, trino_versions: TrinoVersions, moto_server: MotoServer
+) -> Iterator[Rig]:
     """A first deploy: every node boots while the ENI is attached to nothing."""
+    trino_factory = trino_versions.factory(request.param)
     moto_server.reset()
     resources = moto_server.create_cluster_resources()
     instances = sorted(resources.coordinator_instance_ids)

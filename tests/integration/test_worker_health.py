@@ -1,4 +1,4 @@
-"""Worker health against a real Trino 476 cluster and the stack's worker group in moto.
+"""Worker health against a real Trino cluster (476 and 483) and the stack's worker group in moto.
 
 The run reads the real coordinator's system.runtime.nodes. Two seams stand where the local setup
 differs from AWS, and only there: the address resolver of TrinoClients maps the coordinator ENI's
@@ -54,13 +54,13 @@ def wait_until_not_active(cluster: TrinoCluster, node_id: str, timeout: float = 
 
 
 def test_a_worker_whose_trino_is_killed_is_marked_unhealthy_after_three_checks(
-    trino_cluster: TrinoCluster, moto_server: MotoServer
+    each_trino: TrinoCluster, moto_server: MotoServer
 ) -> None:
     module = worker_health_run()
     moto_server.reset()
     resources: ClusterResources = moto_server.create_cluster_resources(workers=3)
-    doomed = trino_cluster.add_worker()  # the shared cluster's own workers stay up for other tests
-    others = [w for w in trino_cluster.workers if w.running() and w is not doomed][:2]
+    doomed = each_trino.add_worker()  # the shared cluster's own workers stay up for other tests
+    others = [w for w in each_trino.workers if w.running() and w is not doomed][:2]
     local_workers = [*others, doomed]
     instance_of = dict(zip([w.node_id for w in local_workers], resources.worker_instance_ids, strict=True))
     doomed_instance = instance_of[doomed.node_id]
@@ -79,7 +79,7 @@ def test_a_worker_whose_trino_is_killed_is_marked_unhealthy_after_three_checks(
     config = module.WorkerHealthConfig.from_env(EnvReader(environ))
     trino = TrinoClients(
         TrinoAccess(timeout_seconds=10.0),
-        resolve_url=lambda ip: trino_cluster.coordinator.url if ip == resources.coordinator_address else ip,
+        resolve_url=lambda ip: each_trino.coordinator.url if ip == resources.coordinator_address else ip,
     )
 
     def check() -> Any:
@@ -97,7 +97,7 @@ def test_a_worker_whose_trino_is_killed_is_marked_unhealthy_after_three_checks(
         assert miss_counts(moto_server, resources.worker_instance_ids) == {}
 
         doomed.kill()
-        wait_until_not_active(trino_cluster, doomed.node_id)
+        wait_until_not_active(each_trino, doomed.node_id)
         assert check().marked == []
         assert check().marked == []
         assert miss_counts(moto_server, resources.worker_instance_ids) == {doomed_instance: "2"}
@@ -110,4 +110,4 @@ def test_a_worker_whose_trino_is_killed_is_marked_unhealthy_after_three_checks(
         assert set(miss_counts(moto_server, resources.worker_instance_ids)) == {doomed_instance}
     finally:
         doomed.kill()
-        trino_cluster.workers.remove(doomed)
+        each_trino.workers.remove(doomed)

@@ -7,8 +7,8 @@ Every server listens on 127.0.0.1 on a port picked at runtime.
 - trino_cluster: a ready coordinator + 2 workers (TPC-H works, both workers active).
 - trino_factory: start more clusters or nodes with custom settings; all stopped at the end.
 - trino_versions: one such factory per Trino version (476 from its tarball, 483 assembled).
-- each_trino: parametrised over SUITE_VERSIONS; 476 is trino_cluster itself, 483 its own
-  shared coordinator + 2 workers. The flows users run on either version take it instead of
+- each_trino: parametrised over SUITE_VERSIONS; 476 is trino_cluster itself, 483 a coordinator +
+  2 workers per module. The flows users run on either version take it instead of
   trino_cluster (drain, worker health; the failover rig takes trino_versions).
 - elasticsearch: one single-node server; `.stop()` / `.start()` keep its port and data.
 - opensearch: the same for OpenSearch 2.19 (the query-log tests run against both).
@@ -65,9 +65,10 @@ def trino_cluster(trino_factory: TrinoFactory) -> Iterator[TrinoCluster]:
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def trino483_cluster(trino_versions: TrinoVersions) -> Iterator[TrinoCluster]:
-    """The shared 483 cluster, under the same rule as trino_cluster."""
+    """A module's 483 cluster, under the same rule as trino_cluster. Per module, not per session,
+    so that its three JVMs do not stay up through the modules that need neither (the rollout)."""
     cluster = trino_versions.factory(483).start_cluster(workers=2)
     try:
         yield cluster
@@ -75,9 +76,9 @@ def trino483_cluster(trino_versions: TrinoVersions) -> Iterator[TrinoCluster]:
         cluster.stop()
 
 
-@pytest.fixture(scope="session", params=SUITE_VERSIONS, ids=lambda v: f"trino{v}")
+@pytest.fixture(scope="module", params=SUITE_VERSIONS, ids=lambda v: f"trino{v}")
 def each_trino(request: pytest.FixtureRequest) -> TrinoCluster:
-    """The shared cluster of each suite version (pytest runs a version's tests together)."""
+    """The cluster of each suite version (pytest runs a module's tests of one version together)."""
     name = "trino_cluster" if request.param == 476 else f"trino{request.param}_cluster"
     return request.getfixturevalue(name)
 

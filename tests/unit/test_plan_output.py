@@ -11,6 +11,7 @@ import pytest
 
 from tools.plan import command as plan_module
 from tools.plan import report as plan_report
+from tools.plan.cluster import ALARM, scale_out
 from tools.plan.mocks import Plan, reveal
 
 PlanFor = Callable[[str], Plan]
@@ -104,3 +105,15 @@ def test_make_plan_prints_the_plan_and_exits_0(capsys: pytest.CaptureFixture[str
 def test_unknown_stack_exits_2_naming_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan_module.main(["--stack", "staging"]) == 2
     assert "stacks here: dev, prod" in capsys.readouterr().err
+
+
+def test_the_plan_says_how_long_a_queue_takes_to_ask_for_workers(plan_for: PlanFor) -> None:
+    # Two 60 s periods above the threshold at best; at worst the signal starts just after a
+    # period boundary (+60), waits for the next publish (+15) and the next evaluation (+60).
+    assert scale_out(plan_for("prod")).startswith("120-255 s from a queue building up")
+
+
+def test_a_plan_without_step_alarms_says_so(plan_for: PlanFor) -> None:
+    cached = plan_for("dev")  # shared by the session: changed only in a copy
+    plan = replace(cached, resources=[r for r in cached.resources if r.type != ALARM])
+    assert scale_out(plan) == "no step alarms (CPU target tracking only)"

@@ -16,6 +16,12 @@ from node_agent.contract import NodeSettings, Role
 from node_agent.render import Layout, render
 from tools.plan.mocks import Plan, reveal
 
+# The coordinator's agent reads Trino and publishes every 15 s (node-agent metrics --interval, as
+# the image's unit runs it); CloudWatch evaluates an alarm once a minute.
+PUBLISH_SECONDS = 15
+ALARM_EVALUATION_SECONDS = 60
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
 PROVIDER = "pulumi:providers:aws"
 PARAMETER = "aws:ssm/parameter:Parameter"
 GROUP = "aws:autoscaling/group:Group"
@@ -39,6 +45,7 @@ def cluster_lines(plan: Plan) -> list[str]:
     ]
     for group in sorted(plan.of_type(GROUP), key=lambda r: r.name):
         lines.append(f"{group.name.rsplit('-', 1)[-1] + ':':13s} {_sizes(plan, group.inputs)}")
+    lines.append(f"scale-out:    {scale_out(plan)}")
     catalogs = ", ".join(
         f"{name} ({props.get('connector.name')})" for name, props in sorted(node.catalogs.items())
     )
@@ -46,6 +53,24 @@ def cluster_lines(plan: Plan) -> list[str]:
     lines.append("outputs:")
     lines += [f"  {key}: {_output(value)}" for key, value in sorted(plan.outputs.items())]
     return lines
+
+
+def scale_out(plan: Plan) -> str:
+    """Signal -> desired capacity raised, from the step alarms' periods: the fastest and slowest
+    case (a signal just before or just after a period boundary), then what AWS and Trino add."""
+    alarms = [a for a in plan.of_type(ALARM) if "adding workers" in str(a.inputs.get("alarmDescription"))]
+    if not alarms:
+        return "no step alarms (CPU target tracking only)"
+    windows = {int(a.inputs["period"]) * int(a.inputs["evaluationPeriods"]) for a in alarms}
+    fastest = min(windows)
+    slowest = max(windows) + int(min(a.inputs["period"] for a in alarms)) + PUBLISH_SECONDS
+    slowest += ALARM_EVALUATION_SECONDS
+    period = int(min(a.inputs["period"] for a in alarms))
+    return (
+        f"{fastest}-{slowest} s from a queue building up to more workers asked for ({fastest // period} x "
+        f"{period} s periods above the threshold, published every {PUBLISH_SECONDS} s, alarms evaluated "
+        "each minute), then an EC2 launch and a Trino boot"
+    )
 
 
 def rendered_files(plan: Plan) -> list[str]:

@@ -5,7 +5,7 @@ region; no secrets), the node settings in that SSM parameter, the secrets they p
 Manager), and the instance's facts (IMDSv2 and /proc/meminfo). Any failure exits non-zero with one
 line naming what was missing, before anything is written: the Trino unit requires this one, so
 Trino never starts on a half-made config. Writing is atomic and idempotent (see
-render.write_atomically).
+etc_writer.write_atomically).
 
 `--check` says whether etc/ is a complete render (for the Trino unit's ExecStartPre), and
 `--wait-ready` waits until the local Trino answers a real query, which is what the metrics,
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from node_agent import aws, render
+from node_agent import aws, etc_writer, render
 from node_agent.bootstrap import log_shipping
 from node_agent.contract import (
     MANAGEMENT_USER,
@@ -398,7 +398,7 @@ def main(argv: list[str]) -> int:
 
     layout = render.Layout(etc_dir=args.etc_dir, data_dir=args.data_dir)
     if args.check:
-        if render.is_complete(args.etc_dir):
+        if etc_writer.is_complete(args.etc_dir):
             return 0
         _say("error", f"{args.etc_dir} is not a complete render; refusing to start trino")
         return EXIT_CONFIG
@@ -426,7 +426,7 @@ def main(argv: list[str]) -> int:
             _say("ready", proof, role=env.role.value, instance=facts.instance_id)
             return 0
         files = render_node(settings, facts, env.role, layout, secrets)
-        render.write_atomically(files, args.etc_dir)
+        etc_writer.write_atomically(files, args.etc_dir)
         give_to(args.owner, args.etc_dir)
         logs = ship_node_logs(settings, args.cloudwatch_ctl)
     except BootstrapError as exc:
@@ -438,7 +438,7 @@ def main(argv: list[str]) -> int:
     _say(
         "rendered",
         f"{len(files)} files for {env.role.value} {facts.instance_id} (trino {settings.trino_version})",
-        digest=render.digest(files)[:16],
+        digest=etc_writer.digest(files)[:16],
         logs=logs,
     )
     return 0

@@ -164,7 +164,8 @@ RENDER_SAMPLE = textwrap.dedent(
     import json, sys
     from pathlib import Path
     from node_agent.contract import NodeSettings, Role
-    from node_agent.render import Layout, NodeFacts, Secrets, render, write_atomically
+    from node_agent.etc_writer import write_atomically
+    from node_agent.render import Layout, NodeFacts, Secrets, render
 
     settings = NodeSettings(
         cluster="analytics", environment="prod", region="eu-west-1", trino_version=476,

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from node_agent import render
+from node_agent import etc_writer, render
 from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import (
     MANAGEMENT_USER,
@@ -128,7 +128,7 @@ def test_bootstrap_renders_the_node_from_ssm_secrets_and_imds(node: Node) -> Non
     assert config["internal-communication.shared-secret"] == "s3cret-shared"
     assert config["coordinator"] == "false"
     assert "-Xmx12288M" in (node.etc / "jvm.config").read_text().splitlines()
-    assert render.is_complete(node.etc)
+    assert etc_writer.is_complete(node.etc)
 
 
 def test_bootstrap_twice_gives_the_same_bytes(node: Node) -> None:
@@ -303,7 +303,7 @@ def test_a_log_shipping_fault_is_reported_but_does_not_stop_the_render(
     rendered = json.loads(captured.out.strip())
     assert rendered["logs"].startswith("not shipped: cannot read the CloudWatch agent template")
     assert "Trino starts anyway" in captured.err
-    assert render.is_complete(node.etc)
+    assert etc_writer.is_complete(node.etc)
 
 
 def test_off_the_ami_the_render_says_logs_are_not_shipped(

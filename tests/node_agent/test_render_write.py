@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from node_agent import render as render_module
-from node_agent.render import RenderError, is_complete, write_atomically
+from node_agent import etc_writer as writer_module
+from node_agent.etc_writer import is_complete, write_atomically
+from node_agent.render import RenderError
 
 FILES = {"config.properties": "coordinator=false\n", "catalog/tpch.properties": "connector.name=tpch\n"}
 
@@ -65,14 +66,14 @@ def test_a_failed_write_leaves_the_previous_render_in_place(
 ) -> None:
     etc = tmp_path / "etc"
     write_atomically(FILES, etc)
-    real_write = render_module._write_file
+    real_write = writer_module._write_file
 
     def disk_full_on_catalog(path: Path, content: str) -> None:
         if path.name == "tpch.properties":
             raise OSError(28, "No space left on device")
         real_write(path, content)
 
-    monkeypatch.setattr(render_module, "_write_file", disk_full_on_catalog)
+    monkeypatch.setattr(writer_module, "_write_file", disk_full_on_catalog)
     with pytest.raises(OSError, match="No space left"):
         write_atomically({"config.properties": "new\n", "catalog/tpch.properties": "x\n"}, etc)
     assert read_tree(etc) == FILES

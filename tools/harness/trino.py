@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node_agent import render
+from node_agent import etc_writer, render
 from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role
 from node_agent.trino.admin import QueryResult, TrinoAdmin, TrinoError, TrinoUnavailable
 from tools.harness import assembled, downloads
@@ -306,7 +306,7 @@ class TrinoFactory:
         )
         node_secrets = secrets or (cluster.secrets if cluster else harness_secrets())
         files = render.render(settings, facts, role, layout, node_secrets)
-        render.write_atomically(files, etc_dir)
+        etc_writer.write_atomically(files, etc_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         return self.launch(name, role, etc_dir=etc_dir, data_dir=data_dir, http_port=http_port)
 

@@ -144,21 +144,28 @@ class PeakSampler(threading.Thread):
         return self.peak
 
 
-def bench_cluster(runs: int) -> None:
-    factory = TrinoFactory()
-    times = []
+def bench_cluster(runs: int, version: int) -> None:
+    """Per version: a 3-node cluster from nothing to ready, then one more worker to active (the
+    worker's own boot, with a coordinator already up: what a scale-out adds)."""
+    factory = TrinoFactory(version=version)
+    clusters, workers = [], []
     try:
         for _ in range(runs):
             started = time.monotonic()
             cluster = factory.start_cluster(workers=2)
-            times.append(time.monotonic() - started)
+            clusters.append(time.monotonic() - started)
+            started = time.monotonic()
+            cluster.add_worker(wait=True)
+            workers.append(time.monotonic() - started)
             cluster.stop()
     finally:
         factory.stop_all()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"3-node Trino start to ready (TPC-H + 2 active workers): median {statistics.median(times):.1f} s "
-        f"of {runs} ({', '.join(f'{t:.1f}' for t in times)}); load average {load} on {os.cpu_count()} cores"
+        f"Trino {version}: 3-node start to ready (TPC-H + 2 active workers) median "
+        f"{statistics.median(clusters):.1f} s of {runs} ({', '.join(f'{t:.1f}' for t in clusters)}); "
+        f"one more worker to active median {statistics.median(workers):.1f} s "
+        f"({', '.join(f'{t:.1f}' for t in workers)}); load average {load} on {os.cpu_count()} cores"
     )
 
 
@@ -196,11 +203,13 @@ def main() -> int:
     parser.add_argument("--skip-cold", action="store_true", help="do not re-download into a fresh cache")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=("downloads", "cluster", "memory"), default=None)
+    parser.add_argument("--versions", default="476,483", help="Trino versions for the cluster numbers")
     args = parser.parse_args()
     if args.only in (None, "downloads"):
         bench_downloads(args.skip_cold)
     if args.only in (None, "cluster"):
-        bench_cluster(args.runs)
+        for version in map(int, args.versions.split(",")):
+            bench_cluster(args.runs, version)
     if args.only in (None, "memory"):
         bench_memory()
     return 0

@@ -201,7 +201,9 @@ class Switchover:
                 mark = self._mark(address)
                 pending = self._unlisted(address, window, mark)
                 window, window_at = mark, self.clock.monotonic()
-                if not pending:
+                if pending is None:  # no mark or listing: a query may have been submitted unseen
+                    active = 1
+                elif not pending:
                     result = self._move(observation, holder, target, quiet=True, active=0, mark=mark)
                     if result.outcome != RETURNED:
                         return result
@@ -209,7 +211,8 @@ class Switchover:
                     observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
                     window, window_at = self._mark(address), self.clock.monotonic()
                     continue
-                active = len(pending)
+                else:
+                    active = len(pending)
             elif self.clock.monotonic() - window_at >= WINDOW_REFRESH_SECONDS:
                 window, window_at = self._mark(address), self.clock.monotonic()
             if self.clock.now() >= deadline:
@@ -356,22 +359,31 @@ class Switchover:
         active = self._active(address)
         if active:
             return f"{active} queries began on the holder during the move"
-        if mark is None:
+        if self.submission_mark is None:
             return None
         unlisted = self._unlisted(address, mark, self._mark(address))
+        if unlisted is None:
+            return "the holder gave no mark or listing: a query submitted in the move is not ruled out"
         if unlisted:
             return f"{len(unlisted)} queries were submitted to the holder during the move, not yet dispatched"
         return None
 
-    def _unlisted(self, address: str, first: str | None, last: str | None) -> list[str]:
-        """Query ids the holder allocated between two marks and does not list: not yet dispatched."""
-        if first is None or last is None:
+    def _unlisted(self, address: str, first: str | None, last: str | None) -> list[str] | None:
+        """Query ids the holder allocated between two marks and does not list: not yet dispatched.
+
+        None when that cannot be known (no mark, or no listing: the holder did not answer in
+        time); callers then treat the holder as not quiet. An empty list without marks at all
+        only when marks are not taken (no submission_mark).
+        """
+        if self.submission_mark is None:
             return []
+        if first is None or last is None:
+            return None
         try:
             listed = self.listed_queries(address) if self.listed_queries else set()
-        except Exception as exc:  # the holder stopped answering: nothing left to protect on it
+        except Exception as exc:  # the holder did not answer: unknown, so not quiet
             self.log("switchover_holder_unreachable", address=address, reason=str(exc))
-            return []
+            return None
         return undispatched_between(first, last, listed)
 
     def _mark(self, address: str) -> str | None:

@@ -76,6 +76,21 @@ class UnreachableForMarks(SubmissionsOnHolder):
         raise TrinoError("POST /v1/statement: connection refused")
 
 
+class MarksRefusedAfterDetach(SubmissionsOnHolder):
+    """The holder's statement endpoint fails once, for the mark taken once the ENI is free."""
+
+    def __init__(self, cluster: MotoCluster) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.refused = 0
+
+    def mark(self, address: str) -> str:
+        if self.cluster.eni_holder() is None and not self.refused:
+            self.refused += 1
+            raise TrinoError("POST /v1/statement: timed out")
+        return super().mark(address)
+
+
 @pytest.fixture
 def cluster(aws: Any) -> MotoCluster:
     return build_cluster(aws, coordinators=2)
@@ -291,13 +306,25 @@ def test_the_marks_themselves_do_not_keep_the_address_on_the_holder(
     assert logs.of("switchover_move_returned") == []
 
 
-def test_a_holder_that_cannot_give_a_mark_is_moved_off_as_before(
+def test_a_holder_that_cannot_give_a_mark_is_never_called_quiet_and_moves_at_the_limit(
     cluster: MotoCluster, holder_leaving: Coordinators
 ) -> None:
+    """Without a mark a query submitted and not yet dispatched cannot be ruled out (a CI run of
+    the rehearsal lost one so: the marks timed out on a loaded machine and the look was quiet)."""
     _holder, standby = holder_leaving
-    submissions = UnreachableForMarks()
-    (result,) = switchover(cluster, submissions=submissions).run()
-    assert (result.outcome, result.target) == ("moved", standby)
+    (result,) = switchover(cluster, submissions=UnreachableForMarks(), quiet_wait=30).run()
+    assert (result.outcome, result.target) == ("moved_not_quiet", standby)
+
+
+@pytest.mark.usefixtures("holder_leaving")
+def test_a_mark_refused_after_the_detach_puts_the_address_back(cluster: MotoCluster) -> None:
+    logs = LogLines()
+    submissions = MarksRefusedAfterDetach(cluster)
+    (result,) = switchover(cluster, submissions=submissions, logs=logs, quiet_wait=30).run()
+    (returned, *_) = logs.of("switchover_move_returned")
+    assert "not ruled out" in returned["reason"]
+    assert result.outcome in ("moved", "moved_not_quiet")  # at a later look, with marks again
+    assert submissions.refused == 1
 
 
 def test_a_move_at_the_quiet_wait_limit_does_not_go_back_to_the_holder(

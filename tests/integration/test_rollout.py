@@ -75,7 +75,7 @@ def test_the_holder_hands_the_address_to_the_new_coordinator_in_a_quiet_moment(r
 
 def test_queries_accepted_between_the_quiet_look_and_the_detach_get_every_row(rollout: Numbers) -> None:
     """One running on the holder, one submitted and not yet dispatched (MoveRacer's two kinds)."""
-    assert rollout.raced_errors == {}
+    assert rollout.raced_errors == {}, rollout.switchover  # the function's lines say why
     assert rollout.raced_rows == {"dispatched": RACE_ROWS, "submitted": RACE_ROWS}
 
 

@@ -1,6 +1,6 @@
 """Numbers for the harness: download cost, time to a ready 3-node Trino cluster, peak memory.
 
-Run: `.venv/bin/python bench/harness.py` (part of `make bench`). The cold download uses a fresh,
+Run: `.venv/bin/python -m bench.harness` (part of `make bench`). The cold download uses a fresh,
 temporary Maven repository and cache, so it goes to Maven Central for real (about 1 GB); pass
 --skip-cold to measure only the warm path. Prints numbers; asserts nothing.
 """

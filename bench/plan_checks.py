@@ -1,7 +1,7 @@
 """What `make plan`'s checks cost: the parse (with both roles rendered), the program under mocks,
 and the AWS request check (cold: botocore loads its service models; warm: models cached).
 
-    .venv/bin/python bench/plan_checks.py [--stack prod] [--runs 3]     (or: make bench)
+    .venv/bin/python -m bench.plan_checks [--stack prod] [--runs 3]     (or: make bench)
 
 Prints seconds per step (best of the runs) and how many requests were checked.
 """

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from node_agent.durable import fsync_dir
 from node_agent.render import RenderError
 
 RENDERED_MARKER = ".rendered"  # written last into each generation; its content is the digest
@@ -60,7 +61,7 @@ def write_atomically(files: dict[str, str], etc_dir: Path) -> None:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _fsync_dir(parent)
+        fsync_dir(parent)
     if etc_dir.exists() and not etc_dir.is_symlink():
         backup = parent / f"{etc_dir.name}.pre-render"
         if backup.exists():
@@ -71,7 +72,7 @@ def write_atomically(files: dict[str, str], etc_dir: Path) -> None:
         link.unlink()
     os.symlink(generation.name, link)
     os.rename(link, etc_dir)
-    _fsync_dir(parent)
+    fsync_dir(parent)
     _remove_old_generations(parent, etc_dir.name, keep=generation.name)
 
 
@@ -97,14 +98,6 @@ def _write_file(path: Path, content: str) -> None:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_old_generations(parent: Path, name: str, keep: str) -> None:

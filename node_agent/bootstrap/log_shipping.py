@@ -16,16 +16,15 @@ for retention is refused rather than left to fail on every node.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from node_agent.contract import LogFile
+from node_agent.durable import replace_file
 
 TEMPLATE_PATH = Path("/opt/presto-on-aws/share/cloudwatch-agent.json")
 AGENT_CONFIG_PATH = Path("/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json")
@@ -198,23 +197,7 @@ def ship_logs(
 
 def write_atomically(text: str, path: Path) -> None:
     """Replace `path` with `text` in one rename(2), durable before it is visible."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)  # no secrets: group names and file paths only
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    replace_file(path, text.encode(), 0o644)  # no secrets: group names and file paths only
 
 
 def _require_agent(ctl: Path) -> None:

@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from node_agent.durable import replace_file
+
 STATE_FILE = "lifecycle.json"
 
 
@@ -56,13 +58,7 @@ class StateStore:
         return record if record.instance_id == instance_id else None  # a file baked into an image
 
     def save(self, record: DrainRecord) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as handle:
-            json.dump(asdict(record), handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        replace_file(self.path, json.dumps(asdict(record), sort_keys=True).encode(), 0o644)
 
 
 def drain_begun(path: Path, instance_id: str | None) -> str | None:

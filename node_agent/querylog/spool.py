@@ -40,6 +40,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from node_agent.durable import fsync_dir
+
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">II")  # payload length, crc32 of the payload
@@ -406,7 +408,7 @@ class Spool:
         self._open_fds(seq)
         self._sizes[seq] = 0
         self._written = 0
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return seq
 
     def _open_fds(self, seq: int) -> None:
@@ -459,11 +461,3 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

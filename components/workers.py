@@ -91,6 +91,7 @@ class WorkerFleet(pulumi.ComponentResource):
                     "default_result": "CONTINUE",
                 }
             ],
+            **_warm_pool(w.warm_pool),
             enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
             # A new template version (anything a worker reads at boot changed) starts a rolling
             # refresh; each replaced worker drains through the hook above (components/rollout.py).
@@ -117,3 +118,18 @@ class WorkerFleet(pulumi.ComponentResource):
             opts=child(self, depends_on=[self.group]),
         )
         self.register_outputs({"groupName": self.group.name, "healthFunction": self.health.function.name})
+
+
+def _warm_pool(size: int) -> dict[str, object]:
+    """`size` stopped workers beside the group: a scale-out starts one instead of launching one.
+
+    Prepared capacity equals the minimum, so the pool stays at `size` whatever the group's size
+    (by default AWS would keep max - desired instances, up to 999 volumes at 1,000 workers).
+    Stopped: a warmed worker costs only its volume, and its boot out of the pool starts Trino
+    through the units like any boot (a running pool would need the agent to start Trino on the
+    move). No reuse on scale-in: a drained worker keeps its drain record, which rightly stops
+    trino.service for good, so a returned worker would never serve again.
+    """
+    if size == 0:
+        return {}
+    return {"warm_pool": {"pool_state": "Stopped", "min_size": size, "max_group_prepared_capacity": size}}

@@ -207,6 +207,16 @@ KEYS: tuple[ConfigKey, ...] = (
         "2",
         "Workers that are always on-demand, whatever workerSpotPercentage says.",
     ),
+    ConfigKey(
+        "workerWarmPool",
+        "integer",
+        "0",
+        "0..workerMaxSize; above 0 needs one workerInstanceTypes entry and workerSpotPercentage 0",
+        "2",
+        "Stopped, pre-initialised workers kept beside the group, so a scale-out starts one instead of "
+        "launching one (0: no warm pool). A warmed worker never starts Trino (its agent reads the "
+        "target lifecycle state `Warmed:*`); each costs only its volume while stopped.",
+    ),
     # --- image and disks -----------------------------------------------------------------------
     ConfigKey(
         "trinoVersion",

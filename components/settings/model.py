@@ -88,6 +88,7 @@ class WorkerSettings:
     desired_capacity: int = 1
     spot_percentage: int = 0
     on_demand_base_capacity: int = 0
+    warm_pool: int = 0  # stopped, pre-initialised workers beside the group (0: none)
 
     @property
     def mixed(self) -> bool:

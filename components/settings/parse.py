@@ -250,13 +250,27 @@ def _workers(reader: ConfigReader) -> WorkerSettings:
     base = reader.integer("workerOnDemandBaseCapacity", 0, 0, 1000)
     if base > max_size:
         reader.problem("workerOnDemandBaseCapacity", f"{base} is greater than workerMaxSize {max_size}")
+    spot = reader.integer("workerSpotPercentage", 0, 0, 100)
+    warm_pool = reader.integer("workerWarmPool", 0, 0, 1000)
+    if warm_pool > max_size:
+        reader.problem("workerWarmPool", f"{warm_pool} is greater than workerMaxSize {max_size}")
+    if warm_pool and (spot or len(types) > 1):
+        # PutWarmPool: "cannot be called on an Auto Scaling group that has a mixed instances
+        # policy or a launch template ... that requests Spot Instances".
+        reader.problem(
+            "workerWarmPool",
+            f"a warm pool needs one instance type on demand; this stack has {len(types)} "
+            f"workerInstanceTypes and workerSpotPercentage {spot} (AWS refuses a warm pool on a "
+            "mixed-instances or spot group)",
+        )
     return WorkerSettings(
         instance_types=types or ("r6i.2xlarge",),
         min_size=min_size,
         max_size=max(max_size, min_size),
         desired_capacity=min(max(desired, min_size), max(max_size, min_size)),
-        spot_percentage=reader.integer("workerSpotPercentage", 0, 0, 100),
+        spot_percentage=spot,
         on_demand_base_capacity=base,
+        warm_pool=warm_pool,
     )
 
 

@@ -15,7 +15,7 @@ cannot hold an instance forever: the hook's heartbeat timeout and default result
 Faults a fleet meets, and the answer to each:
 - Trino restarted mid-drain (a crash, `Restart=on-failure`): it comes back ACTIVE and would take
   new work. The agent reads Trino's state on every step and asks again; trino.service also refuses
-  to start while a drain record exists (`node-agent lifecycle --draining`, see drain_state).
+  to start while a drain record exists (`node-agent lifecycle --may-start`, see drain_state).
 - IMDS unavailable mid-drain: the drain goes on, heartbeats included, on the last target state
   IMDS showed (kept in the record, so also across an agent restart).
 - Shutdown refused (401/403: a wrong management user or access rule): retried with exponential
@@ -51,6 +51,9 @@ from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 from node_agent.trino.process import TrinoProcess, trino_alive
 
 TERMINATED = "Terminated"
+# A worker terminated out of the warm pool passes the same hook; it never ran Trino, so it
+# completes at once rather than holding the instance for the heartbeat timeout.
+TERMINATING_TARGETS = (TERMINATED, "Warmed:Terminated")
 MAX_HOOK_SECONDS = 48 * 3600  # AWS's global timeout for one lifecycle action
 SHUTTING_DOWN = "SHUTTING_DOWN"
 REFUSED_STATUSES = (401, 403)  # the management user or its access rule is wrong: not transient
@@ -144,8 +147,8 @@ class LifecycleAgent:
             self.record.target_state = target
             self.store.save(self.record)
         if self.record is None:
-            if self._target == TERMINATED:
-                self._start(f"target lifecycle state is {TERMINATED}")
+            if self._target in TERMINATING_TARGETS:
+                self._start(f"target lifecycle state is {self._target}")
             elif spot:
                 self._start(f"spot interruption notice: {spot.get('action')} at {spot.get('time')}")
             else:
@@ -174,7 +177,7 @@ class LifecycleAgent:
     def _drain(self) -> None:
         record = self.record
         assert record is not None
-        terminating = self._target == TERMINATED
+        terminating = self._target in TERMINATING_TARGETS
         running = self.trino_running()
         if running:
             self._keep_trino_shutting_down(record)
@@ -348,17 +351,58 @@ def build_config(settings: Any, instance_id: str) -> LifecycleConfig:
     )
 
 
-def not_draining(path: Path, imds: Imds) -> int:
-    """0 when Trino may start; 1 (systemd: skip the start, not a failure) once the drain began."""
+WARMED_PREFIX = "Warmed:"  # Warmed:Pending, Warmed:Stopped, Warmed:Running, Warmed:Terminated, ...
+MAY_START, SKIP_START, FAIL_START = 0, 1, 255  # ExecCondition: 1-254 skip the start, 255 fails it
+WARM_CHECK_ATTEMPTS = 10
+
+
+def may_start(
+    path: Path,
+    imds: Imds,
+    *,
+    attempts: int = WARM_CHECK_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """trino.service's start condition: may this node start Trino now?
+
+    Not once its drain has begun (see drain_state), and not while it sits in the group's warm pool
+    (target lifecycle state `Warmed:*`): a warmed worker that joined Trino would be given tasks
+    and then stopped by Auto Scaling under them. It boots into the pool once, renders its etc/,
+    skips Trino and is stopped; its boot out of the pool (target InService) starts Trino.
+
+    When IMDS cannot say after `attempts` tries (about 30 s), the start fails (255) rather than
+    risk a warmed node in the cluster: systemd restarts the unit, and a worker that stays out is
+    replaced by the worker-health function like any worker that never joins.
+    """
     try:
         instance_id: str | None = imds.instance_id()
     except ImdsError:
         instance_id = None
     why = drain_begun(path, instance_id)
-    if why is None:
-        return 0
-    print(f"node-agent lifecycle: not starting trino: {why}", file=sys.stderr)
-    return 1
+    if why is not None:
+        print(f"node-agent lifecycle: not starting trino: {why}", file=sys.stderr)
+        return SKIP_START
+    for attempt in range(1, attempts + 1):
+        try:
+            target = imds.target_lifecycle_state()
+            break
+        except ImdsError as exc:
+            if attempt == attempts:
+                print(
+                    f"node-agent lifecycle: not starting trino: cannot read the target lifecycle state "
+                    f"after {attempts} tries ({exc}); a warmed node must not join",
+                    file=sys.stderr,
+                )
+                return FAIL_START
+            sleep(min(2.0**attempt / 4, 5.0))
+    if target is not None and target.startswith(WARMED_PREFIX):
+        print(
+            f"node-agent lifecycle: not starting trino: target lifecycle state is {target} "
+            "(in the warm pool; Trino starts when the instance leaves it)",
+            file=sys.stderr,
+        )
+        return SKIP_START
+    return MAY_START
 
 
 def main(argv: list[str]) -> int:
@@ -373,13 +417,14 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--state-dir", type=Path, default=Path(AGENT_STATE_DIR))
     parser.add_argument(
-        "--not-draining",
+        "--may-start",
         action="store_true",
-        help="exit 0 if Trino may start, 1 once this node's drain has begun (trino.service ExecCondition)",
+        help="exit 0 if Trino may start; 1 once this node's drain has begun or while it is warmed; "
+        "255 when IMDS cannot say (trino.service ExecCondition)",
     )
     args = parser.parse_args(argv)
-    if args.not_draining:
-        return not_draining(args.state_dir / STATE_FILE, Imds(args.imds_url))
+    if args.may_start:
+        return may_start(args.state_dir / STATE_FILE, Imds(args.imds_url))
 
     try:
         env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())

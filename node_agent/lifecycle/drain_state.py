@@ -1,7 +1,7 @@
 """The lifecycle agent's drain record: what survives an agent restart, and a drained node's reboot.
 
 One JSON file in the agent's state directory, replaced atomically. Besides the agent, trino.service
-reads it (`node-agent lifecycle --draining`, an ExecCondition): a node whose drain has begun must
+reads it (`node-agent lifecycle --may-start`, an ExecCondition): a node whose drain has begun must
 not start Trino again, or the restarted server would take new work on an instance about to go.
 """
 

@@ -19,6 +19,7 @@ import pytest
 from node_agent import contract
 from node_agent.cli import COMMANDS
 from tests.image.image_install import InstalledImage
+from tools.harness.fakes import FakeImds, instance_metadata
 
 UNIT_DIR = "/usr/lib/systemd/system"
 AGENT = "/opt/presto-on-aws/venv/bin/node-agent"
@@ -120,14 +121,23 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-def trino_may_start(installed: InstalledImage, state_dir: Path) -> int:
+def trino_may_start(installed: InstalledImage, state_dir: Path, imds_url: str | None = None) -> int:
     """trino.service's ExecCondition as systemd runs it ("+": as root), on this state directory and
-    an IMDS that does not answer (so any drain record counts as this instance's)."""
+    this IMDS (by default one that does not answer, so any drain record counts as this instance's)."""
     (condition,) = unit(installed, "trino.service")["ExecCondition"]
     command = [*shlex.split(condition.removeprefix("+")), "--state-dir", str(state_dir)]
-    command += ["--imds-url", closed_port_url()]
+    command += ["--imds-url", imds_url or closed_port_url()]
     command[0] = str(installed.path(command[0]))
     return subprocess.run(command, capture_output=True, check=False).returncode
+
+
+@pytest.fixture
+def imds() -> Iterator[FakeImds]:
+    fake = FakeImds(instance_metadata("i-0123456789abcdef0"))
+    try:
+        yield fake
+    finally:
+        fake.stop()
 
 
 def test_trino_restarted_mid_drain_is_not_started_again(installed: InstalledImage, tmp_path: Path) -> None:
@@ -136,8 +146,17 @@ def test_trino_restarted_mid_drain_is_not_started_again(installed: InstalledImag
     assert trino_may_start(installed, tmp_path) == 1  # 1-254: skipped, not failed, so no restart loop
 
 
-def test_trino_starts_on_a_node_that_is_not_draining(installed: InstalledImage, tmp_path: Path) -> None:
-    assert trino_may_start(installed, tmp_path) == 0
+def test_trino_starts_on_a_node_that_is_not_draining(
+    installed: InstalledImage, tmp_path: Path, imds: FakeImds
+) -> None:
+    assert trino_may_start(installed, tmp_path, imds.url) == 0
+
+
+def test_trino_does_not_start_on_a_worker_in_the_warm_pool(
+    installed: InstalledImage, tmp_path: Path, imds: FakeImds
+) -> None:
+    imds.metadata["autoscaling/target-lifecycle-state"] = "Warmed:Pending"
+    assert trino_may_start(installed, tmp_path, imds.url) == 1  # skipped; the boot out of the pool starts it
 
 
 def test_query_log_listens_before_trino_starts(installed: InstalledImage) -> None:

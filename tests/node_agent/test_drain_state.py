@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from node_agent.imds import Imds
-from node_agent.lifecycle.command import not_draining
+from node_agent.lifecycle.command import may_start
 from node_agent.lifecycle.drain_state import DrainRecord, StateStore, drain_begun
 from tools.harness.fakes import FakeImds, instance_metadata
 
@@ -32,22 +32,22 @@ def record_for(path: Path, instance_id: str) -> Path:
 
 def test_trino_restarted_mid_drain_may_not_start(imds: FakeImds, tmp_path: Path) -> None:
     path = record_for(tmp_path / "lifecycle.json", INSTANCE)
-    assert not_draining(path, Imds(imds.url)) == 1
+    assert may_start(path, Imds(imds.url)) == 1
 
 
 def test_trino_may_start_when_no_drain_has_begun(imds: FakeImds, tmp_path: Path) -> None:
-    assert not_draining(tmp_path / "lifecycle.json", Imds(imds.url)) == 0
+    assert may_start(tmp_path / "lifecycle.json", Imds(imds.url)) == 0
 
 
 def test_a_drain_record_of_another_instance_does_not_keep_trino_down(imds: FakeImds, tmp_path: Path) -> None:
     path = record_for(tmp_path / "lifecycle.json", "i-baked-into-the-image")
-    assert not_draining(path, Imds(imds.url)) == 0
+    assert may_start(path, Imds(imds.url)) == 0
 
 
 def test_without_imds_any_drain_record_keeps_trino_down(imds: FakeImds, tmp_path: Path) -> None:
     path = record_for(tmp_path / "lifecycle.json", "i-whoever")
     imds.outage = 503
-    assert not_draining(path, Imds(imds.url)) == 1
+    assert may_start(path, Imds(imds.url)) == 1
 
 
 def test_a_completed_drain_still_keeps_trino_down(tmp_path: Path) -> None:

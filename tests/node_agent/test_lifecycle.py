@@ -221,6 +221,25 @@ def test_dead_trino_completes_at_once_and_says_so(world: World) -> None:
     assert "trino is not running" in str(world.decisions()[-1]["reason"])
 
 
+def test_a_worker_terminated_out_of_the_warm_pool_completes_at_once(world: World) -> None:
+    # It never started Trino (warmed); waiting out the heartbeat timeout would only hold the instance.
+    agent = world.agent()
+    world.trino_alive[0] = False
+    world.imds.set("autoscaling/target-lifecycle-state", "Warmed:Terminated")
+    agent.step()
+    assert world.trino.shutdown_calls == 0
+    assert len(world.lifecycle_api.completions()) == 1, world.out.getvalue()
+    assert "Warmed:Terminated" in str(world.decisions()[0]["reason"])
+
+
+def test_a_warmed_worker_is_not_drained(world: World) -> None:
+    agent = world.agent()
+    world.imds.set("autoscaling/target-lifecycle-state", "Warmed:Stopped")
+    agent.step()
+    assert world.trino.shutdown_calls == 0
+    assert world.lifecycle_api.calls == []
+
+
 def test_spot_notice_starts_the_drain_before_the_group_acts(world: World) -> None:
     agent = world.agent()
     world.imds.set("spot/instance-action", {"action": "terminate", "time": "2026-11-26T05:02:00Z"})

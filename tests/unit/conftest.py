@@ -18,11 +18,12 @@ CONFIGS: dict[str, tuple[str, Mapping[str, object]]] = {
     "prod": ("prod", {}),
     # One coordinator, every worker on spot, AWS Glue instead of a Hive metastore, no TLS.
     "dev-glue-spot": ("dev", {"metastore": "glue", "hiveMetastoreUri": None, "workerSpotPercentage": 100}),
-    # One instance type, all on demand: no mixed-instances policy at all; no query log.
+    # One instance type, all on demand: no mixed-instances policy at all, so a warm pool; no query log.
     "prod-plain": (
         "prod",
         {
             "workerInstanceTypes": ["r6i.4xlarge"],
+            "workerWarmPool": 2,
             "workerSpotPercentage": 0,
             "workerOnDemandBaseCapacity": 0,
             "elasticsearchUrl": None,

@@ -45,6 +45,17 @@ ODD: dict[str, tuple[str, Mapping[str, object]]] = {
             "logRetentionDays": {k: 3653 for k in ("server", "httpRequest", "agent", "syslog", "functions")},
         },
     ),
+    # The largest warm pool: one on-demand type (AWS allows no pool beside spot or mixed types).
+    "largest-warm-pool": (
+        "prod",
+        {
+            "workerInstanceTypes": ["r6i.2xlarge"],
+            "workerSpotPercentage": 0,
+            "workerOnDemandBaseCapacity": 0,
+            "workerMaxSize": 1000,
+            "workerWarmPool": 1000,
+        },
+    ),
     # The smallest: one coordinator, no workers at rest, the oldest version, no TLS, no query log.
     "smallest": (
         "dev",

@@ -53,7 +53,7 @@ def runs_on(name: str, role: Role) -> bool:
         if key == "ExecCondition":
             argv = shlex.split(value.lstrip("-+!@:").replace("${" + NODE_ENV_ROLE + "}", role.value))
             if argv[0] == AGENT:
-                continue  # trino.service's `lifecycle --not-draining`: passes on any role not draining
+                continue  # trino.service's `lifecycle --may-start`: any role, not draining or warmed
             if subprocess.run(argv, check=False).returncode != 0:
                 return False
     return True

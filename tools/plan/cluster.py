@@ -66,10 +66,17 @@ def scale_out(plan: Plan) -> str:
     slowest = max(windows) + int(min(a.inputs["period"] for a in alarms)) + PUBLISH_SECONDS
     slowest += ALARM_EVALUATION_SECONDS
     period = int(min(a.inputs["period"] for a in alarms))
+    pools = [g.inputs["warmPool"] for g in plan.of_type(GROUP) if g.inputs.get("warmPool")]
+    then = (
+        f"then a start of one of {int(pools[0]['minSize'])} stopped warm-pool workers (no launch, no first "
+        "boot) and a Trino boot"
+        if pools
+        else "then an EC2 launch and a Trino boot"
+    )
     return (
         f"{fastest}-{slowest} s from a queue building up to more workers asked for ({fastest // period} x "
         f"{period} s periods above the threshold, published every {PUBLISH_SECONDS} s, alarms evaluated "
-        "each minute), then an EC2 launch and a Trino boot"
+        f"each minute), {then}"
     )
 
 

@@ -51,6 +51,8 @@ KEY_PROPERTIES: dict[str, Sequence[str]] = {
         "initialLifecycleHooks.0.defaultResult",
         "mixedInstancesPolicy.instancesDistribution.onDemandBaseCapacity",
         "mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity",
+        "warmPool.poolState",
+        "warmPool.minSize",
     ),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("fromPort", "cidrIpv4", "description"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("ipProtocol", "fromPort", "cidrIpv4"),

@@ -85,6 +85,20 @@ def group_requests(name: str, i: Mapping[str, Any]) -> list[Request]:
         lt = i["launchTemplate"]
         params["LaunchTemplate"] = {"LaunchTemplateId": lt.get("id"), "Version": lt.get("version")}
     requests = [Request(name, "autoscaling", "CreateAutoScalingGroup", params)]
+    pool = i.get("warmPool")
+    if pool:
+        # The provider puts the pool with a call of its own once the group exists.
+        put = {
+            "AutoScalingGroupName": params["AutoScalingGroupName"],
+            "MinSize": pool.get("minSize"),
+            "MaxGroupPreparedCapacity": pool.get("maxGroupPreparedCapacity"),
+            "PoolState": pool.get("poolState"),
+        }
+        if pool.get("instanceReusePolicy"):
+            put["InstanceReusePolicy"] = camel_to_api(pool["instanceReusePolicy"])
+        requests.append(
+            Request(name, "autoscaling", "PutWarmPool", {k: v for k, v in put.items() if v is not None})
+        )
     refresh = i.get("instanceRefresh")
     if refresh:
         # Sent on an update that changes the launch template (the rollout), not at creation.

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import boto3
+from moto import mock_aws
+
 from components.settings.parse import parse
 from tests.unit.stack_config import only, raw_with
 from tools.plan.aws_check.check import validate
@@ -84,3 +87,29 @@ def test_a_negative_warm_pool_is_refused() -> None:
 def test_a_warm_pool_as_large_as_the_largest_fleet_parses() -> None:
     raw = raw_with({**ONE_TYPE, "workerMaxSize": "1000", "workerWarmPool": "1000"})
     assert parse("test", raw).workers.warm_pool == 1000
+
+
+def test_the_planned_pool_is_what_the_group_reports_after_put_warm_pool(plan_for: PlanFor) -> None:
+    # The request `make plan` checks, sent to moto's Auto Scaling: what DescribeWarmPool gives back.
+    requests, _ = requests_of(plan_for("prod-plain").resources)
+    (create,) = [r for r in requests if r.operation == "CreateAutoScalingGroup" and "worker" in r.resource]
+    (put,) = [r for r in requests if r.operation == "PutWarmPool"]
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-west-1")
+        template = ec2.create_launch_template(
+            LaunchTemplateName="workers",
+            LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "r6i.4xlarge"},
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        autoscaling = boto3.client("autoscaling", region_name="eu-west-1")
+        group = create.params["AutoScalingGroupName"]
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=group,
+            MinSize=0,
+            MaxSize=int(create.params["MaxSize"]),
+            LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+            VPCZoneIdentifier=subnet,
+        )
+        autoscaling.put_warm_pool(**{k: int(v) if isinstance(v, float) else v for k, v in put.params.items()})
+        pool = autoscaling.describe_warm_pool(AutoScalingGroupName=group)["WarmPoolConfiguration"]
+    assert (pool["MinSize"], pool["MaxGroupPreparedCapacity"], pool["PoolState"]) == (2, 2, "Stopped")

@@ -33,6 +33,7 @@ test-fast: venv lint
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## Build Pulumi's own stack loader (tools/pulumi_loader), the oracle of tests/integration/test_stack_loader.py.
 pulumi-loader:

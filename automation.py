@@ -77,11 +77,11 @@ class StackLike(Protocol):
     """The part of `pulumi.automation.Stack` used here (a seam for tests)."""
 
     def get_all_config(self) -> auto.ConfigMap: ...
-    def set_all_config(self, config: Mapping[str, auto.ConfigValue], path: bool = False) -> None: ...
-    def remove_all_config(self, keys: list[str], path: bool = False) -> None: ...
-    def up(self, **kwargs: Any) -> auto.UpResult: ...
-    def preview(self, **kwargs: Any) -> auto.PreviewResult: ...
-    def destroy(self, **kwargs: Any) -> auto.DestroyResult: ...
+    def set_all_config(self, config: auto.ConfigMap, *, path: bool = False) -> None: ...
+    def remove_all_config(self, keys: list[str], *, path: bool = False) -> None: ...
+    def up(self, *, on_output: OutputSink | None = None) -> auto.UpResult: ...
+    def preview(self, *, on_output: OutputSink | None = None) -> auto.PreviewResult: ...
+    def destroy(self, *, on_output: OutputSink | None = None) -> auto.DestroyResult: ...
     def outputs(self) -> auto.OutputMap: ...
 
 
@@ -93,9 +93,14 @@ def local_stack(stack: str, work_dir: Path = REPO_ROOT) -> auto.Stack:
     return auto.create_or_select_stack(
         stack_name=stack,
         project_name=PROJECT,
-        program=program,
+        program=_inline_program,
         opts=auto.LocalWorkspaceOptions(work_dir=str(work_dir)),
     )
+
+
+def _inline_program() -> None:
+    """`__main__.py`'s program as the Automation API runs it (it wants nothing back)."""
+    program()
 
 
 def _local_in(root: Path) -> StackFactory:
@@ -220,8 +225,7 @@ def deploy(
     if config_overrides:
         handle.set_all_config(config_values(config_overrides))
     result: auto.UpResult = _run(stack, "deploy", lambda: handle.up(on_output=on_output))
-    changes = dict(result.summary.resource_changes or {})
-    return DeployResult(outputs=_plain(result.outputs), changes=changes)
+    return DeployResult(outputs=_plain(result.outputs), changes=_counts(result.summary.resource_changes))
 
 
 def preview(
@@ -241,7 +245,7 @@ def preview(
         config_overrides or {},
         lambda: _run(stack, "preview", lambda: handle.preview(on_output=on_output)),
     )
-    return dict(result.change_summary)
+    return _counts(result.change_summary)
 
 
 def destroy(
@@ -253,7 +257,7 @@ def destroy(
 ) -> dict[str, int]:
     handle = _open(stack, factory or _local_in(root))
     result: auto.DestroyResult = _run(stack, "destroy", lambda: handle.destroy(on_output=on_output))
-    return dict(result.summary.resource_changes or {})
+    return _counts(result.summary.resource_changes)
 
 
 def outputs(stack: str, *, root: Path = REPO_ROOT, factory: StackFactory | None = None) -> dict[str, Any]:
@@ -264,3 +268,9 @@ def outputs(stack: str, *, root: Path = REPO_ROOT, factory: StackFactory | None 
 def _plain(values: auto.OutputMap) -> dict[str, Any]:
     """Plain values, except secrets, which stay OutputValue (their repr hides the value)."""
     return {key: (value if value.secret else value.value) for key, value in values.items()}
+
+
+def _counts(summary: Mapping[Any, int] | None) -> dict[str, int]:
+    """Operation -> count with plain text keys ("create", "same"): the Automation API types its
+    keys as an OpType enumeration, which would print as `OpType.CREATE` in a user's report."""
+    return {str(getattr(op, "value", op)): count for op, count in (summary or {}).items()}

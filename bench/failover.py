@@ -73,8 +73,7 @@ def wait_until(condition: Any, timeout: float, what: str) -> float:
 
 
 def say(line: str) -> None:
-    sys.__stdout__.write(line + "\n")
-    sys.__stdout__.flush()
+    print(line, file=sys.__stdout__ or sys.stdout, flush=True)
 
 
 def main() -> int:
@@ -143,12 +142,12 @@ def main() -> int:
             wait_until(lambda o=offset: abs(schedule.offset() - o) < 0.5, 120, "the kill offset")
             pair.coordinators[victim].kill()
             died = time.monotonic()
-            moved = wait_until(lambda standby=standby: holder() == standby, 300, "the move")
-            join = pair.wait_joined(pair.coordinators[standby], 600, since=moved)
+            moved_at = wait_until(lambda standby=standby: holder() == standby, 300, "the move")
+            join = pair.wait_joined(pair.coordinators[standby], 600, since=moved_at)
             serving = died + pair.wait_serving(600, since=died)
-            kills.append((moved - died, join, serving - died))
+            kills.append((moved_at - died, join, serving - died))
             say(
-                f"killed {offset:.0f} s into the minute: moved {moved - died:.1f} s after the kill, "
+                f"killed {offset:.0f} s into the minute: moved {moved_at - died:.1f} s after the kill, "
                 f"worker joined {join:.1f} s after the move, serving {serving - died:.1f} s after the kill"
             )
             if offset == KILL_OFFSETS[-1]:

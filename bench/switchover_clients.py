@@ -153,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
             hook.leaving, hook.hook = holder, f"switchover-{move}"
             this_move: list[str] = []
             while not hook.completed():
-                out = io.StringIO()
-                with contextlib.redirect_stdout(out):
+                captured = io.StringIO()
+                with contextlib.redirect_stdout(captured):
                     rehearsal.function.invoke(
                         termination_event(resources, hook.hook), SWITCHOVER_HOOK_NAME=hook.hook
                     )
-                for line in out.getvalue().splitlines():
+                for line in captured.getvalue().splitlines():
                     if line.startswith("{") and "switchover_" in line:
                         record = json.loads(line)
                         decisions[record["decision"]] += 1
@@ -166,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             hook.leaving = None
             ec2.delete_tags(Resources=[holder], Tags=[{"Key": TAG_SWITCHOVER_SINCE}])
             node = pair.holder_node()
-            moved = node is not None and pair.address.holder != holder
-            assert moved, f"the address did not move: {this_move}"
+            assert node is not None and pair.address.holder != holder, (
+                f"the address did not move: {this_move}"
+            )
             pair.wait_joined(node, 300)
             time.sleep(2)
             print(f"move {move + 1}: {holder} -> {pair.address.holder}", flush=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.autoscaling import Metric
 
 from components.base import TYPE_PREFIX, child
 from components.lambdas.function import ClusterFunction, ClusterFunctionArgs
@@ -55,6 +56,10 @@ class CoordinatorPair(pulumi.ComponentResource):
         s = args.settings
         template = node_launch_template(f"{name}-template", args.launch, self)
         group_name = coordinator_asg_name(s.name)
+        launch: aws.autoscaling.GroupLaunchTemplateArgsDict = {
+            "id": template.id,
+            "version": template.latest_version.apply(str),
+        }
         self.group = aws.autoscaling.Group(
             name,
             name=group_name,
@@ -62,12 +67,12 @@ class CoordinatorPair(pulumi.ComponentResource):
             max_size=s.coordinator.count,
             desired_capacity=s.coordinator.count,
             vpc_zone_identifiers=[args.subnet_id],
-            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            launch_template=launch,
             # EC2 checks only: the failover function marks a coordinator that stops answering
             # unhealthy once the address has moved, so the group replaces it.
             health_check_type="EC2",
             health_check_grace_period=COORDINATOR_GRACE_SECONDS,
-            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity"],
+            enabled_metrics=[Metric.GROUP_IN_SERVICE_INSTANCES, Metric.GROUP_DESIRED_CAPACITY],
             # A new template version starts a launch-before-terminate refresh; every leaving
             # coordinator waits on the switchover hook, which the failover function completes
             # once the address is on a healthy standby (components/rollout.py). On the group, not a

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -59,7 +58,7 @@ def _preferences(
     warmup: int,
     alarm_names: Sequence[pulumi.Input[str]],
     auto_rollback: bool,
-) -> dict[str, Any]:
+) -> aws.autoscaling.GroupInstanceRefreshPreferencesArgsDict:
     return {
         "min_healthy_percentage": min_healthy,
         "max_healthy_percentage": max_healthy,
@@ -72,7 +71,7 @@ def _preferences(
 
 def worker_instance_refresh(
     settings: ClusterSettings, alarm_names: Sequence[pulumi.Input[str]]
-) -> dict[str, Any]:
+) -> aws.autoscaling.GroupInstanceRefreshArgsDict:
     r = settings.rollout
     preferences = _preferences(
         min_healthy=r.min_healthy_percent,
@@ -89,7 +88,7 @@ def worker_instance_refresh(
 
 def coordinator_instance_refresh(
     settings: ClusterSettings, alarm_names: Sequence[pulumi.Input[str]]
-) -> dict[str, Any]:
+) -> aws.autoscaling.GroupInstanceRefreshArgsDict:
     r = settings.rollout
     return {
         "strategy": "Rolling",
@@ -103,7 +102,7 @@ def coordinator_instance_refresh(
     }
 
 
-def switchover_hook(settings: ClusterSettings) -> dict[str, Any]:
+def switchover_hook(settings: ClusterSettings) -> aws.autoscaling.GroupInitialLifecycleHookArgsDict:
     """Held by the failover function; CONTINUE when it is dead, so a termination never hangs."""
     return {
         "name": switchover_hook_name(settings.name),

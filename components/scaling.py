@@ -21,7 +21,7 @@ SIGNAL_PERIOD_SECONDS = 60
 SIGNAL_EVALUATIONS = 2  # two minutes above the threshold before adding workers
 
 
-def step_adjustments(step: int, double_above: float) -> list[dict[str, object]]:
+def step_adjustments(step: int, double_above: float) -> list[aws.autoscaling.PolicyStepAdjustmentArgsDict]:
     """One step just above the alarm threshold, two steps `double_above` further (bounds are
     relative to the threshold); a single open-ended step when there is no room for a second."""
     if double_above <= 0:

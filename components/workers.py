@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.autoscaling import Metric
 
 from components.base import TYPE_PREFIX, child
 from components.lambdas.function import ClusterFunction, ClusterFunctionArgs
@@ -49,24 +50,23 @@ class WorkerFleet(pulumi.ComponentResource):
         s = args.settings
         w = s.workers
         template = node_launch_template(f"{name}-template", args.launch, self)
-        spec = {"launch_template_id": template.id, "version": template.latest_version.apply(str)}
-        placement: dict[str, object]
+        version = template.latest_version.apply(str)
+        mixed: aws.autoscaling.GroupMixedInstancesPolicyArgsDict | None = None
+        single: aws.autoscaling.GroupLaunchTemplateArgsDict | None = None
         if w.mixed:
-            placement = {
-                "mixed_instances_policy": {
-                    "launch_template": {
-                        "launch_template_specification": spec,
-                        "overrides": [{"instance_type": t} for t in w.instance_types],
-                    },
-                    "instances_distribution": {
-                        "on_demand_base_capacity": w.on_demand_base_capacity,
-                        "on_demand_percentage_above_base_capacity": 100 - w.spot_percentage,
-                        "spot_allocation_strategy": SPOT_ALLOCATION,
-                    },
-                }
+            mixed = {
+                "launch_template": {
+                    "launch_template_specification": {"launch_template_id": template.id, "version": version},
+                    "overrides": [{"instance_type": t} for t in w.instance_types],
+                },
+                "instances_distribution": {
+                    "on_demand_base_capacity": w.on_demand_base_capacity,
+                    "on_demand_percentage_above_base_capacity": 100 - w.spot_percentage,
+                    "spot_allocation_strategy": SPOT_ALLOCATION,
+                },
             }
         else:
-            placement = {"launch_template": {"id": template.id, "version": spec["version"]}}
+            single = {"id": template.id, "version": version}
         group_name = worker_asg_name(s.name)
         self.group = aws.autoscaling.Group(
             name,
@@ -75,7 +75,8 @@ class WorkerFleet(pulumi.ComponentResource):
             max_size=w.max_size,
             desired_capacity=w.desired_capacity,
             vpc_zone_identifiers=list(s.network.worker_subnet_ids),
-            **placement,
+            mixed_instances_policy=mixed,
+            launch_template=single,
             # Spot: start a replacement on a rebalance recommendation, before the 2-minute notice.
             capacity_rebalance=w.spot_percentage > 0,
             health_check_type="EC2",
@@ -91,8 +92,12 @@ class WorkerFleet(pulumi.ComponentResource):
                     "default_result": "CONTINUE",
                 }
             ],
-            **_warm_pool(w.warm_pool),
-            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
+            warm_pool=_warm_pool(w.warm_pool),
+            enabled_metrics=[
+                Metric.GROUP_IN_SERVICE_INSTANCES,
+                Metric.GROUP_DESIRED_CAPACITY,
+                Metric.GROUP_TERMINATING_INSTANCES,
+            ],
             # A new template version (anything a worker reads at boot changed) starts a rolling
             # refresh; each replaced worker drains through the hook above (components/rollout.py).
             instance_refresh=worker_instance_refresh(s, args.rollback_alarm_names),
@@ -120,7 +125,7 @@ class WorkerFleet(pulumi.ComponentResource):
         self.register_outputs({"groupName": self.group.name, "healthFunction": self.health.function.name})
 
 
-def _warm_pool(size: int) -> dict[str, object]:
+def _warm_pool(size: int) -> aws.autoscaling.GroupWarmPoolArgsDict | None:
     """`size` stopped workers beside the group: a scale-out starts one instead of launching one.
 
     Prepared capacity equals the minimum, so the pool stays at `size` whatever the group's size
@@ -131,5 +136,5 @@ def _warm_pool(size: int) -> dict[str, object]:
     trino.service for good, so a returned worker would never serve again.
     """
     if size == 0:
-        return {}
-    return {"warm_pool": {"pool_state": "Stopped", "min_size": size, "max_group_prepared_capacity": size}}
+        return None
+    return {"pool_state": "Stopped", "min_size": size, "max_group_prepared_capacity": size}

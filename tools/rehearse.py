@@ -85,7 +85,12 @@ def stack_overrides(stack: str, sets: list[str], properties: list[str]) -> dict[
     if properties:
         raw, _secret = read_stack_file(stack)
         existing = json.loads(raw.get("presto-on-aws:configOverrides", "{}") or "{}")
-        merged = dict(overrides.get("configOverrides") or existing)  # type: ignore[call-overload]
+        given = overrides.get("configOverrides")
+        if given and not isinstance(given, dict):
+            raise SystemExit(
+                f"--set configOverrides={given!r}: expected a map, e.g. {{query.max-memory: 2GB}}"
+            )
+        merged: dict[str, object] = dict(given if isinstance(given, dict) and given else existing)
         for item in properties:
             name, sep, value = item.partition("=")
             if not sep or not name:

@@ -70,7 +70,7 @@ def node_launch_template(
     s = args.settings
     volume = s.volume
     node_tags = tagged(s.tags, f"{s.name}-{args.role.value}", **{TAG_ROLE: args.role.value})
-    ebs: dict[str, object] = {
+    ebs: aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgsDict = {
         "volume_size": volume.size_gb,
         "volume_type": volume.type,
         "encrypted": "true",
@@ -120,7 +120,7 @@ def node_launch_template(
     )
 
 
-def asg_tags(tags: Mapping[str, str], role: Role, name: str) -> list[dict[str, object]]:
+def asg_tags(tags: Mapping[str, str], role: Role, name: str) -> list[aws.autoscaling.GroupTagArgsDict]:
     """Auto Scaling groups take tags as a list; each is propagated to the instances they launch."""
     merged = tagged(tags, name, **{TAG_ROLE: role.value})
     return [{"key": k, "value": v, "propagate_at_launch": True} for k, v in sorted(merged.items())]

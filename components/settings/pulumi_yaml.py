@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -163,9 +163,8 @@ def go_key(value: Any) -> str:
 class _Composer(yaml.SafeLoader):
     """PyYAML's parser, tagging every untagged plain scalar for resolve_plain()."""
 
-    yaml_implicit_resolvers: ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
 
-
+_Composer.yaml_implicit_resolvers = {}  # its own table: none of SafeLoader's resolvers apply
 _Composer.add_implicit_resolver(_PLAIN, re.compile(r"(?s).*"), None)
 
 

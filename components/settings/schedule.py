@@ -86,7 +86,8 @@ def _field_problem(field: CronField, text: str) -> str | None:
                 hint = "; Sunday is 0" if field.name == "day-of-week" and bad[0] == "7" else ""
                 what = "is out of range" if bad[0] == text else f"has {bad[0]!r}, out of range,"
                 return f"{what} (allowed: {field.allowed}, with * , - /{hint})"
-            if len(values) == 2 and values[0] > values[1]:  # type: ignore[operator]
+            low, high = (values[0], values[-1]) if len(values) == 2 else (None, None)
+            if low is not None and high is not None and low > high:
                 return f"is a range from {ends[0]} down to {ends[1]} (allowed: a-b with a <= b)"
             if step is not None and len(values) == 1:
                 return f"steps from a single value (allowed: */n or a-b/n; {span}-{field.high}/{step})"

@@ -166,10 +166,11 @@ class Switchover:
                 self.clock.sleep(5.0)
                 observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
                 continue
-            if marks.standby_since is None:
-                marks = WaitMarks(marks.since, now)
-                self._remember(iid, marks)
-            quiet_deadline = marks.standby_since + timedelta(seconds=self.config.quiet_wait_seconds)
+            standby_since = marks.standby_since
+            if standby_since is None:
+                standby_since = now
+                self._remember(iid, WaitMarks(marks.since, standby_since))
+            quiet_deadline = standby_since + timedelta(seconds=self.config.quiet_wait_seconds)
             result = self._move_when_quiet(observation, holder, target, quiet_deadline)
             if result is not None:
                 return result

@@ -213,19 +213,18 @@ class FailoverWatch:
         Once a move has detached the ENI, the old holder is marked for replacement whatever
         happens to the attach: it failed its probes and no longer holds the address.
         """
-        assert decision.target is not None
+        target = decision.target
+        assert target is not None
         if decision.action is Action.MOVE:
             result = move_eni(
                 self.ec2,
                 observation.eni,
-                decision.target,
+                target,
                 wait_available=self._wait_available,
                 attach=lambda step: self._attach_with_retries(step, detached=True),
             )
         else:
-            result = self._attach_with_retries(
-                lambda: attach_eni(self.ec2, self.config.eni_id, decision.target)
-            )
+            result = self._attach_with_retries(lambda: attach_eni(self.ec2, self.config.eni_id, target))
         self.log(
             result.outcome.value,
             reason=decision.reason,

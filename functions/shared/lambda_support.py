@@ -227,7 +227,7 @@ def aws_error_kind(exc: BaseException) -> AwsErrorKind:
     return AwsErrorKind.OTHER
 
 
-def aws_error_fields(exc: BaseException) -> dict[str, str]:
+def aws_error_fields(exc: BaseException) -> dict[str, Any]:
     """The log fields that let an operator fix an AWS failure: which call, which code, what AWS said."""
     if isinstance(exc, ClientError):
         return {

@@ -97,7 +97,8 @@ class CloudWatchPublisher(threading.Thread):
                 if self._stopped:
                     return
                 snapshot, self._slot = self._slot, None
-            self.publish(snapshot)
+            if snapshot is not None:  # always, once the wait ended without a stop
+                self.publish(snapshot)
 
     def publish(self, snapshot: Snapshot) -> None:
         assert snapshot.cluster is not None

@@ -89,7 +89,8 @@ def test_1000_draining_workers_under_throttling_all_heartbeat_within_the_timeout
         workers = list(schedules.items())
         order.shuffle(workers)  # independent agents: no worker is always first at the bucket
         for iid, schedule in workers:
-            since = last[iid] if last[iid] is not None else 0.0
+            previous = last[iid]
+            since = previous if previous is not None else 0.0
             longest_wait[iid] = max(longest_wait[iid], now - since)
             if schedule.due(now, 0.0, last[iid]):
                 if api.heartbeat(second):

@@ -450,10 +450,10 @@ def startup_error(*logs: Path, lines: int = 40) -> str:
     """
     markers = ("Configuration errors", "ERROR", "Exception", "Error:")
     for log_path in logs:
-        text = _tail(log_path, 100_000).splitlines()
-        for index, line in enumerate(text):
+        log_lines = _tail(log_path, 100_000).splitlines()
+        for index, line in enumerate(log_lines):
             if any(marker in line for marker in markers):
-                return "\n".join(text[index : index + lines])
+                return "\n".join(log_lines[index : index + lines])
     for log_path in logs:
         text = _tail(log_path, lines)
         if text:

@@ -9,6 +9,7 @@ stack's exports. `--verbose` adds the Trino files each role renders from those n
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from components.settings.render_check import STAND_IN_FACTS, stand_in_secrets
@@ -93,7 +94,7 @@ def rendered_files(plan: Plan) -> list[str]:
     return lines
 
 
-def _credentials(inputs: dict[str, Any]) -> str:
+def _credentials(inputs: Mapping[str, Any]) -> str:
     given = [key for key in CREDENTIAL_KEYS if inputs.get(key)]
     if not given:
         return " (credentials: the environment's)"
@@ -101,7 +102,7 @@ def _credentials(inputs: dict[str, Any]) -> str:
 
 
 def _ami(plan: Plan) -> str:
-    (call,) = [c for c in plan.calls if c.token == GET_AMI][:1] or [None]
+    call = next((c for c in plan.calls if c.token == GET_AMI), None)
     if call is None:
         return "no lookup"
     filters = {f["name"]: f["values"] for f in call.args.get("filters") or []}
@@ -112,7 +113,7 @@ def _ami(plan: Plan) -> str:
     return f"newest image owned by {owners} tagged {tags} (make image builds it)"
 
 
-def _sizes(plan: Plan, inputs: dict[str, Any]) -> str:
+def _sizes(plan: Plan, inputs: Mapping[str, Any]) -> str:
     low, high, desired = (int(inputs.get(k) or 0) for k in ("minSize", "maxSize", "desiredCapacity"))
     size = f"{low}..{high} (desired {desired})"
     mixed = inputs.get("mixedInstancesPolicy")
@@ -129,7 +130,7 @@ def _sizes(plan: Plan, inputs: dict[str, Any]) -> str:
     return f"{size} of {kind}"
 
 
-def _role(inputs: dict[str, Any]) -> str:
+def _role(inputs: Mapping[str, Any]) -> str:
     return "coordinator" if str(inputs.get("name", "")).endswith("coordinators") else "worker"
 
 

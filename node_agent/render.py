@@ -22,9 +22,6 @@ Security model (see README, "Security"):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +41,7 @@ from node_agent.contract import (
     Role,
 )
 from node_agent.trino import versions
+from node_agent.trino.security import PasswordFileError, access_rules, password_file_with_agent
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -361,22 +359,6 @@ def _config_properties(
     return config
 
 
-def access_rules() -> str:
-    """File access control: only the agent's user may write system information (drain a node).
-
-    Sections without rules (catalogs, schemas, tables, queries) stay open, so ordinary users query
-    as before; system_information with rules denies whoever no rule matches, so everyone else
-    gets read only.
-    """
-    rules = {
-        "system_information": [
-            {"user": MANAGEMENT_USER, "allow": ["read", "write"]},  # letters and "-": literal as a regex
-            {"allow": ["read"]},
-        ]
-    }
-    return json.dumps(rules, indent=2, sort_keys=True) + "\n"
-
-
 # The output stage's JSON (`metadata.payload` of a QueryCompletedEvent) may reach 16 MB by default;
 # the query-log agent drops it, and Trino never resends an event the agent refused as too large
 # (413). At Trino's minimum it is left out of nearly every event, which keeps events far below the
@@ -429,9 +411,12 @@ def _tls_files(settings: NodeSettings, secrets: Secrets, layout: Layout) -> dict
     files = {"secrets/keystore.pem": secrets.keystore_pem}
     if settings.tls.authentication == "password":
         assert secrets.password_file is not None and secrets.management_password is not None
-        files["secrets/password.db"] = password_file_with_agent(
-            secrets.password_file, secrets.management_password, secrets.shared_secret
-        )
+        try:
+            files["secrets/password.db"] = password_file_with_agent(
+                secrets.password_file, secrets.management_password, secrets.shared_secret
+            )
+        except PasswordFileError as exc:
+            raise RenderError(str(exc)) from exc
         files["password-authenticator.properties"] = _properties(
             {
                 "password-authenticator.name": "file",
@@ -440,34 +425,6 @@ def _tls_files(settings: NodeSettings, secrets: Secrets, layout: Layout) -> dict
             "password-authenticator.properties",
         )
     return files
-
-
-_BCRYPT_ALPHABET = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def password_file_with_agent(user_file: str, management_password: str, salt_key: str) -> str:
-    """The users' password file plus a bcrypt line for the management user.
-
-    The salt is derived from the shared secret (HMAC), not random, so the same inputs render the
-    same bytes and bootstrap stays idempotent; it is still unique per cluster and per password.
-    """
-    import bcrypt  # imported here: only TLS coordinators need it
-
-    lines = []
-    for line in user_file.splitlines():
-        if line.strip() and line.split(":", 1)[0] == MANAGEMENT_USER:
-            raise RenderError(
-                f"the password file already has a line for {MANAGEMENT_USER!r}; remove it, the agent's "
-                "password comes from tls.management_password_secret_arn"
-            )
-        if line.strip():
-            lines.append(line.strip())
-    digest = hmac.new(salt_key.encode(), management_password.encode(), hashlib.sha256).digest()
-    salt = bytes(_BCRYPT_ALPHABET[b & 63] for b in digest[:21])
-    salt += bytes([_BCRYPT_ALPHABET[(digest[21] & 3) << 4]])  # the 22nd character carries 2 bits
-    hashed = bcrypt.hashpw(management_password.encode(), b"$2b$10$" + salt).decode()
-    lines.append(f"{MANAGEMENT_USER}:$2y{hashed[3:]}")  # Trino reads bcrypt as $2y$ only
-    return "\n".join(lines) + "\n"
 
 
 def _resolved(name: str, properties: dict[str, str], values: Mapping[str, str]) -> dict[str, str]:

@@ -73,7 +73,7 @@ class ConfigReader:
 
     def _text(self, key: str) -> str | None:
         if key not in KNOWN:
-            raise KeyError(f"{key!r} is read but not listed in components/settings/keys.py")
+            raise KeyError(f"{key!r} is read but not listed in components/settings/keys/")
         return self.raw.get(key)
 
     def string(self, key: str, pattern: re.Pattern[str] | None = None, allowed: str = "") -> str | None:

@@ -1,4 +1,4 @@
-"""The defaults the README documents (from components/settings/keys.py) are the parser's defaults."""
+"""The defaults the README documents (from components/settings/keys/) are the parser's defaults."""
 
 from __future__ import annotations
 

@@ -99,11 +99,7 @@ class ManagedProcess:
         return code
 
     def tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return tail_of(self.log_path, lines)
 
     def _signal(self, sig: signal.Signals) -> None:
         # The group outlives its leader when the leader forked (Elasticsearch), so signal the group
@@ -122,6 +118,14 @@ class ManagedProcess:
 
     def __repr__(self) -> str:
         return f"ManagedProcess({self.name!r}, pid={self.popen.pid})"
+
+
+def tail_of(path: Path, lines: int) -> str:
+    """The last `lines` lines of a log ("" before the server wrote one)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
 
 
 def _raise_nofile(wanted: int) -> Callable[[], None]:

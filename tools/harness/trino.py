@@ -28,7 +28,7 @@ from node_agent.trino.admin import QueryResult, TrinoAdmin, TrinoError, TrinoUna
 from tools.harness import assembled, downloads
 from tools.harness.assembled import assembled_install
 from tools.harness.ports import free_port
-from tools.harness.processes import ManagedProcess, nofile_limit_problem
+from tools.harness.processes import ManagedProcess, nofile_limit_problem, tail_of
 
 DEFAULT_TRINO_JAVA_HOME = "/usr/lib/jvm/temurin-25-jdk-amd64"
 LAST_TARBALL = 476  # the newest trino-server tarball on Maven Central
@@ -113,7 +113,7 @@ class TrinoNode:
             raise TimeoutError(f"{self.name} ({self.url}) still running after {timeout}s") from exc
 
     def log_tail(self, lines: int = 60) -> str:
-        return _tail(self.log_path, lines) or _tail(self.console_path, lines)
+        return tail_of(self.log_path, lines) or tail_of(self.console_path, lines)
 
 
 @dataclass
@@ -450,22 +450,15 @@ def startup_error(*logs: Path, lines: int = 40) -> str:
     """
     markers = ("Configuration errors", "ERROR", "Exception", "Error:")
     for log_path in logs:
-        log_lines = _tail(log_path, 100_000).splitlines()
+        log_lines = tail_of(log_path, 100_000).splitlines()
         for index, line in enumerate(log_lines):
             if any(marker in line for marker in markers):
                 return "\n".join(log_lines[index : index + lines])
     for log_path in logs:
-        text = _tail(log_path, lines)
+        text = tail_of(log_path, lines)
         if text:
             return text
     return "(no log output at " + ", ".join(str(p) for p in logs) + ")"
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""
 
 
 def etc_files(etc_dir: Path) -> Mapping[str, str]:

@@ -19,6 +19,10 @@ from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
 
 SIGNAL_PERIOD_SECONDS = 60
 SIGNAL_EVALUATIONS = 2  # two minutes above the threshold before adding workers
+# scalingFastQueueMetric: three 10 s periods of the high-resolution queue (CloudWatch takes 10,
+# 30 or a multiple of 60 s for a high-resolution alarm; one 10 s period would chase every spike).
+FAST_PERIOD_SECONDS = 10
+FAST_EVALUATIONS = 3
 
 
 def step_adjustments(step: int, double_above: float) -> list[aws.autoscaling.PolicyStepAdjustmentArgsDict]:
@@ -63,7 +67,12 @@ class ScalingPolicies(pulumi.ComponentResource):
         queued_threshold = float(s.scaling.queued_queries_threshold)
         # Twice the threshold of queued queries earns a double step.
         queued = self._step_out(
-            "queued-queries", Metric.QUEUED_QUERIES, queued_threshold, queued_threshold, "Maximum"
+            "queued-queries",
+            Metric.QUEUED_QUERIES,
+            queued_threshold,
+            queued_threshold,
+            "Maximum",
+            fast=s.scaling.fast_queue_metric,
         )
         memory_threshold = float(s.scaling.memory_reserved_percent)
         # Halfway from the threshold to a full cluster earns a double step.
@@ -79,7 +88,14 @@ class ScalingPolicies(pulumi.ComponentResource):
         )
 
     def _step_out(
-        self, label: str, metric: Metric, threshold: float, double_above: float, statistic: str
+        self,
+        label: str,
+        metric: Metric,
+        threshold: float,
+        double_above: float,
+        statistic: str,
+        *,
+        fast: bool = False,
     ) -> aws.autoscaling.Policy:
         s = self._args.settings
         step = s.scaling.step_workers
@@ -99,8 +115,8 @@ class ScalingPolicies(pulumi.ComponentResource):
             metric_name=metric.value,
             dimensions={DIMENSION_CLUSTER: s.name},
             statistic=statistic,
-            period=SIGNAL_PERIOD_SECONDS,
-            evaluation_periods=SIGNAL_EVALUATIONS,
+            period=FAST_PERIOD_SECONDS if fast else SIGNAL_PERIOD_SECONDS,
+            evaluation_periods=FAST_EVALUATIONS if fast else SIGNAL_EVALUATIONS,
             threshold=threshold,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",

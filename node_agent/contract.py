@@ -20,6 +20,10 @@ from typing import Any
 TRINO_HTTP_PORT = 8080
 TRINO_HTTPS_PORT = 8443
 AGENT_METRICS_PORT = 9483  # Prometheus endpoint of `node-agent metrics`
+# How often the coordinator's metrics agent reads Trino and publishes to CloudWatch; with
+# scalingFastQueueMetric, every 10 s and QueuedQueries at 1 s resolution (the 10 s alarm needs it).
+METRICS_INTERVAL_SECONDS = 15.0
+FAST_METRICS_INTERVAL_SECONDS = 10.0
 QUERYLOG_PORT = 8089  # `node-agent querylog`; bound to 127.0.0.1 only
 QUERYLOG_PATH = "/v1/query-completed"  # where Trino's HTTP event listener POSTs each event
 
@@ -200,6 +204,7 @@ class NodeSettings:
     heartbeat_timeout_seconds: int = 300
     lifecycle_hook_name: str = ""
     log_groups: dict[str, str] = field(default_factory=dict)  # LogFile name -> log group
+    fast_queue_metric: bool = False  # the coordinator publishes every 10 s, QueuedQueries at 1 s resolution
     elasticsearch: ElasticsearchSettings | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)
 

@@ -71,6 +71,7 @@ def node_settings(
         heartbeat_timeout_seconds=settings.lifecycle.heartbeat_timeout_seconds,
         lifecycle_hook_name=lifecycle_hook_name,
         log_groups=dict(log_groups or {}),
+        fast_queue_metric=settings.scaling.fast_queue_metric,
         elasticsearch=None
         if es is None
         else ElasticsearchSettings(

@@ -167,6 +167,7 @@ class ScalingSettings:
     memory_reserved_percent: int = 80
     step_workers: int = 2
     warmup_seconds: int = 300
+    fast_queue_metric: bool = False  # QueuedQueries every 10 s, alarmed on 10 s periods
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ def parse(
             memory_reserved_percent=reader.integer("scalingMemoryReservedPercent", 80, 10, 99),
             step_workers=reader.integer("scalingStepWorkers", 2, 1, 100),
             warmup_seconds=reader.integer("scalingWarmupSeconds", 300, 0, 3600),
+            fast_queue_metric=reader.boolean("scalingFastQueueMetric", False),
         ),
         health=HealthSettings(
             failover_failed_probes=reader.integer("failoverFailedProbes", 3, 2, 10),

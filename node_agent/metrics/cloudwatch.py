@@ -18,9 +18,17 @@ log = logging.getLogger(__name__)
 
 # --- CloudWatch ----------------------------------------------------------------------------------
 def metric_data(
-    cluster: str, current: ClusterNumbers, previous: ClusterNumbers | None, timestamp: datetime
+    cluster: str,
+    current: ClusterNumbers,
+    previous: ClusterNumbers | None,
+    timestamp: datetime,
+    *,
+    high_resolution_queue: bool = False,
 ) -> list[dict[str, Any]]:
-    """The coordinator's datums for one interval, in the namespace the scaling policies watch."""
+    """The coordinator's datums for one interval, in the namespace the scaling policies watch.
+
+    `high_resolution_queue`: QueuedQueries stored at 1 s resolution, which an alarm on 10 s
+    periods needs (a standard-resolution metric has one value a minute)."""
     dimensions = [{"Name": DIMENSION_CLUSTER, "Value": cluster}]
     values: list[tuple[CloudWatchMetric, float | None, str]] = [
         (CloudWatchMetric.RUNNING_QUERIES, current.running_queries, "Count"),
@@ -36,7 +44,7 @@ def metric_data(
             "Percent",
         ),
     ]
-    return [
+    data: list[dict[str, Any]] = [
         {
             "MetricName": str(m),
             "Dimensions": dimensions,
@@ -47,6 +55,11 @@ def metric_data(
         for m, v, unit in values
         if v is not None
     ]
+    if high_resolution_queue:
+        for datum in data:
+            if datum["MetricName"] == str(CloudWatchMetric.QUEUED_QUERIES):
+                datum["StorageResolution"] = 1
+    return data
 
 
 def _delta(current: ClusterNumbers, previous: ClusterNumbers | None, name: str) -> float | None:
@@ -66,10 +79,13 @@ def _memory_percent(c: ClusterNumbers) -> float | None:
 class CloudWatchPublisher(threading.Thread):
     """One PutMetricData per interval from a one-slot mailbox: a slow call skips, never queues up."""
 
-    def __init__(self, client: Any, cluster: str, agent_metrics: AgentMetrics) -> None:
+    def __init__(
+        self, client: Any, cluster: str, agent_metrics: AgentMetrics, *, high_resolution_queue: bool = False
+    ) -> None:
         super().__init__(name="cloudwatch-publisher", daemon=True)
         self.client = client  # boto3 CloudWatch client; botocore retries with backoff (standard mode)
         self.cluster = cluster
+        self.high_resolution_queue = high_resolution_queue
         self.agent_metrics = agent_metrics
         self._slot: Snapshot | None = None
         self._ready = threading.Condition()
@@ -102,7 +118,13 @@ class CloudWatchPublisher(threading.Thread):
 
     def publish(self, snapshot: Snapshot) -> None:
         assert snapshot.cluster is not None
-        data = metric_data(self.cluster, snapshot.cluster, self._previous, snapshot.taken_at)
+        data = metric_data(
+            self.cluster,
+            snapshot.cluster,
+            self._previous,
+            snapshot.taken_at,
+            high_resolution_queue=self.high_resolution_queue,
+        )
         try:
             if data:
                 self.client.put_metric_data(Namespace=CLOUDWATCH_NAMESPACE, MetricData=data)

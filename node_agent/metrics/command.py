@@ -151,8 +151,9 @@ class MetricsConfig:
     trino_url: str = f"http://127.0.0.1:{contract.TRINO_HTTP_PORT}"
     host: str = "0.0.0.0"
     port: int = contract.AGENT_METRICS_PORT
-    interval_seconds: float = 15.0
+    interval_seconds: float = contract.METRICS_INTERVAL_SECONDS
     querylog_metrics_url: str | None = None
+    high_resolution_queue: bool = False  # scalingFastQueueMetric: QueuedQueries at 1 s resolution
 
 
 class MetricsAgent:
@@ -180,7 +181,12 @@ class MetricsAgent:
             holds_address=holds_address,
         )
         self.publisher = (
-            CloudWatchPublisher(cloudwatch, config.cluster, self.agent_metrics)
+            CloudWatchPublisher(
+                cloudwatch,
+                config.cluster,
+                self.agent_metrics,
+                high_resolution_queue=config.high_resolution_queue,
+            )
             if cloudwatch is not None and config.role is Role.COORDINATOR
             else None
         )
@@ -235,7 +241,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--node", help="node label (default: the EC2 instance id, else the host name)")
     parser.add_argument("--trino-url", help="default: this node's Trino as the node settings describe it")
     parser.add_argument("--port", type=int, default=contract.AGENT_METRICS_PORT)
-    parser.add_argument("--interval", type=float, default=15.0, help="seconds between reads of Trino")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help=f"seconds between reads of Trino (default {contract.METRICS_INTERVAL_SECONDS:g}, or "
+        f"{contract.FAST_METRICS_INTERVAL_SECONDS:g} with the node settings' fast_queue_metric)",
+    )
     parser.add_argument("--no-cloudwatch", action="store_true", help="serve Prometheus only")
     parser.add_argument("--cloudwatch-endpoint", help="CloudWatch endpoint URL (tests)")
     parser.add_argument("--querylog-metrics-url", help="pass on the query-log agent's counters ('' for none)")
@@ -246,6 +258,7 @@ def main(argv: list[str]) -> int:
     try:
         node_env = resolve_node(args)
         holds_address = address_check(args) if node_env[0] is Role.COORDINATOR else None
+        fast = fast_queue_metric(args) if node_env[0] is Role.COORDINATOR else False
     except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
         print(f"node-agent metrics: {exc}", file=sys.stderr)
         return 2
@@ -258,18 +271,22 @@ def main(argv: list[str]) -> int:
     querylog_url = args.querylog_metrics_url
     if querylog_url is None and role is Role.COORDINATOR:
         querylog_url = f"http://127.0.0.1:{contract.QUERYLOG_PORT}/metrics"
+    interval = args.interval or (
+        contract.FAST_METRICS_INTERVAL_SECONDS if fast else contract.METRICS_INTERVAL_SECONDS
+    )
     config = MetricsConfig(
         cluster=cluster,
         role=role,
         node=args.node or _instance_id() or socket.gethostname(),
         trino_url=admin.base_url,
         port=args.port,
-        interval_seconds=args.interval,
+        interval_seconds=interval,
         querylog_metrics_url=querylog_url or None,
+        high_resolution_queue=fast,
     )
     agent = MetricsAgent(config, admin, cloudwatch, holds_address=holds_address)
     agent.start()
-    log.info("metrics: serving on :%d, reading %s every %.0fs", agent.port, admin.base_url, args.interval)
+    log.info("metrics: serving on :%d, reading %s every %.0fs", agent.port, admin.base_url, interval)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -322,6 +339,17 @@ def address_check(args: argparse.Namespace) -> Callable[[], bool] | None:
     settings = bootstrap.load_settings(bootstrap.read_env_file(args.env_file or bootstrap.default_env_file()))
     imds = Imds(timeout=1.0)
     return lambda: imds.holds_address(settings.coordinator_address)
+
+
+def fast_queue_metric(args: argparse.Namespace) -> bool:
+    """Whether the stack asked for the 10 s queue metric (scalingFastQueueMetric); never for
+    local runs (--role, --cluster and --trino-url given), which publish nowhere that alarms."""
+    if args.role and args.cluster and args.trino_url:
+        return False
+    from node_agent.bootstrap import command as bootstrap
+
+    env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())
+    return bootstrap.load_settings(env).fast_queue_metric
 
 
 def _instance_id() -> str | None:

@@ -6,23 +6,28 @@ themselves (no discovery server, no GET /v1/node), the internal token's key is H
 the Web UI logs in at /ui/auth/login. Not proven on 483: the query log (the HTTP event listener
 is not on Maven Central after 368, so TrinoFactory takes it out of the render: the one difference
 from the production render here) and password authentication (the password authenticators
-plugin is not served either); both stay proven on 476.
+plugin is not served either); both stay proven on 476. Every other optional feature the stack
+can turn on boots a render of its own here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from node_agent.contract import Role
+from node_agent import render
+from node_agent.contract import NodeSettings, Role, TlsSettings
 from node_agent.metrics.sources import AgentMetrics, Scraper
 from node_agent.trino.admin import TrinoError
 from node_agent.trino.discovery import hand_over_workers, internal_bearer
 from node_agent.trino.health import probe_coordinator
-from tools.harness.trino import TrinoCluster, TrinoFactory, default_settings
+from tools.harness.certs import issue_certificate
+from tools.harness.trino import TrinoCluster, TrinoFactory, default_settings, harness_secrets
 
 pytestmark = pytest.mark.integration
 VERSION = 483
@@ -115,6 +120,52 @@ def test_the_switchover_hand_over_gives_a_483_standby_the_workers(
         assert counted == cluster.active_worker_ids()
     finally:
         standby.stop()
+
+
+def _with_tls(settings: NodeSettings, _: Path) -> NodeSettings:
+    tls = TlsSettings(enabled=True, keystore_secret_arn="arn:aws:secretsmanager:eu-west-1:1:secret:k")
+    return dataclasses.replace(settings, tls=tls)
+
+
+# Each optional feature the stack config turns on that 483 can run without a plugin Maven Central
+# lacks (the query log and password authentication cannot: see the module docstring). The task
+# retry's exchange is rendered as a stack deploys it (an S3 bucket) and as a rehearsal does (a
+# local directory).
+FEATURES: dict[str, Callable[[NodeSettings, Path], NodeSettings]] = {
+    "spill": lambda s, _: dataclasses.replace(s, spill_enabled=True),
+    "query retries": lambda s, _: dataclasses.replace(s, retry_policy="QUERY"),
+    "task retries, S3 exchange": lambda s, _: dataclasses.replace(
+        s, retry_policy="TASK", exchange_bucket="presto-on-aws-exchange-test"
+    ),
+    "task retries, local exchange": lambda s, d: dataclasses.replace(
+        s, retry_policy="TASK", exchange_bucket=str(d)
+    ),
+    "https": _with_tls,
+    "catalogs and overrides": lambda s, _: dataclasses.replace(
+        s,
+        catalogs={**s.catalogs, "scratch": {"connector.name": "memory", "memory.max-data-per-node": "64MB"}},
+        config_overrides={"query.max-execution-time": "30m", "query.max-memory": "1GB"},
+    ),
+}
+
+
+@pytest.mark.parametrize("feature", list(FEATURES))
+def test_the_483_render_of_each_optional_feature_boots_cleanly(
+    factory: TrinoFactory, feature: str, tmp_path: Path
+) -> None:
+    settings = FEATURES[feature](default_settings(VERSION), tmp_path)
+    secrets = harness_secrets()
+    if settings.tls.enabled:
+        leaf = issue_certificate("127.0.0.1", dns_names=["localhost"], ip_addresses=["127.0.0.1"])
+        secrets = render.Secrets(
+            shared_secret=secrets.shared_secret, keystore_pem=leaf.certificate_pem + leaf.key_pem
+        )
+    booted = factory.start_cluster(workers=1, settings=settings, secrets=secrets)
+    try:
+        assert booted.query("SELECT count(*) FROM tpch.tiny.nation").rows == [[25]]
+        assert len(booted.active_worker_ids()) == 1
+    finally:
+        booted.stop()
 
 
 def test_a_483_worker_asked_to_shut_down_drains_and_exits_cleanly(cluster: TrinoCluster) -> None:

@@ -16,6 +16,8 @@ from tools.plan.mocks import Plan, run_program
 CONFIGS: dict[str, tuple[str, Mapping[str, object]]] = {
     "dev": ("dev", {}),
     "prod": ("prod", {}),
+    # The 10 s queue metric and alarm.
+    "dev-fast-queue": ("dev", {"scalingFastQueueMetric": True}),
     # One coordinator, every worker on spot, AWS Glue instead of a Hive metastore, no TLS.
     "dev-glue-spot": ("dev", {"metastore": "glue", "hiveMetastoreUri": None, "workerSpotPercentage": 100}),
     # One instance type, all on demand: no mixed-instances policy at all, so a warm pool; no query log.

@@ -13,13 +13,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.settings.render_check import STAND_IN_FACTS, stand_in_secrets
-from node_agent.contract import NodeSettings, Role
+from node_agent.contract import (
+    FAST_METRICS_INTERVAL_SECONDS,
+    METRICS_INTERVAL_SECONDS,
+    Metric,
+    NodeSettings,
+    Role,
+)
 from node_agent.render import Layout, render
 from tools.plan.mocks import Plan, reveal
 
-# The coordinator's agent reads Trino and publishes every 15 s (node-agent metrics --interval, as
-# the image's unit runs it); CloudWatch evaluates an alarm once a minute.
-PUBLISH_SECONDS = 15
+# CloudWatch evaluates a standard alarm once a minute (a high-resolution one each period); the
+# coordinator's agent publishes every contract.METRICS_INTERVAL_SECONDS (or the fast interval).
 ALARM_EVALUATION_SECONDS = 60
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
@@ -57,16 +62,22 @@ def cluster_lines(plan: Plan) -> list[str]:
 
 
 def scale_out(plan: Plan) -> str:
-    """Signal -> desired capacity raised, from the step alarms' periods: the fastest and slowest
+    """Signal -> desired capacity raised, from the queue alarm's periods: the fastest and slowest
     case (a signal just before or just after a period boundary), then what AWS and Trino add."""
-    alarms = [a for a in plan.of_type(ALARM) if "adding workers" in str(a.inputs.get("alarmDescription"))]
+    alarms = [
+        a
+        for a in plan.of_type(ALARM)
+        if "adding workers" in str(a.inputs.get("alarmDescription"))
+        and a.inputs.get("metricName") == str(Metric.QUEUED_QUERIES)
+    ]
     if not alarms:
         return "no step alarms (CPU target tracking only)"
-    windows = {int(a.inputs["period"]) * int(a.inputs["evaluationPeriods"]) for a in alarms}
-    fastest = min(windows)
-    slowest = max(windows) + int(min(a.inputs["period"] for a in alarms)) + PUBLISH_SECONDS
-    slowest += ALARM_EVALUATION_SECONDS
-    period = int(min(a.inputs["period"] for a in alarms))
+    period, evaluations = int(alarms[0].inputs["period"]), int(alarms[0].inputs["evaluationPeriods"])
+    fast = node_settings(plan).fast_queue_metric
+    publish = FAST_METRICS_INTERVAL_SECONDS if fast else METRICS_INTERVAL_SECONDS
+    evaluated = min(period, ALARM_EVALUATION_SECONDS)  # a high-resolution alarm, each period
+    fastest = period * evaluations
+    slowest = fastest + period + int(publish) + evaluated
     pools = [g.inputs["warmPool"] for g in plan.of_type(GROUP) if g.inputs.get("warmPool")]
     then = (
         f"then a start of one of {int(pools[0]['minSize'])} stopped warm-pool workers (no launch, no first "
@@ -74,10 +85,11 @@ def scale_out(plan: Plan) -> str:
         if pools
         else "then an EC2 launch and a Trino boot"
     )
+    every = "each minute" if evaluated == ALARM_EVALUATION_SECONDS else f"every {evaluated} s"
     return (
-        f"{fastest}-{slowest} s from a queue building up to more workers asked for ({fastest // period} x "
-        f"{period} s periods above the threshold, published every {PUBLISH_SECONDS} s, alarms evaluated "
-        f"each minute), {then}"
+        f"{fastest}-{slowest} s from a queue building up to more workers asked for ({evaluations} x "
+        f"{period} s periods above the threshold, published every {publish:g} s, alarms evaluated "
+        f"{every}), {then}"
     )
 
 

@@ -58,6 +58,18 @@ KEYS: tuple[ConfigKey, ...] = (
     ),
     ConfigKey("scalingStepWorkers", "integer", "2", "1-100", "4", "Workers added by one scale-out step."),
     ConfigKey(
+        "scalingFastQueueMetric",
+        "boolean",
+        "false",
+        "true, false",
+        "true",
+        "Publish QueuedQueries every 10 s at high resolution and add workers after three 10 s periods "
+        "above the threshold instead of two 60 s ones: more workers are asked for 30-60 s after a queue "
+        "builds up instead of 120-255 s. Costs about $1 a month at us-east-1 prices: a high-resolution "
+        "alarm ($0.30 instead of $0.10) and 6 PutMetricData calls a minute from the address holder "
+        "instead of 4 ($0.01 per 1,000).",
+    ),
+    ConfigKey(
         "scalingWarmupSeconds",
         "integer",
         "300",

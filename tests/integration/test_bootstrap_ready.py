@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 
 import bcrypt
@@ -160,7 +161,12 @@ def test_agent_runs_queries_on_a_tls_coordinator_with_its_own_password(tls_clust
 
 
 def test_agent_reads_cluster_stats_through_the_web_ui_login(tls_cluster: TlsCluster) -> None:
-    assert tls_cluster.agent.stats()["activeWorkers"] == 1
+    # What is proven is the login; the count is the failure detector's view, which a CI run with
+    # every core busy saw drop the worker for a moment (0 once, after the ready gate had read 1).
+    deadline = time.monotonic() + 60
+    while (stats := tls_cluster.agent.stats())["activeWorkers"] != 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert stats["activeWorkers"] == 1
 
 
 def test_agent_scrapes_metrics_on_a_tls_coordinator(tls_cluster: TlsCluster) -> None:

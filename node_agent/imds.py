@@ -11,9 +11,10 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 IMDS_URL = "http://169.254.169.254"
 TOKEN_TTL_SECONDS = 21600
@@ -21,6 +22,24 @@ TOKEN_TTL_SECONDS = 21600
 
 class ImdsError(Exception):
     """IMDS did not answer, or answered something we cannot use."""
+
+
+T = TypeVar("T")
+
+
+def retried(read: Callable[[], T], attempts: int, sleep: Callable[[float], None] = time.sleep) -> T:
+    """`read()` until IMDS answers: `attempts` tries, 0.5, 1, 2, 4 and then 5 s apart (IMDS can lag
+    a few seconds behind early boot). The last try's ImdsError is raised."""
+    if attempts < 1:
+        raise ValueError(f"attempts={attempts} must be at least 1")
+    delay = 0.5
+    for _ in range(attempts - 1):
+        try:
+            return read()
+        except ImdsError:
+            sleep(delay)
+            delay = min(delay * 2, 5.0)
+    return read()
 
 
 @dataclass(frozen=True)

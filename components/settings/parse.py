@@ -255,16 +255,7 @@ def _workers(reader: ConfigReader) -> WorkerSettings:
     warm_pool = reader.integer("workerWarmPool", 0, 0, 1000)
     if warm_pool > max_size:
         reader.problem("workerWarmPool", f"{warm_pool} is greater than workerMaxSize {max_size}")
-    if warm_pool and (spot or len(types) > 1):
-        # PutWarmPool: "cannot be called on an Auto Scaling group that has a mixed instances
-        # policy or a launch template ... that requests Spot Instances".
-        reader.problem(
-            "workerWarmPool",
-            f"a warm pool needs one instance type on demand; this stack has {len(types)} "
-            f"workerInstanceTypes and workerSpotPercentage {spot} (AWS refuses a warm pool on a "
-            "mixed-instances or spot group)",
-        )
-    return WorkerSettings(
+    workers = WorkerSettings(
         instance_types=types or ("r6i.2xlarge",),
         min_size=min_size,
         max_size=max(max_size, min_size),
@@ -273,6 +264,16 @@ def _workers(reader: ConfigReader) -> WorkerSettings:
         on_demand_base_capacity=base,
         warm_pool=warm_pool,
     )
+    if warm_pool and workers.mixed:
+        # PutWarmPool: "cannot be called on an Auto Scaling group that has a mixed instances
+        # policy or a launch template ... that requests Spot Instances".
+        reader.problem(
+            "workerWarmPool",
+            f"a warm pool needs one instance type on demand; this stack has "
+            f"{len(workers.instance_types)} workerInstanceTypes and workerSpotPercentage "
+            f"{workers.spot_percentage} (AWS refuses a warm pool on a mixed-instances or spot group)",
+        )
+    return workers
 
 
 def _volume(reader: ConfigReader) -> VolumeSettings:

@@ -41,7 +41,7 @@ from node_agent.contract import (
     Role,
     SettingsError,
 )
-from node_agent.imds import IMDS_URL, Imds, ImdsError, memory_bytes
+from node_agent.imds import IMDS_URL, Imds, ImdsError, memory_bytes, retried
 from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 
 EXIT_CONFIG = 2  # the inputs are wrong: retrying will not help
@@ -184,17 +184,10 @@ def instance_facts(
     `attempts` defaults to IMDS_ATTEMPTS as it is when called (not when this module was imported),
     so a test can shorten the schedule; `sleep` is the wait between attempts (a test records it).
     """
-    attempts = IMDS_ATTEMPTS if attempts is None else attempts
-    delay = 0.5
-    for attempt in range(1, attempts + 1):
-        try:
-            identity = imds.identity()
-            break
-        except ImdsError as exc:
-            if attempt == attempts:
-                raise BootstrapError(f"instance metadata (IMDSv2): {exc}", EXIT_UNAVAILABLE) from exc
-            sleep(delay)
-            delay = min(delay * 2, 5.0)
+    try:
+        identity = retried(imds.identity, IMDS_ATTEMPTS if attempts is None else attempts, sleep)
+    except ImdsError as exc:
+        raise BootstrapError(f"instance metadata (IMDSv2): {exc}", EXIT_UNAVAILABLE) from exc
     try:
         memory = memory_bytes(meminfo)
     except ImdsError as exc:

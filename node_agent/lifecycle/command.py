@@ -43,7 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from node_agent import aws
 from node_agent.contract import AGENT_STATE_DIR, TRINO_DATA, TRINO_HTTP_PORT, Metric
-from node_agent.imds import IMDS_URL, Imds, ImdsError
+from node_agent.imds import IMDS_URL, Imds, ImdsError, retried
 from node_agent.lifecycle.action import RETRYABLE, ActionGone, LifecycleAction, describe
 from node_agent.lifecycle.drain_state import STATE_FILE, DrainRecord, StateStore, drain_begun
 from node_agent.lifecycle.heartbeats import TIMEOUT_INTERVALS, HeartbeatSchedule, first_delay
@@ -382,19 +382,15 @@ def may_start(
     if why is not None:
         print(f"node-agent lifecycle: not starting trino: {why}", file=sys.stderr)
         return SKIP_START
-    for attempt in range(1, attempts + 1):
-        try:
-            target = imds.target_lifecycle_state()
-            break
-        except ImdsError as exc:
-            if attempt == attempts:
-                print(
-                    f"node-agent lifecycle: not starting trino: cannot read the target lifecycle state "
-                    f"after {attempts} tries ({exc}); a warmed node must not join",
-                    file=sys.stderr,
-                )
-                return FAIL_START
-            sleep(min(2.0**attempt / 4, 5.0))
+    try:
+        target = retried(imds.target_lifecycle_state, attempts, sleep)
+    except ImdsError as exc:
+        print(
+            f"node-agent lifecycle: not starting trino: cannot read the target lifecycle state "
+            f"after {attempts} tries ({exc}); a warmed node must not join",
+            file=sys.stderr,
+        )
+        return FAIL_START
     if target is not None and target.startswith(WARMED_PREFIX):
         print(
             f"node-agent lifecycle: not starting trino: target lifecycle state is {target} "

@@ -257,8 +257,9 @@ def main(argv: list[str]) -> int:
 
     try:
         node_env = resolve_node(args)
-        holds_address = address_check(args) if node_env[0] is Role.COORDINATOR else None
-        fast = fast_queue_metric(args) if node_env[0] is Role.COORDINATOR else False
+        settings = node_settings(args) if node_env[0] is Role.COORDINATOR else None
+        holds_address = address_check(settings)
+        fast = fast_queue_metric(settings)
     except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
         print(f"node-agent metrics: {exc}", file=sys.stderr)
         return 2
@@ -326,30 +327,34 @@ def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, Trino
     return role, args.cluster or settings.cluster, settings.region, admin
 
 
-def address_check(args: argparse.Namespace) -> Callable[[], bool] | None:
-    """On a node, whether this coordinator holds the cluster's address, asked of IMDS each scrape.
-
-    None for local runs (--role, --cluster and --trino-url given): a lone coordinator holds it.
-    """
+def node_settings(args: argparse.Namespace) -> contract.NodeSettings | None:
+    """This node's settings, read once for what only a coordinator's agent needs from them;
+    None for local runs (--role, --cluster and --trino-url given)."""
     if args.role and args.cluster and args.trino_url:
         return None
     from node_agent.bootstrap import command as bootstrap
+
+    return bootstrap.load_settings(bootstrap.read_env_file(args.env_file or bootstrap.default_env_file()))
+
+
+def address_check(settings: contract.NodeSettings | None) -> Callable[[], bool] | None:
+    """On a node, whether this coordinator holds the cluster's address, asked of IMDS each scrape.
+
+    None for local runs (no settings): a lone coordinator holds it.
+    """
+    if settings is None:
+        return None
     from node_agent.imds import Imds
 
-    settings = bootstrap.load_settings(bootstrap.read_env_file(args.env_file or bootstrap.default_env_file()))
     imds = Imds(timeout=1.0)
-    return lambda: imds.holds_address(settings.coordinator_address)
+    address = settings.coordinator_address
+    return lambda: imds.holds_address(address)
 
 
-def fast_queue_metric(args: argparse.Namespace) -> bool:
+def fast_queue_metric(settings: contract.NodeSettings | None) -> bool:
     """Whether the stack asked for the 10 s queue metric (scalingFastQueueMetric); never for
-    local runs (--role, --cluster and --trino-url given), which publish nowhere that alarms."""
-    if args.role and args.cluster and args.trino_url:
-        return False
-    from node_agent.bootstrap import command as bootstrap
-
-    env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())
-    return bootstrap.load_settings(env).fast_queue_metric
+    local runs (no settings), which publish nowhere that alarms."""
+    return settings is not None and settings.fast_queue_metric
 
 
 def _instance_id() -> str | None:

@@ -1,4 +1,7 @@
-"""The drain record as trino.service reads it before every start: a draining node keeps Trino down."""
+"""trino.service's start condition (`node-agent lifecycle --may-start`), read before every start: a
+draining node keeps Trino down, and a worker in the group's warm pool does not start it. A warmed
+worker that joined would be given tasks and then stopped under them; Trino starts on the boot out
+of the pool."""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from node_agent.imds import Imds
-from node_agent.lifecycle.command import may_start
+from node_agent.lifecycle.command import FAIL_START, MAY_START, SKIP_START, may_start
 from node_agent.lifecycle.drain_state import DrainRecord, StateStore, drain_begun
 from tools.harness.fakes import FakeImds, instance_metadata
 
 INSTANCE = "i-0123456789abcdef0"
+TARGET = "autoscaling/target-lifecycle-state"
 
 
 @pytest.fixture
@@ -73,3 +77,63 @@ def test_a_record_written_before_the_new_fields_still_loads(tmp_path: Path) -> N
 def test_the_reason_names_the_drain(tmp_path: Path) -> None:
     path = record_for(tmp_path / "lifecycle.json", INSTANCE)
     assert "spot interruption notice" in str(drain_begun(path, INSTANCE))
+
+
+# --- the warm pool ---------------------------------------------------------------------------
+def no_sleep(_: float) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    "state", ["Warmed:Pending", "Warmed:Pending:Wait", "Warmed:Stopped", "Warmed:Running"]
+)
+def test_a_warmed_worker_does_not_start_trino(imds: FakeImds, tmp_path: Path, state: str) -> None:
+    imds.metadata[TARGET] = state
+    assert may_start(tmp_path / "lifecycle.json", Imds(imds.url), sleep=no_sleep) == SKIP_START
+
+
+def test_a_worker_leaving_the_warm_pool_starts_trino(imds: FakeImds, tmp_path: Path) -> None:
+    imds.metadata[TARGET] = "InService"
+    assert may_start(tmp_path / "lifecycle.json", Imds(imds.url), sleep=no_sleep) == MAY_START
+
+
+def test_a_node_outside_an_auto_scaling_group_starts_trino(imds: FakeImds, tmp_path: Path) -> None:
+    del imds.metadata[TARGET]  # IMDS answers 404 outside a group
+    assert may_start(tmp_path / "lifecycle.json", Imds(imds.url), sleep=no_sleep) == MAY_START
+
+
+def test_an_imds_outage_fails_the_start_rather_than_risk_a_warmed_node(
+    imds: FakeImds, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imds.outage = 503
+    waits: list[float] = []
+    assert (
+        may_start(tmp_path / "lifecycle.json", Imds(imds.url), attempts=4, sleep=waits.append) == FAIL_START
+    )
+    assert len(waits) == 3  # tried four times, waiting between tries
+    assert "cannot read the target lifecycle state after 4 tries" in capsys.readouterr().err
+
+
+def test_imds_answering_again_within_the_tries_lets_trino_start(imds: FakeImds, tmp_path: Path) -> None:
+    imds.outage = 503
+
+    def imds_recovers(_: float) -> None:
+        imds.outage = None
+
+    assert (
+        may_start(tmp_path / "lifecycle.json", Imds(imds.url), attempts=3, sleep=imds_recovers) == MAY_START
+    )
+
+
+def test_the_tries_wait_about_thirty_seconds_in_all(imds: FakeImds, tmp_path: Path) -> None:
+    imds.outage = 503
+    waits: list[float] = []
+    may_start(tmp_path / "lifecycle.json", Imds(imds.url), sleep=waits.append)
+    assert 20 <= sum(waits) <= 45
+
+
+def test_a_drain_record_keeps_trino_down_whatever_the_target_state(imds: FakeImds, tmp_path: Path) -> None:
+    path = tmp_path / "lifecycle.json"
+    StateStore(path).save(DrainRecord(INSTANCE, "target lifecycle state is Terminated", started_at=1.0))
+    imds.metadata[TARGET] = "InService"
+    assert may_start(path, Imds(imds.url), sleep=no_sleep) == SKIP_START

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from node_agent.imds import Imds, ImdsError, InstanceIdentity, memory_bytes
+from node_agent.imds import Imds, ImdsError, InstanceIdentity, memory_bytes, retried
 from tools.harness.fakes import FakeImds, instance_metadata
 
 
@@ -130,3 +130,33 @@ def test_the_answer_follows_a_move_of_the_address(imds: FakeImds) -> None:
     assert client.holds_address(COORDINATOR_ADDRESS)
     interfaces(imds, ["10.0.1.17"])
     assert not client.holds_address(COORDINATOR_ADDRESS)
+
+
+def test_a_retried_read_waits_half_a_second_doubling_to_five_and_raises_the_last_error() -> None:
+    calls: list[int] = []
+    waits: list[float] = []
+
+    def read() -> str:
+        calls.append(1)
+        raise ImdsError(f"no answer {len(calls)}")
+
+    with pytest.raises(ImdsError, match="no answer 7"):
+        retried(read, 7, waits.append)
+    assert waits == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_a_retried_read_returns_the_first_answer() -> None:
+    answers = iter([ImdsError("lagging"), "InService"])
+
+    def read() -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert retried(read, 3, lambda _: None) == "InService"
+
+
+def test_no_tries_at_all_is_refused() -> None:
+    with pytest.raises(ValueError, match="attempts=0"):
+        retried(lambda: "x", 0, lambda _: None)

@@ -20,7 +20,7 @@ from node_agent.contract import (
     Metric,
 )
 from node_agent.metrics.cloudwatch import CloudWatchPublisher, metric_data
-from node_agent.metrics.command import fast_queue_metric
+from node_agent.metrics.command import fast_queue_metric, node_settings
 from node_agent.metrics.sources import AgentMetrics, ClusterNumbers, Snapshot
 from tests.node_agent.sample_settings import sample_node_settings
 
@@ -71,9 +71,9 @@ def test_the_agent_reads_the_choice_from_the_node_settings(tmp_path: Path) -> No
             f"{NODE_ENV_SETTINGS_PARAMETER}=/prod/node\n{NODE_ENV_ROLE}=coordinator\n{NODE_ENV_REGION}=eu-west-1\n"
         )
         args = argparse.Namespace(env_file=env, role=None, cluster=None, trino_url=None)
-        assert fast_queue_metric(args) is fast
+        assert fast_queue_metric(node_settings(args)) is fast
 
 
 def test_a_local_run_never_publishes_at_high_resolution() -> None:
     args = argparse.Namespace(env_file=None, role="coordinator", cluster="c", trino_url="http://127.0.0.1:1")
-    assert fast_queue_metric(args) is False
+    assert fast_queue_metric(node_settings(args)) is False

@@ -98,6 +98,7 @@ def main() -> int:
 
         pair = start_pair(factory, instances, holder, workers=1)
         function = FailoverFunction(moto, resources)
+        function.use_shared_secret(pair.secrets.shared_secret)  # as a stack deploys it
         for iid, node in pair.coordinators.items():
             function.play(iid, node.url)
         pair.address.follow(function.clients["ec2"])  # the address moves when the call returns

@@ -16,7 +16,11 @@ from components.base import TYPE_PREFIX, child
 from components.coordinators import CoordinatorPair, CoordinatorPairArgs, coordinator_asg_name
 from components.iam.policies import Scope, partition_of
 from components.iam.roles import ClusterIdentity, ClusterIdentityArgs
-from components.lambdas.environment import failover_environment, worker_health_environment
+from components.lambdas.environment import (
+    failover_environment,
+    scale_in_environment,
+    worker_health_environment,
+)
 from components.log_groups import ClusterLogging, ClusterLoggingArgs
 from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.network import ClusterNetwork, ClusterNetworkArgs
@@ -35,6 +39,9 @@ from components.settings.model import ClusterSettings
 from components.settings.trino import catalog_secret_arns
 from components.workers import WorkerFleet, WorkerFleetArgs, drain_hook_name, worker_asg_name
 from node_agent.contract import Role
+
+# The service-linked role Auto Scaling acts as; it invokes the worker group's termination policy.
+AUTOSCALING_ROLE = "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,14 @@ class TrinoCluster(pulumi.ComponentResource):
                 functions_security_group_id=network.functions.id,
                 function_environment=worker_health_environment(
                     s, network.coordinator_address.id, secrets.management_password_arn
+                ),
+                scale_in_role_arn=identity.scale_in_role.arn,
+                scale_in_log_group=logs.function_groups["scale-in"],
+                scale_in_environment=scale_in_environment(
+                    s, network.coordinator_address.private_ip, secrets.management_password_arn
+                ),
+                autoscaling_role_arn=scope.apply(
+                    lambda sc: f"arn:{sc.partition}:iam::{sc.account}:{AUTOSCALING_ROLE}"
                 ),
                 boot_dependencies=boot,
                 rollback_alarm_names=[

@@ -23,7 +23,7 @@ NODE_LOGS = {
     LogFile.AGENT: ("agent", "agent"),
     LogFile.SYSLOG: ("syslog", "syslog"),
 }
-FUNCTIONS = ("failover", "worker-health")
+FUNCTIONS = ("failover", "worker-health", "scale-in")
 
 
 def log_group_prefix(cluster: str) -> str:

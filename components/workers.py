@@ -1,5 +1,6 @@
 """The worker fleet: launch template, an Auto Scaling group whose every termination waits on the
-drain lifecycle hook, optional spot capacity with rebalancing, and the worker-health function."""
+drain lifecycle hook and whose scale-ins take the idlest workers (the scale-in function), optional
+spot capacity with rebalancing, and the worker-health function."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ class WorkerFleetArgs:
     health_log_group: pulumi.Input[str]
     functions_security_group_id: pulumi.Input[str]
     function_environment: Mapping[str, pulumi.Input[str]]
+    scale_in_role_arn: pulumi.Input[str]
+    scale_in_log_group: pulumi.Input[str]
+    scale_in_environment: Mapping[str, pulumi.Input[str]]
+    autoscaling_role_arn: pulumi.Input[str]  # the service-linked role Auto Scaling invokes functions as
     boot_dependencies: Sequence[pulumi.Resource]
     rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
 
@@ -44,6 +49,7 @@ class WorkerFleetArgs:
 class WorkerFleet(pulumi.ComponentResource):
     group: aws.autoscaling.Group
     health: ClusterFunction
+    scale_in: ClusterFunction
 
     def __init__(self, name: str, args: WorkerFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_PREFIX + "WorkerFleet", name, None, opts)
@@ -68,6 +74,7 @@ class WorkerFleet(pulumi.ComponentResource):
         else:
             single = {"id": template.id, "version": version}
         group_name = worker_asg_name(s.name)
+        self.scale_in, may_invoke = self._scale_in(name, args)
         self.group = aws.autoscaling.Group(
             name,
             name=group_name,
@@ -93,6 +100,9 @@ class WorkerFleet(pulumi.ComponentResource):
                 }
             ],
             warm_pool=_warm_pool(w.warm_pool),
+            # The function first (Auto Scaling requires it there), then the default policy, which
+            # orders whatever the function leaves to Auto Scaling.
+            termination_policies=[self.scale_in.function.arn, "Default"],
             enabled_metrics=[
                 Metric.GROUP_IN_SERVICE_INSTANCES,
                 Metric.GROUP_DESIRED_CAPACITY,
@@ -104,7 +114,10 @@ class WorkerFleet(pulumi.ComponentResource):
             tags=asg_tags(s.tags, Role.WORKER, group_name),
             # desiredCapacity belongs to the scaling policies after creation: an update must not
             # reset it (and terminate workers) to the configured starting size.
-            opts=child(self, depends_on=args.boot_dependencies, ignore_changes=["desiredCapacity"]),
+            # The first scale-in may come right after creation: the function must be invocable by then.
+            opts=child(
+                self, depends_on=[*args.boot_dependencies, may_invoke], ignore_changes=["desiredCapacity"]
+            ),
         )
         self.health = ClusterFunction(
             f"{name}-health",
@@ -122,7 +135,42 @@ class WorkerFleet(pulumi.ComponentResource):
             # It looks the group up by name on every run; before the group exists it could only fail.
             opts=child(self, depends_on=[self.group]),
         )
-        self.register_outputs({"groupName": self.group.name, "healthFunction": self.health.function.name})
+        self.register_outputs(
+            {
+                "groupName": self.group.name,
+                "healthFunction": self.health.function.name,
+                "scaleInFunction": self.scale_in.function.name,
+            }
+        )
+
+    def _scale_in(self, name: str, args: WorkerFleetArgs) -> tuple[ClusterFunction, aws.lambda_.Permission]:
+        """The group's custom termination policy, and Auto Scaling's leave to invoke it."""
+        s = args.settings
+        function = ClusterFunction(
+            f"{name}-scale-in",
+            ClusterFunctionArgs(
+                function="scale_in",
+                description=f"Picks the idlest {s.name} workers when the group scales in",
+                role_arn=args.scale_in_role_arn,
+                log_group_name=args.scale_in_log_group,
+                subnet_ids=s.network.worker_subnet_ids,
+                security_group_ids=[args.functions_security_group_id],
+                environment=args.scale_in_environment,
+                timeout_seconds=10,
+                tags=s.tags,
+                reserved_concurrency=2,
+                scheduled=False,
+            ),
+            opts=child(self),
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-scale-in",
+            action="lambda:InvokeFunction",
+            function=function.function.name,
+            principal=args.autoscaling_role_arn,
+            opts=child(self),
+        )
+        return function, permission
 
 
 def _warm_pool(size: int) -> aws.autoscaling.GroupWarmPoolArgsDict | None:

@@ -401,6 +401,18 @@ def failover_policy(
     )
 
 
+def scale_in_policy(
+    scope: Scope, *, log_group: str, secret_arns: Sequence[str] = (), kms_key_arn: str | None = None
+) -> dict[str, Any]:
+    """Ask the coordinator which workers are idle: no AWS call beyond its logs, its place in the
+    VPC and the management password (Auto Scaling acts on the answer, not the function)."""
+    return document(
+        _logs("WriteFunctionLogs", scope, [log_group]),
+        *_lambda_vpc(scope),
+        *_secrets(scope, secret_arns, kms_key_arn),
+    )
+
+
 def worker_health_policy(
     scope: Scope,
     *,

@@ -1,4 +1,4 @@
-"""One IAM role per job: coordinator, worker, failover function, worker-health function.
+"""One IAM role per job: coordinator, worker, and each function (failover, worker health, scale-in).
 
 The original template gave every node and function one role with `Resource: *`; here each role
 gets only what its job needs, scoped to the cluster's own ARNs (see components/iam/policies.py).
@@ -43,6 +43,7 @@ class ClusterIdentity(pulumi.ComponentResource):
     worker_profile: aws.iam.InstanceProfile
     failover_role: aws.iam.Role
     worker_health_role: aws.iam.Role
+    scale_in_role: aws.iam.Role
 
     def __init__(
         self, name: str, args: ClusterIdentityArgs, opts: pulumi.ResourceOptions | None = None
@@ -97,10 +98,19 @@ class ClusterIdentity(pulumi.ComponentResource):
                 scope, worker_asg=args.worker_asg_name, log_group=groups[0], secret_arns=arns, kms_key_arn=kms
             ),
         )
+        scale_in_doc = _document(
+            args.scope,
+            args.health_secret_arns,  # the management user's password, as for worker health
+            [args.function_log_groups["scale-in"]],
+            lambda scope, arns, groups, _: policies.scale_in_policy(
+                scope, log_group=groups[0], secret_arns=arns, kms_key_arn=kms
+            ),
+        )
         coordinator = self._role("coordinator", "ec2", coordinator_doc)
         worker = self._role("worker", "ec2", worker_doc)
         self.failover_role = self._role("failover", "lambda", failover_doc)
         self.worker_health_role = self._role("worker-health", "lambda", health_doc)
+        self.scale_in_role = self._role("scale-in", "lambda", scale_in_doc)
         self.coordinator_profile = self._profile("coordinator", coordinator)
         self.worker_profile = self._profile("worker", worker)
         self.register_outputs(
@@ -109,6 +119,7 @@ class ClusterIdentity(pulumi.ComponentResource):
                 "workerRoleArn": worker.arn,
                 "failoverRoleArn": self.failover_role.arn,
                 "workerHealthRoleArn": self.worker_health_role.arn,
+                "scaleInRoleArn": self.scale_in_role.arn,
             }
         )
 

@@ -23,6 +23,8 @@ PROBE_WINDOW_SECONDS = 45
 UNRESPONSIVE_SECONDS = 20
 FAILOVER_PROBE_TIMEOUT_SECONDS = 3  # a coordinator that needs longer to answer /v1/info is failing
 HEALTH_QUERY_TIMEOUT_SECONDS = 10  # a query of system.runtime.nodes on a busy coordinator
+# Auto Scaling waits on the scale-in function's answer: past this, Auto Scaling's own order.
+SCALE_IN_QUERY_SECONDS = 2
 
 Environment = dict[str, pulumi.Input[str]]
 
@@ -91,4 +93,16 @@ def worker_health_environment(
         FunctionEnv.FAILED_PROBES.value: str(health.worker_failed_checks),
         FunctionEnv.GRACE_PERIOD_SECONDS.value: str(health.worker_grace_seconds),
         FunctionEnv.MAX_UNHEALTHY_FRACTION.value: f"{health.worker_max_unhealthy_fraction:g}",
+    }
+
+
+def scale_in_environment(
+    settings: ClusterSettings, address: pulumi.Input[str], management_password_arn: pulumi.Input[str] | None
+) -> Environment:
+    """The scale-in function asks the coordinator at its fixed address (the ENI's), like the health check."""
+    return {
+        FunctionEnv.CLUSTER.value: settings.name,
+        FunctionEnv.COORDINATOR_ADDRESS.value: address,
+        **health_check_access(settings, management_password_arn),
+        FunctionEnv.PROBE_TIMEOUT_SECONDS.value: str(SCALE_IN_QUERY_SECONDS),
     }

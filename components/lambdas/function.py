@@ -1,10 +1,12 @@
 """A cloud-side reconciler: one Lambda function, its triggers and the permissions to invoke it.
 
-Used twice: the failover function (under CoordinatorPair) and the worker-health function (under
-WorkerFleet). Both run inside the VPC because they probe Trino on private addresses, with a small
-reserved concurrency (one for worker health; two for failover, whose address moves are guarded by
-the attachment id, so a run that outlives its minute never makes the next one wait), and without
-EventBridge retries (the next scheduled run looks again with fresh eyes).
+Used three times: the failover function (under CoordinatorPair), the worker-health and the
+scale-in function (under WorkerFleet). All run inside the VPC because they ask Trino on private
+addresses, with a small reserved concurrency (one for worker health; two for failover, whose
+address moves are guarded by the attachment id, so a run that outlives its minute never makes the
+next one wait; two for scale-in, which changes nothing itself), and without EventBridge retries
+(the next scheduled run looks again with fresh eyes). Scale-in has no schedule: Auto Scaling
+invokes it directly.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ClusterFunctionArgs:
     event_patterns: Mapping[str, dict] = field(default_factory=dict)  # label -> EventBridge pattern
     memory_mb: int = 256
     reserved_concurrency: int = 1
+    scheduled: bool = True  # every minute; False: invoked only by its events or by AWS directly
 
 
 class ClusterFunction(pulumi.ComponentResource):
@@ -75,7 +78,8 @@ class ClusterFunction(pulumi.ComponentResource):
             maximum_event_age_in_seconds=60,
             opts=child(self),
         )
-        self._trigger(f"{name}-schedule", args, schedule_expression=SCHEDULE)
+        if args.scheduled:
+            self._trigger(f"{name}-schedule", args, schedule_expression=SCHEDULE)
         for label, pattern in args.event_patterns.items():
             self._trigger(f"{name}-{label}", args, event_pattern=json.dumps(pattern, sort_keys=True))
         self.register_outputs({"functionName": self.function.name, "functionArn": self.function.arn})

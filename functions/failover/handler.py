@@ -100,6 +100,7 @@ def handler(
             cloudwatch=aws["cloudwatch"],
             probe=probe,
             remaining_seconds=lambda: remaining_seconds(context, _NO_CONTEXT_SECONDS),
+            hand_over_workers=hand_over(trino_clients),
             trigger=label,
         )
         result = watch.run()

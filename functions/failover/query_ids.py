@@ -24,13 +24,33 @@ def undispatched_between(first: str, last: str, listed: set[str]) -> list[str]:
         return []
     if (day, node) != (last_day, last_node):
         return []
+    seen = _listed_counters(listed, day, node)
+    return [f"{day}_*_{n:05d}_{node}" for n in range(start + 1, end) if n not in seen]
+
+
+def still_undispatched(ids: list[str], listed: set[str]) -> list[str]:
+    """The ids undispatched_between gave earlier that `listed` still does not hold.
+
+    A query stays undispatched until its client follows the POST's nextUri, which a slow client
+    (or one whose request the move interrupted) may do only several looks later; until then it
+    is carried from look to look, not forgotten when the window moves on.
+    """
+    waiting = []
+    for query_id in ids:
+        day, _, counter, node = _id_parts(query_id)
+        if counter not in _listed_counters(listed, day, node):
+            waiting.append(query_id)
+    return waiting
+
+
+def _listed_counters(listed: set[str], day: str, node: str) -> set[int]:
     seen = set()
     for query_id in listed:
         with contextlib.suppress(ValueError):
             listed_day, _, counter, listed_node = _id_parts(query_id)
             if (listed_day, listed_node) == (day, node):
                 seen.add(counter)
-    return [f"{day}_*_{n:05d}_{node}" for n in range(start + 1, end) if n not in seen]
+    return seen
 
 
 def _id_parts(query_id: str) -> tuple[str, str, int, str]:

@@ -25,8 +25,9 @@ from typing import Any
 
 from functions.failover.aws_io import MoveOutcome, describe_eni, move_eni, observe
 from functions.failover.holder_wait import NEVER, WAITING, WaitMarks, group_templates, leaving
-from functions.failover.query_ids import undispatched_between
+from functions.failover.query_ids import still_undispatched, undispatched_between
 from functions.failover.rules import Coordinator, Observation, Probe
+from functions.failover.watch import HANDOVER_ERRORS
 from functions.shared.lambda_support import (
     AWS_ERRORS,
     AwsErrorKind,
@@ -38,15 +39,12 @@ from functions.shared.lambda_support import (
 )
 from node_agent.aws import put_metric
 from node_agent.contract import TAG_SWITCHOVER_SINCE, FunctionEnv, Metric
-from node_agent.trino.admin import TrinoError, TrinoUnavailable
 
 FUNCTION = "failover"
 QUIET_POLL_SECONDS = 0.25  # a gap between two queries shorter than this is missed
 SAFETY_MARGIN_SECONDS = 25.0  # kept for the move: detach, wait for available, attach, complete
 DETACH_WAIT_SECONDS = 15.0
 RETURNED = "returned"  # the move found a query begun on the holder and put the ENI back
-# A hand-over fails on Trino's side, or on reading the shared secret; neither stops a switchover.
-HANDOVER_ERRORS = (TrinoError, TrinoUnavailable, *AWS_ERRORS)
 HANDOVER_WAIT_SECONDS = 15.0  # the target polls each worker's state once it knows it: ~1-5 s
 # The quiet look's window is renewed this often while queries run, well inside the 15 minutes
 # Trino keeps a finished query listed (query.min-expire-age), so every id in it is accounted for.
@@ -120,6 +118,10 @@ class Switchover:
         # address -> a fresh query id from its sequence / the ids it lists (both or neither)
         self.submission_mark, self.listed_queries = submission_mark, listed_queries
         self.remaining_seconds = remaining_seconds
+        # The marks' own queries are cancelled before dispatch, so Trino never lists them; each
+        # lies inside a later window (a failed look keeps its window, a returned move looks again
+        # from the quiet look's mark) and would otherwise hold the switchover for good.
+        self._own_marks: set[str] = set()
         self.clock = clock or Clock()
         self._log = log
         self.trigger = trigger
@@ -190,32 +192,30 @@ class Switchover:
         address = holder.address or ""
         target_address = observation.coordinators[target].address or ""
         handed_at = self._hand_over(holder.instance_id, address, target, target_address)
-        # A query submitted but not yet dispatched is in no listing, so a look that lists nothing
-        # running is quiet only if no id was allocated since the previous mark that the holder
-        # does not list (the window). The window opens before the first look.
+        # A query submitted, not yet dispatched, is in no listing: a look is quiet only if no id
+        # allocated since the last mark (the window), nor one seen so before (waiting: a client
+        # may follow its nextUri looks later), is unlisted. The window opens before the first look.
         window, window_at = self._mark(address), self.clock.monotonic()
+        waiting: list[str] = []
         while True:
             if handed_at is not None and self.clock.monotonic() - handed_at >= HANDOVER_REFRESH_SECONDS:
                 handed_at = self._refresh_hand_over(address, target_address)
             active = self._active(address)
-            if active == 0:
+            if active == 0 or self.clock.monotonic() - window_at >= WINDOW_REFRESH_SECONDS:
                 mark = self._mark(address)
-                pending = self._unlisted(address, window, mark)
-                window, window_at = mark, self.clock.monotonic()
-                if pending is None:  # no mark or listing: a query may have been submitted unseen
-                    active = 1
-                elif not pending:
+                pending = self._unlisted(address, window, mark, waiting)
+                if pending is not None or window is None:  # a look that failed keeps its window
+                    window, window_at, waiting = mark, self.clock.monotonic(), pending or []
+                if active == 0 and pending == []:
                     result = self._move(observation, holder, target, quiet=True, active=0, mark=mark)
                     if result.outcome != RETURNED:
                         return result
-                    # Back on the holder with a new attachment: look again, wait for the next quiet moment.
+                    # Back on the holder with a new attachment. The window stays at this look's
+                    # mark: the query that raced the move may not be dispatched yet at the next look.
                     observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
-                    window, window_at = self._mark(address), self.clock.monotonic()
                     continue
-                else:
-                    active = len(pending)
-            elif self.clock.monotonic() - window_at >= WINDOW_REFRESH_SECONDS:
-                window, window_at = self._mark(address), self.clock.monotonic()
+                if active == 0:  # no mark or listing: a query may have been submitted unseen
+                    active = len(pending) if pending else 1
             if self.clock.now() >= deadline:
                 return self._move(observation, holder, target, quiet=False, active=active)
             if not self._time_for_another_look(QUIET_POLL_SECONDS):
@@ -369,12 +369,15 @@ class Switchover:
             return f"{len(unlisted)} queries were submitted to the holder during the move, not yet dispatched"
         return None
 
-    def _unlisted(self, address: str, first: str | None, last: str | None) -> list[str] | None:
-        """Query ids the holder allocated between two marks and does not list: not yet dispatched.
+    def _unlisted(
+        self, address: str, first: str | None, last: str | None, waiting: list[str] | None = None
+    ) -> list[str] | None:
+        """Query ids the holder allocated between two marks, or seen so before, and does not list.
 
-        None when that cannot be known (no mark, or no listing: the holder did not answer in
-        time); callers then treat the holder as not quiet. An empty list without marks at all
-        only when marks are not taken (no submission_mark).
+        Those are submitted and not yet dispatched. None when that cannot be known (no mark, or
+        no listing: the holder did not answer in time); callers then treat the holder as not
+        quiet. An empty list without marks at all only when marks are not taken (no
+        submission_mark).
         """
         if self.submission_mark is None:
             return []
@@ -385,16 +388,19 @@ class Switchover:
         except Exception as exc:  # the holder did not answer: unknown, so not quiet
             self.log("switchover_holder_unreachable", address=address, reason=str(exc))
             return None
-        return undispatched_between(first, last, listed)
+        accounted = set(listed) | self._own_marks
+        return still_undispatched(waiting or [], accounted) + undispatched_between(first, last, accounted)
 
     def _mark(self, address: str) -> str | None:
         if self.submission_mark is None:
             return None
         try:
-            return self.submission_mark(address)
+            mark = self.submission_mark(address)
         except Exception as exc:  # the holder stopped answering: nothing left to protect on it
             self.log("switchover_holder_unreachable", address=address, reason=str(exc))
             return None
+        self._own_marks.add(mark)
+        return mark
 
     # --- AWS -------------------------------------------------------------------------------
     def _active(self, address: str) -> int:

@@ -9,6 +9,7 @@ import pytest
 from functions.failover.aws_io import MoveOutcome, describe_instances, move_eni, observe
 from functions.failover.watch import FailoverConfig, FailoverWatch
 from node_agent.contract import COORDINATOR_ENI_DEVICE_INDEX, Metric
+from node_agent.trino.admin import TrinoUnavailable
 from tests.functions.moto_cluster import (
     CLUSTER,
     COORDINATOR_GROUP,
@@ -48,6 +49,7 @@ def watch(
     *,
     clock: SteppingClock | None = None,
     logs: LogLines | None = None,
+    copies: WorkerCopies | None = None,
     **changes: Any,
 ) -> FailoverWatch:
     clock = clock or SteppingClock()
@@ -58,9 +60,29 @@ def watch(
         cloudwatch=cluster.aws.cloudwatch,
         probe=probes,
         remaining_seconds=clock.remaining,
+        hand_over_workers=copies,
         clock=clock,
         log=logs if logs is not None else LogLines(),
     )
+
+
+class WorkerCopies:
+    """Stands in for the Trino discovery calls that copy the holder's workers to a standby."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.fail = fail
+        self.calls: list[tuple[str, str]] = []  # (source address, target address)
+
+    def __call__(self, source: str, target: str) -> int:
+        self.calls.append((source, target))
+        if self.fail is not None:
+            raise self.fail
+        return 3
+
+
+def addresses(cluster: MotoCluster) -> dict[str, str | None]:
+    observation = observe(cluster.aws.ec2, cluster.aws.autoscaling, cluster.eni_id, COORDINATOR_GROUP)
+    return {iid: c.address for iid, c in observation.coordinators.items()}
 
 
 def test_a_healthy_holder_is_watched_for_the_whole_window_and_keeps_the_eni(cluster: MotoCluster) -> None:
@@ -314,3 +336,40 @@ def test_the_old_holder_is_marked_after_the_detach_even_if_no_attach_gets_throug
     assert cluster.health(COORDINATOR_GROUP) == {active: "Unhealthy", standby: "Healthy"}
     assert result.outcome == "watched" and logs.of(MoveOutcome.ATTACH_FAILED.value)
     assert clock.remaining() > 0  # gave up inside the Lambda's time
+
+
+# --- a warm standby ---------------------------------------------------------------------------
+def test_a_healthy_standby_gets_the_healthy_holders_workers_every_ten_seconds(cluster: MotoCluster) -> None:
+    """So after a crash it schedules on them at once, instead of waiting for their announcements."""
+    active, standby = cluster.coordinators
+    copies, logs = WorkerCopies(), LogLines()
+    watch(cluster, ScriptedProbes(), logs=logs, copies=copies).run()
+    address = addresses(cluster)
+    assert copies.calls == [(address[active], address[standby])] * 6  # rounds 0-50 s, every other one
+    (line,) = logs.of("standby_kept_warm")
+    assert (line["standby"], line["workers"]) == (standby, 3)
+
+
+def test_a_standby_failing_its_probes_gets_no_copies(cluster: MotoCluster) -> None:
+    _active, standby = cluster.coordinators
+    copies = WorkerCopies()
+    watch(cluster, ScriptedProbes({standby: ["down"]}), copies=copies).run()
+    assert copies.calls == []
+
+
+def test_no_copies_are_made_from_a_failing_holder(cluster: MotoCluster) -> None:
+    active, _standby = cluster.coordinators
+    copies = WorkerCopies()
+    result = watch(cluster, ScriptedProbes({active: ["ok", "down"]}), copies=copies).run()
+    assert result.outcome == MoveOutcome.MOVED.value
+    assert len(copies.calls) == 1  # the first round's, while it was healthy
+
+
+def test_a_failed_copy_is_logged_once_and_the_watch_goes_on(cluster: MotoCluster) -> None:
+    active, _standby = cluster.coordinators
+    copies, logs = WorkerCopies(fail=TrinoUnavailable("POST /v1/announce: connection refused")), LogLines()
+    result = watch(cluster, ScriptedProbes(), logs=logs, copies=copies).run()
+    assert (result.outcome, cluster.eni_holder()) == ("watched", active)
+    assert len(copies.calls) == 11  # tried each round: a failed copy leaves the standby as cold as before
+    (line,) = logs.of("standby_not_kept_warm")
+    assert "connection refused" in line["reason"]

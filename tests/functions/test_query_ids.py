@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.failover.query_ids import undispatched_between
+from functions.failover.query_ids import still_undispatched, undispatched_between
 
 NODE = "x7k2m"
 
@@ -38,3 +38,14 @@ def test_an_id_that_is_not_trinos_shape_brackets_nothing() -> None:
     assert undispatched_between(qid(1), qid(9), {"not_an_id"}) == [
         qid(n, "*")[:0] + f"20261206_*_{n:05d}_{NODE}" for n in range(2, 9)
     ]
+
+
+def test_an_id_seen_undispatched_stays_so_until_it_is_listed() -> None:
+    (waiting,) = undispatched_between(qid(7), qid(9), set())
+    assert still_undispatched([waiting], {qid(7), qid(9)}) == [waiting]
+    assert still_undispatched([waiting], {qid(8, "120004")}) == []
+
+
+def test_an_id_listed_by_another_coordinator_is_still_undispatched_here() -> None:
+    (waiting,) = undispatched_between(qid(7), qid(9), set())
+    assert still_undispatched([waiting], {qid(8, node="other")}) == [waiting]

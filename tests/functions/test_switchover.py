@@ -56,9 +56,9 @@ class SubmissionsOnHolder:
         return f"20261206_120000_{self.counter:05d}_abcde"
 
     def mark(self, _address: str) -> str:
-        mark = self._next()
-        self.listed_ids.add(mark)  # a mark is cancelled at once: listed as FAILED
-        return mark
+        # Cancelled before dispatch, so never listed (measured on 476: a switchover whose marks
+        # fell inside a later window never found a quiet moment).
+        return self._next()
 
     def submit(self) -> None:
         self.undispatched.append(self._next())
@@ -255,11 +255,16 @@ def test_a_query_submitted_but_not_yet_dispatched_at_the_detach_keeps_the_addres
         detaches.append(submissions.counter)
         if len(detaches) == 1:  # after the quiet look's mark, before the first detach
             submissions.submit()
-        else:
-            submissions.dispatch()  # the client followed its nextUri once the ENI was back
+
+    def client_follows_once_the_eni_is_back(**_: Any) -> None:
+        if cluster.eni_holder() == holder:
+            submissions.dispatch()
 
     cluster.aws.ec2.meta.events.register(
         "before-call.ec2.DetachNetworkInterface", detach_raced_by_a_submission
+    )
+    cluster.aws.ec2.meta.events.register(
+        "after-call.ec2.AttachNetworkInterface", client_follows_once_the_eni_is_back
     )
     (result,) = switchover(cluster, queries=queries, submissions=submissions, logs=logs).run()
     (returned,) = logs.of("switchover_move_returned")
@@ -294,6 +299,62 @@ def test_a_query_submitted_before_the_quiet_look_and_not_yet_dispatched_holds_th
     assert result.outcome == "moved"
     assert detached_after[0] == 3  # not at the first look, which listed nothing running
     assert logs.of("switchover_move_returned") == []
+
+
+def test_a_submitted_query_stays_pending_from_look_to_look_until_its_client_follows_its_nexturi(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """The window moves on at each look; the id seen unlisted in it is carried, not forgotten."""
+    submissions = SubmissionsOnHolder()
+    looks: list[int] = []
+
+    def running(_address: str) -> int:
+        looks.append(len(looks) + 1)
+        if len(looks) == 1:
+            submissions.submit()  # its client follows the nextUri only at the fourth look
+        if len(looks) == 4:
+            submissions.dispatch()
+            return 1
+        return 0
+
+    detached_after: list[int] = []
+    cluster.aws.ec2.meta.events.register(
+        "before-call.ec2.DetachNetworkInterface", lambda **_: detached_after.append(len(looks))
+    )
+    (result,) = switchover(cluster, queries=running, submissions=submissions).run()
+    assert result.outcome == "moved"
+    assert detached_after[0] == 5  # looks 1-3: pending; 4: running; 5: quiet
+
+
+def test_a_query_that_raced_the_move_holds_the_address_until_its_slow_client_follows_its_nexturi(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """A CI run of the rehearsal lost one so: back on the holder, the switchover looked again
+    before the racing client's first GET reached it, found nothing listed and moved at once."""
+    holder, standby = holder_leaving
+    logs = LogLines()
+    submissions = SubmissionsOnHolder()
+    looks_back_on_holder: list[int] = []
+    detaches: list[int] = []  # how many looks back on the holder had been taken at each detach
+
+    def running(_address: str) -> int:
+        if detaches and cluster.eni_holder() == holder:
+            looks_back_on_holder.append(1)
+            if len(looks_back_on_holder) == 3:
+                submissions.dispatch()  # the client's first nextUri, late
+                return 1
+        return 0
+
+    def detach(**_: Any) -> None:
+        detaches.append(len(looks_back_on_holder))
+        if len(detaches) == 1:
+            submissions.submit()  # POSTed between the quiet look and the detach
+
+    cluster.aws.ec2.meta.events.register("before-call.ec2.DetachNetworkInterface", detach)
+    (result,) = switchover(cluster, queries=running, submissions=submissions, logs=logs).run()
+    assert len(logs.of("switchover_move_returned")) == 1
+    assert detaches == [0, 4]  # looks 1-2: pending; 3: running; 4: quiet
+    assert (result.outcome, result.target) == ("moved", standby)
 
 
 def test_the_marks_themselves_do_not_keep_the_address_on_the_holder(

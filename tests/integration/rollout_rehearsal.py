@@ -115,11 +115,14 @@ class MoveRacer:
     at the detach; the rest of it is fetched once the detach is done. What a steady stream hits by
     chance, here every time, in both forms:
     - "dispatched": the query runs on the holder (its first row is back);
-    - "submitted": the client has the POST's answer and follows its nextUri only after the detach
-      (Trino dispatches a query at that first follow, so until then no listing shows it).
+    - "submitted": the client has the POST's answer and follows its nextUri only SLOW_CLIENT_SECONDS
+      after the address is attached again (Trino dispatches a query at that first follow, so until
+      then no listing shows it). Slow on purpose: the switchover looks again within a quarter
+      second of the return, and a CI run lost this query when its GET came after that look.
     """
 
     KINDS = ("dispatched", "submitted")
+    SLOW_CLIENT_SECONDS = 2.0  # several of the switchover's 0.25 s looks
 
     def __init__(self, ec2: Any, url: str) -> None:
         self.url = url
@@ -127,16 +130,20 @@ class MoveRacer:
         self.errors: dict[str, str] = {}
         self._pending = list(self.KINDS)
         self._detached = threading.Event()
+        self._attached = threading.Event()
         self._threads: list[threading.Thread] = []
         ec2.meta.events.register("before-call.ec2.DetachNetworkInterface", self._before_detach)
         ec2.meta.events.register("after-call.ec2.DetachNetworkInterface", self._after_detach)
+        ec2.meta.events.register("after-call.ec2.AttachNetworkInterface", self._after_attach)
 
     def _before_detach(self, **_: Any) -> None:  # returns None: the detach itself goes ahead
         if not self._pending:
             return
         kind = self._pending.pop(0)
-        accepted, self._detached = threading.Event(), threading.Event()
-        thread = threading.Thread(target=self._race, args=(kind, accepted, self._detached), daemon=True)
+        accepted, self._detached, self._attached = threading.Event(), threading.Event(), threading.Event()
+        thread = threading.Thread(
+            target=self._race, args=(kind, accepted, self._detached, self._attached), daemon=True
+        )
         self._threads.append(thread)
         thread.start()
         if not accepted.wait(60):
@@ -145,7 +152,13 @@ class MoveRacer:
     def _after_detach(self, **_: Any) -> None:
         self._detached.set()
 
-    def _race(self, kind: str, accepted: threading.Event, detached: threading.Event) -> None:
+    def _after_attach(self, **_: Any) -> None:
+        if self._detached.is_set():
+            self._attached.set()
+
+    def _race(
+        self, kind: str, accepted: threading.Event, detached: threading.Event, attached: threading.Event
+    ) -> None:
         try:
             if kind == "dispatched":
                 cursor = client_connection(self.url, "racer").cursor()
@@ -165,6 +178,8 @@ class MoveRacer:
                 status = request.process(request.post(RACE_SQL))
                 accepted.set()
                 detached.wait(60)
+                attached.wait(60)
+                time.sleep(self.SLOW_CLIENT_SECONDS)
                 rows = list(status.rows)
                 while status.next_uri:
                     status = request.process(request.get(status.next_uri))

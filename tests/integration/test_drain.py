@@ -1,4 +1,5 @@
-"""Scale-in on a real Trino worker, 476 and 483: the query in flight finishes, then the instance may go.
+"""Scale-in on a real Trino worker, 476 and 483: the idlest worker is the one chosen, the query in
+flight finishes, then the instance may go.
 
 The lifecycle agent runs as on a node (its real Trino client, its real process probe, boto3 against
 moto server); FakeImds plays the instance metadata the Auto Scaling group would change, and
@@ -15,9 +16,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import trino
 
+from functions.scale_in.handler import handler as scale_in
+from functions.shared.lambda_support import TrinoAccess, TrinoClients
 from node_agent.contract import CLOUDWATCH_NAMESPACE, Metric
 from node_agent.imds import Imds
 from node_agent.lifecycle.command import LifecycleAgent, build_config
@@ -34,6 +39,9 @@ HEARTBEAT_TIMEOUT_SECONDS = 6  # test-sized; the agent heartbeats every 2 s
 # Scans all of TPC-H sf1 lineitem (6,001,215 rows): long enough on 2 cores to be in flight on the
 # draining worker when the termination arrives.
 LONG_QUERY = "SELECT count(*), sum(quantity), max(comment) FROM tpch.sf1.lineitem"
+# 6,001,215 rows that the client does not read: the query's tasks fill their output buffers and
+# wait, unfinished, without using the cores the new workers boot on.
+UNREAD_QUERY = "SELECT * FROM tpch.sf1.lineitem"
 
 
 @dataclass
@@ -152,6 +160,53 @@ def running_tasks_on(cluster: TrinoCluster, node_id: str) -> int:
         .rows
     )
     return int(rows[0][0])
+
+
+def start_unread_query(cluster: TrinoCluster) -> tuple[trino.client.TrinoRequest, str]:
+    """Submit UNREAD_QUERY with the `trino` client and follow it until it runs; then stop reading."""
+    parts = urlsplit(cluster.url)
+    request = trino.client.TrinoRequest(
+        str(parts.hostname), int(parts.port or 80), trino.client.ClientSession(user="unread")
+    )
+    status = request.process(request.post(UNREAD_QUERY))
+    while status.next_uri and status.stats.get("state") != "RUNNING":
+        status = request.process(request.get(status.next_uri))
+    assert status.next_uri, f"the unread query ended at once: {status.stats}"
+    return request, status.next_uri
+
+
+def test_a_scale_in_takes_the_idle_worker_when_auto_scaling_suggests_the_busy_one_first(
+    each_trino: TrinoCluster, request: pytest.FixtureRequest
+) -> None:
+    """Uneven work on a real coordinator, asked by the scale-in function's own handler: a query
+    holds tasks on the shared workers, and a worker that joined after it has none."""
+    client, next_uri = start_unread_query(each_trino)
+    try:
+        busy = next(w for w in each_trino.workers if w.running())
+        wait_for(lambda: running_tasks_on(each_trino, busy.node_id) > 0, 60, "the unread query's tasks")
+        idle = request.getfixturevalue("new_workers")[0]  # launched now: after the query was scheduled
+        each_trino.factory.wait_until_active(each_trino, [idle], timeout=READY_TIMEOUT_SECONDS)
+        payload = {
+            "AutoScalingGroupName": "trino-harness-workers",
+            "CapacityToTerminate": [
+                {"AvailabilityZone": "az1", "Capacity": 1, "InstanceMarketOption": "on-demand"}
+            ],
+            # On EC2 a node's id is its instance id (the render's node.id): what Auto Scaling sends.
+            "Instances": [
+                {"InstanceId": node.node_id, "AvailabilityZone": "az1", "InstanceMarketOption": "on-demand"}
+                for node in (busy, idle)
+            ],
+            "Cause": "SCALE_IN",
+        }
+        # The function's 2 s budget is production's; 30 s here because JVMs boot beside this test
+        # on 2 cores. A slow coordinator's answer is tests/functions/test_scale_in.py's case.
+        environ = {"CLUSTER": "harness", "COORDINATOR_ADDRESS": "10.0.0.10", "PROBE_TIMEOUT_SECONDS": "30"}
+        coordinator = TrinoClients(
+            TrinoAccess(timeout_seconds=30.0), resolve_url=lambda _address: each_trino.url
+        )
+        assert scale_in(payload, None, environ=environ, trino=coordinator) == {"InstanceIDs": [idle.node_id]}
+    finally:
+        client.delete(next_uri)
 
 
 def test_scale_in_lets_the_query_in_flight_finish_and_completes_after_trino_exits(

@@ -79,6 +79,8 @@ def rig(
     )
     try:
         function = FailoverFunction(moto_server, resources)
+        # As every stack deploys it: with the shared secret the function keeps the standby warm.
+        function.use_shared_secret(pair.secrets.shared_secret)
         for iid in instances:
             function.play(iid, pair.coordinators[iid].url)
         pair.address.follow(function.clients["ec2"])  # the address moves when the call returns
@@ -219,4 +221,7 @@ def test_a_killed_holder_loses_the_address_and_the_standby_serves(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     (move,) = [line for line in lines if line.get("decision") == "moved"]
     assert "refused probes in a row" in move["reason"], move
+    # The standby had the holder's workers before the crash, so it serves without waiting for them.
+    warm = [n for n, line in enumerate(lines) if line.get("decision") == "standby_kept_warm"]
+    assert warm and warm[0] < lines.index(move), lines
     print(f"killed holder: address moved {moved - died:.1f} s after SIGKILL, serving {serving:.1f} s later")

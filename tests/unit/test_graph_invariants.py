@@ -131,7 +131,7 @@ def test_no_secret_reaches_user_data(any_plan: Plan) -> None:
 
 def test_every_policy_document_parses_and_has_a_version(any_plan: Plan) -> None:
     documents = _policies(any_plan)
-    assert len(documents) == 8  # 4 roles: trust + permissions each
+    assert len(documents) == 10  # 5 roles: trust + permissions each
     for name, doc in documents:
         assert doc["Version"] == "2012-10-17", name
         assert doc["Statement"], name
@@ -162,7 +162,7 @@ def test_every_scoped_resource_is_an_arn_of_this_account_or_a_named_bucket(any_p
 
 def test_each_job_has_its_own_role(any_plan: Plan) -> None:
     roles = {r.inputs["tags"]["presto-on-aws:role"] for r in any_plan.of_type("aws:iam/role:Role")}
-    assert roles == {"coordinator", "worker", "failover", "worker-health"}
+    assert roles == {"coordinator", "worker", "failover", "worker-health", "scale-in"}
 
 
 def test_resource_names_fit_aws_limits(any_plan: Plan) -> None:

@@ -61,7 +61,7 @@ def test_security_posture_is_read_from_the_graph(plan_for: PlanFor) -> None:
     assert "IMDSv2 required:    yes on 2 launch templates" in posture
     assert "public IPs:         none" in posture
     assert "0.0.0.0/0 ingress:  none" in posture
-    assert "IAM:                4 roles, one per job; AWS-managed policies: none" in posture
+    assert "IAM:                5 roles, one per job; AWS-managed policies: none" in posture
 
 
 @pytest.mark.parametrize("config", ["prod", "dev-glue-spot"])

@@ -197,7 +197,9 @@ def test_every_trigger_may_invoke_its_function(plan_for: PlanFor) -> None:
         assert plan.named(rule.name, "aws:lambda/permission:Permission").urn in target_dependencies
 
 
-@pytest.mark.parametrize(("label", "concurrency"), [("coordinators-failover", 2), ("workers-health", 1)])
+@pytest.mark.parametrize(
+    ("label", "concurrency"), [("coordinators-failover", 2), ("workers-health", 1), ("workers-scale-in", 2)]
+)
 def test_functions_run_in_the_vpc_with_small_reserved_concurrency_on_a_current_python(
     plan_for: PlanFor, label: str, concurrency: int
 ) -> None:
@@ -264,7 +266,7 @@ def test_functions_log_to_their_own_group_with_retention(plan_for: PlanFor) -> N
 
 def test_functions_are_not_retried_on_stale_events(plan_for: PlanFor) -> None:
     configs = plan_for("prod").of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
-    assert len(configs) == 2
+    assert len(configs) == 3  # scale-in too, though Auto Scaling invokes it synchronously
     assert all(c.inputs["maximumRetryAttempts"] == 0 for c in configs)
 
 
@@ -539,7 +541,7 @@ def test_instances_use_session_manager_instead_of_open_ssh(plan_for: PlanFor) ->
 
 
 def test_functions_may_manage_their_vpc_interfaces(plan_for: PlanFor) -> None:
-    for job in ("failover", "worker-health"):
+    for job in ("failover", "worker-health", "scale-in"):
         manage = statement(plan_for("prod"), job, "ManageFunctionInterfaces")
         assert manage["Resource"] == ["arn:aws:ec2:eu-west-1:123456789012:*/*"]
         assert (
@@ -643,6 +645,7 @@ def test_each_log_group_keeps_its_configured_retention(
             "syslog",
             "functions/failover",
             "functions/worker-health",
+            "functions/scale-in",
         )
     }
 

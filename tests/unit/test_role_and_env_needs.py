@@ -34,6 +34,7 @@ ROLE_CODE = {
     "worker": "node_agent",
     "failover": "functions/failover",
     "worker-health": "functions/worker_health",
+    "scale-in": "functions/scale_in",
 }
 # Actions made with a role's credentials by something other than our Python code.
 CALLED_FOR_US = {
@@ -51,6 +52,7 @@ CALLED_FOR_US = {
     "ec2:AssignPrivateIpAddresses": "Lambda",
     "ec2:UnassignPrivateIpAddresses": "Lambda",
     "ec2:DescribeSubnets": "Lambda",
+    "ec2:DescribeNetworkInterfaces": "Lambda (the failover and worker-health functions also call it)",
 }
 CALLED_BY_TRINO = ("s3:", "glue:")  # the Hive connector and its Glue metastore
 # SigV4-signed HTTP requests of the query log's store client (node_agent/querylog/store/opensearch.py),
@@ -86,6 +88,10 @@ def variables_read(label: str, environment: dict[str, str]) -> set[str]:
         from functions.failover.watch import FailoverConfig
 
         loaders = [FailoverConfig.from_env, SwitchoverConfig.from_env]
+    elif label == "workers-scale-in":
+        from functions.scale_in.handler import ScaleInConfig
+
+        loaders = [ScaleInConfig.from_env]
     else:
         from functions.worker_health.run import WorkerHealthConfig
 
@@ -97,7 +103,7 @@ def variables_read(label: str, environment: dict[str, str]) -> set[str]:
 
 
 @pytest.mark.parametrize("config", ["dev", "prod"])
-@pytest.mark.parametrize("label", ["coordinators-failover", "workers-health"])
+@pytest.mark.parametrize("label", ["coordinators-failover", "workers-health", "workers-scale-in"])
 def test_each_function_gets_only_the_variables_it_reads(plan_for: PlanFor, config: str, label: str) -> None:
     plan = plan_for(config)
     declared = plan.named(f"{plan.settings.name}-{label}", FUNCTION).inputs["environment"]["variables"]

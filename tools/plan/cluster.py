@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.lambdas.environment import SCALE_IN_QUERY_SECONDS
 from components.settings.render_check import STAND_IN_FACTS, stand_in_secrets
 from node_agent.contract import (
     FAST_METRICS_INTERVAL_SECONDS,
@@ -33,6 +34,16 @@ PARAMETER = "aws:ssm/parameter:Parameter"
 GROUP = "aws:autoscaling/group:Group"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 GET_AMI = "aws:ec2/getAmi:getAmi"
+# Auto Scaling's own termination policies; anything else first in the list is a Lambda function.
+NAMED_TERMINATION_POLICIES = (
+    "Default",
+    "AllocationStrategy",
+    "OldestLaunchTemplate",
+    "OldestLaunchConfiguration",
+    "ClosestToNextInstanceHour",
+    "NewestInstance",
+    "OldestInstance",
+)
 CREDENTIAL_KEYS = ("profile", "assumeRoles", "allowedAccountIds", "sharedConfigFiles", "accessKey")
 
 
@@ -52,6 +63,7 @@ def cluster_lines(plan: Plan) -> list[str]:
     for group in sorted(plan.of_type(GROUP), key=lambda r: r.name):
         lines.append(f"{group.name.rsplit('-', 1)[-1] + ':':13s} {_sizes(plan, group.inputs)}")
     lines.append(f"scale-out:    {scale_out(plan)}")
+    lines.append(f"scale-in:     {scale_in(plan)}")
     catalogs = ", ".join(
         f"{name} ({props.get('connector.name')})" for name, props in sorted(node.catalogs.items())
     )
@@ -90,6 +102,19 @@ def scale_out(plan: Plan) -> str:
         f"{fastest}-{slowest} s from a queue building up to more workers asked for ({evaluations} x "
         f"{period} s periods above the threshold, published every {publish:g} s, alarms evaluated "
         f"{every}), {then}"
+    )
+
+
+def scale_in(plan: Plan) -> str:
+    """Which workers a scale-in takes: the worker group's termination policies, in order."""
+    (group,) = [g for g in plan.of_type(GROUP) if g.name.endswith("-workers")]
+    policies = [str(reveal(p)) for p in group.inputs.get("terminationPolicies") or []]
+    if not policies or policies[0] in NAMED_TERMINATION_POLICIES:
+        return f"Auto Scaling's order ({', '.join(policies) or 'Default'})"
+    return (
+        "the idlest workers first (fewest unfinished Trino tasks, then splits, asked of the "
+        "coordinator by the scale-in function); Auto Scaling's default order when Trino does not "
+        f"answer within {SCALE_IN_QUERY_SECONDS} s"
     )
 
 

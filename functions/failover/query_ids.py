@@ -24,8 +24,8 @@ def undispatched_between(first: str, last: str, listed: set[str]) -> list[str]:
         return []
     if (day, node) != (last_day, last_node):
         return []
-    seen = _listed_counters(listed, day, node)
-    return [f"{day}_*_{n:05d}_{node}" for n in range(start + 1, end) if n not in seen]
+    seen = _listed_keys(listed)
+    return [f"{day}_*_{n:05d}_{node}" for n in range(start + 1, end) if (day, n, node) not in seen]
 
 
 def still_undispatched(ids: list[str], listed: set[str]) -> list[str]:
@@ -35,22 +35,22 @@ def still_undispatched(ids: list[str], listed: set[str]) -> list[str]:
     (or one whose request the move interrupted) may do only several looks later; until then it
     is carried from look to look, not forgotten when the window moves on.
     """
-    waiting = []
-    for query_id in ids:
-        day, _, counter, node = _id_parts(query_id)
-        if counter not in _listed_counters(listed, day, node):
-            waiting.append(query_id)
-    return waiting
+    seen = _listed_keys(listed)
+    return [query_id for query_id in ids if _key(query_id) not in seen]
 
 
-def _listed_counters(listed: set[str], day: str, node: str) -> set[int]:
+def _listed_keys(listed: set[str]) -> set[tuple[str, int, str]]:
+    """(day, counter, coordinator) of each listed id, parsed once per look; odd ids are skipped."""
     seen = set()
     for query_id in listed:
         with contextlib.suppress(ValueError):
-            listed_day, _, counter, listed_node = _id_parts(query_id)
-            if (listed_day, listed_node) == (day, node):
-                seen.add(counter)
+            seen.add(_key(query_id))
     return seen
+
+
+def _key(query_id: str) -> tuple[str, int, str]:
+    day, _, counter, node = _id_parts(query_id)
+    return day, counter, node
 
 
 def _id_parts(query_id: str) -> tuple[str, str, int, str]:

@@ -214,7 +214,7 @@ class Switchover:
                     # mark: the query that raced the move may not be dispatched yet at the next look.
                     observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
                     continue
-                if active == 0:  # no mark or listing: a query may have been submitted unseen
+                if active == 0:  # undispatched queries wait, or (no mark or listing) may
                     active = len(pending) if pending else 1
             if self.clock.now() >= deadline:
                 return self._move(observation, holder, target, quiet=False, active=active)

@@ -8,6 +8,14 @@ listing shows it; its id, allocated at the POST, is a gap in the sequence betwee
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
+
+# A client with the POST's answer follows its nextUri at once (the trino clients do; one whose
+# request the move reset retries within a second or two). An id unlisted this long while the
+# holder answers is a submission nobody follows: its answer was lost with a connection the move
+# reset (the client submitted anew) or its client left. Trino drops such a query itself after
+# query.client.timeout (5 minutes), never listing it.
+UNFOLLOWED_GRACE_SECONDS = 10.0
 
 
 def undispatched_between(first: str, last: str, listed: set[str]) -> list[str]:
@@ -56,3 +64,34 @@ def _key(query_id: str) -> tuple[str, int, str]:
 def _id_parts(query_id: str) -> tuple[str, str, int, str]:
     day, time, counter, node = query_id.split("_")
     return day, time, int(counter), node
+
+
+@dataclass
+class PendingSubmissions:
+    """The undispatched ids one switchover waits on, carried from look to look.
+
+    `own` are the switchover's marks (cancelled before dispatch, so never listed); `given_up`
+    the ids unlisted for `grace_seconds` of the holder answering, which no client will follow.
+    Both are left out of every later look: each lies inside later windows and would otherwise
+    hold the move for good.
+    """
+
+    grace_seconds: float = UNFOLLOWED_GRACE_SECONDS
+    own: set[str] = field(default_factory=set)
+    given_up: set[str] = field(default_factory=set)
+    _first_seen: dict[str, float] = field(default_factory=dict)
+
+    def restart_grace(self, now: float) -> None:
+        """The address is back on the holder: no client could follow while it was away."""
+        self._first_seen = dict.fromkeys(self._first_seen, now)
+
+    def look(self, first: str, last: str, listed: set[str], now: float) -> tuple[list[str], list[str]]:
+        """(ids still pending, ids given up at this look) for the window first..last at `now`."""
+        accounted = listed | self.own | self.given_up
+        found = still_undispatched(list(self._first_seen), accounted)
+        found += undispatched_between(first, last, accounted)
+        seen = {query_id: self._first_seen.get(query_id, now) for query_id in dict.fromkeys(found)}
+        late = [query_id for query_id, since in seen.items() if now - since >= self.grace_seconds]
+        self.given_up.update(late)
+        self._first_seen = {query_id: since for query_id, since in seen.items() if query_id not in late}
+        return list(self._first_seen), late

@@ -25,7 +25,7 @@ from typing import Any
 
 from functions.failover.aws_io import MoveOutcome, describe_eni, move_eni, observe
 from functions.failover.holder_wait import NEVER, WAITING, WaitMarks, group_templates, leaving
-from functions.failover.query_ids import still_undispatched, undispatched_between
+from functions.failover.query_ids import PendingSubmissions
 from functions.failover.rules import Coordinator, Observation, Probe
 from functions.failover.watch import HANDOVER_ERRORS
 from functions.shared.lambda_support import (
@@ -118,10 +118,7 @@ class Switchover:
         # address -> a fresh query id from its sequence / the ids it lists (both or neither)
         self.submission_mark, self.listed_queries = submission_mark, listed_queries
         self.remaining_seconds = remaining_seconds
-        # The marks' own queries are cancelled before dispatch, so Trino never lists them; each
-        # lies inside a later window (a failed look keeps its window, a returned move looks again
-        # from the quiet look's mark) and would otherwise hold the switchover for good.
-        self._own_marks: set[str] = set()
+        self._submissions = PendingSubmissions()  # carried across looks; the marks' own ids left out
         self.clock = clock or Clock()
         self._log = log
         self.trigger = trigger
@@ -193,25 +190,25 @@ class Switchover:
         target_address = observation.coordinators[target].address or ""
         handed_at = self._hand_over(holder.instance_id, address, target, target_address)
         # A query submitted, not yet dispatched, is in no listing: a look is quiet only if no id
-        # allocated since the last mark (the window), nor one seen so before (waiting: a client
-        # may follow its nextUri looks later), is unlisted. The window opens before the first look.
+        # allocated since the last mark (the window), nor one seen so before (a client may follow
+        # its nextUri looks later), is unlisted. The window opens before the first look.
         window, window_at = self._mark(address), self.clock.monotonic()
-        waiting: list[str] = []
         while True:
             if handed_at is not None and self.clock.monotonic() - handed_at >= HANDOVER_REFRESH_SECONDS:
                 handed_at = self._refresh_hand_over(address, target_address)
             active = self._active(address)
             if active == 0 or self.clock.monotonic() - window_at >= WINDOW_REFRESH_SECONDS:
                 mark = self._mark(address)
-                pending = self._unlisted(address, window, mark, waiting)
+                pending = self._unlisted(address, window, mark)
                 if pending is not None or window is None:  # a look that failed keeps its window
-                    window, window_at, waiting = mark, self.clock.monotonic(), pending or []
+                    window, window_at = mark, self.clock.monotonic()
                 if active == 0 and pending == []:
                     result = self._move(observation, holder, target, quiet=True, active=0, mark=mark)
                     if result.outcome != RETURNED:
                         return result
                     # Back on the holder with a new attachment. The window stays at this look's
                     # mark: the query that raced the move may not be dispatched yet at the next look.
+                    self._submissions.restart_grace(self.clock.monotonic())
                     observation = observe(self.ec2, self.autoscaling, self.eni_id, self.group_name)
                     continue
                 if active == 0:  # undispatched queries wait, or (no mark or listing) may
@@ -369,15 +366,13 @@ class Switchover:
             return f"{len(unlisted)} queries were submitted to the holder during the move, not yet dispatched"
         return None
 
-    def _unlisted(
-        self, address: str, first: str | None, last: str | None, waiting: list[str] | None = None
-    ) -> list[str] | None:
+    def _unlisted(self, address: str, first: str | None, last: str | None) -> list[str] | None:
         """Query ids the holder allocated between two marks, or seen so before, and does not list.
 
-        Those are submitted and not yet dispatched. None when that cannot be known (no mark, or
-        no listing: the holder did not answer in time); callers then treat the holder as not
-        quiet. An empty list without marks at all only when marks are not taken (no
-        submission_mark).
+        Those are submitted and not yet dispatched, but for ones unlisted so long that no client
+        follows them (logged once, then left out). None when that cannot be known (no mark, or no
+        listing: the holder did not answer in time); callers then treat the holder as not quiet.
+        An empty list without marks at all only when marks are not taken (no submission_mark).
         """
         if self.submission_mark is None:
             return []
@@ -388,8 +383,17 @@ class Switchover:
         except Exception as exc:  # the holder did not answer: unknown, so not quiet
             self.log("switchover_holder_unreachable", address=address, reason=str(exc))
             return None
-        accounted = set(listed) | self._own_marks
-        return still_undispatched(waiting or [], accounted) + undispatched_between(first, last, accounted)
+        pending, given_up = self._submissions.look(first, last, set(listed), self.clock.monotonic())
+        if given_up:
+            self.log(
+                "switchover_submission_given_up",
+                level="warning",
+                address=address,
+                queries=given_up,
+                reason=f"submitted, not dispatched in {self._submissions.grace_seconds:.0f} s: no client "
+                "follows it (its answer was lost with a connection the move reset, or its client left)",
+            )
+        return pending
 
     def _mark(self, address: str) -> str | None:
         if self.submission_mark is None:
@@ -399,7 +403,7 @@ class Switchover:
         except Exception as exc:  # the holder stopped answering: nothing left to protect on it
             self.log("switchover_holder_unreachable", address=address, reason=str(exc))
             return None
-        self._own_marks.add(mark)
+        self._submissions.own.add(mark)
         return mark
 
     # --- AWS -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.failover.query_ids import still_undispatched, undispatched_between
+from functions.failover.query_ids import PendingSubmissions, still_undispatched, undispatched_between
 
 NODE = "x7k2m"
 
@@ -49,3 +49,47 @@ def test_an_id_seen_undispatched_stays_so_until_it_is_listed() -> None:
 def test_an_id_listed_by_another_coordinator_is_still_undispatched_here() -> None:
     (waiting,) = undispatched_between(qid(7), qid(9), set())
     assert still_undispatched([waiting], {qid(8, node="other")}) == [waiting]
+
+
+def test_a_pending_id_is_carried_into_a_look_whose_window_no_longer_holds_it() -> None:
+    pending = PendingSubmissions(grace_seconds=10)
+    assert pending.look(qid(7), qid(9), set(), now=0.0) == ([f"20261206_*_{8:05d}_{NODE}"], [])
+    assert pending.look(qid(9), qid(10), set(), now=5.0) == ([f"20261206_*_{8:05d}_{NODE}"], [])
+
+
+def test_a_pending_id_that_gets_listed_is_no_longer_pending() -> None:
+    pending = PendingSubmissions(grace_seconds=10)
+    pending.look(qid(7), qid(9), set(), now=0.0)
+    assert pending.look(qid(9), qid(10), {qid(8, "120001")}, now=1.0) == ([], [])
+
+
+def test_an_id_unlisted_for_the_grace_is_given_up_once_and_never_found_again() -> None:
+    pending = PendingSubmissions(grace_seconds=10)
+    pending.look(qid(7), qid(9), set(), now=0.0)
+    # The same window each look, as after a returned move: the id lies inside all of them.
+    assert pending.look(qid(7), qid(9), set(), now=9.9) == ([f"20261206_*_{8:05d}_{NODE}"], [])
+    assert pending.look(qid(7), qid(9), set(), now=10.0) == ([], [f"20261206_*_{8:05d}_{NODE}"])
+    assert pending.look(qid(7), qid(9), set(), now=16.0) == ([], [])
+
+
+def test_the_grace_counts_from_the_first_look_that_saw_the_id_not_from_each_look() -> None:
+    pending = PendingSubmissions(grace_seconds=10)
+    pending.look(qid(7), qid(9), set(), now=0.0)
+    pending.look(qid(9), qid(11), set(), now=6.0)  # a second id, first seen here
+    assert pending.look(qid(11), qid(12), set(), now=10.0) == (
+        [f"20261206_*_{10:05d}_{NODE}"],
+        [f"20261206_*_{8:05d}_{NODE}"],
+    )
+
+
+def test_the_switchovers_own_marks_are_never_pending() -> None:
+    pending = PendingSubmissions(grace_seconds=10, own={qid(8)})
+    assert pending.look(qid(7), qid(9), set(), now=0.0) == ([], [])
+
+
+def test_the_grace_restarts_when_the_address_is_back_since_no_client_could_follow_meanwhile() -> None:
+    pending = PendingSubmissions(grace_seconds=10)
+    pending.look(qid(7), qid(9), set(), now=0.0)  # seen at the look once the ENI was free
+    pending.restart_grace(now=8.0)  # the move went back to the holder
+    assert pending.look(qid(7), qid(10), {qid(9)}, now=17.9) == ([f"20261206_*_{8:05d}_{NODE}"], [])
+    assert pending.look(qid(7), qid(10), {qid(9)}, now=18.0) == ([], [f"20261206_*_{8:05d}_{NODE}"])

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from functions.failover.holder_wait import WaitMarks
+from functions.failover.query_ids import UNFOLLOWED_GRACE_SECONDS
 from functions.failover.switchover import Switchover, SwitchoverConfig
 from node_agent.contract import TAG_SWITCHOVER_SINCE, Metric
 from node_agent.trino.admin import TrinoError
@@ -354,6 +355,88 @@ def test_a_query_that_raced_the_move_holds_the_address_until_its_slow_client_fol
     (result,) = switchover(cluster, queries=running, submissions=submissions, logs=logs).run()
     assert len(logs.of("switchover_move_returned")) == 1
     assert detaches == [0, 4]  # looks 1-2: pending; 3: running; 4: quiet
+    assert (result.outcome, result.target) == ("moved", standby)
+
+
+def test_a_submission_no_client_follows_is_given_up_after_the_grace_and_the_address_moves_quietly(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """An id that is never listed (its client got no answer, or left) holds the move only so long."""
+    _holder, standby = holder_leaving
+    logs, clock = LogLines(), SteppingClock()
+    submissions = SubmissionsOnHolder()
+    detached_at: list[float] = []
+    cluster.aws.ec2.meta.events.register(
+        "before-call.ec2.DetachNetworkInterface", lambda **_: detached_at.append(clock.monotonic())
+    )
+    submissions.submit()  # before the window opens: outside it, but a look must first see it
+    opened = submissions.counter
+
+    def running(_address: str) -> int:
+        if submissions.counter == opened + 1:  # the window's mark is taken: POSTed inside it
+            submissions.submit()
+        return 0
+
+    (result,) = switchover(cluster, queries=running, submissions=submissions, clock=clock, logs=logs).run()
+    (given_up,) = logs.of("switchover_submission_given_up")
+    assert given_up["queries"] == [f"20261206_*_{opened + 2:05d}_abcde"]
+    assert (result.outcome, result.target) == ("moved", standby)
+    assert detached_at[0] >= UNFOLLOWED_GRACE_SECONDS
+
+
+def test_a_submission_whose_answer_the_move_lost_does_not_hold_the_address_to_the_quiet_wait_limit(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """A CI run of the rehearsal moved "not quiet" so: the move reset a stream client's POST after
+    the holder had allocated its id; the client submitted again, and the first id was never listed."""
+    _holder, standby = holder_leaving
+    logs = LogLines()
+    submissions = SubmissionsOnHolder()
+    detaches: list[int] = []
+
+    def detach(**_: Any) -> None:
+        detaches.append(1)
+        if len(detaches) == 1:
+            submissions.submit()  # its answer is lost: nobody ever follows this one
+
+    cluster.aws.ec2.meta.events.register("before-call.ec2.DetachNetworkInterface", detach)
+    (result,) = switchover(cluster, submissions=submissions, logs=logs, quiet_wait=120).run()
+    assert len(logs.of("switchover_move_returned")) == 1
+    assert len(logs.of("switchover_submission_given_up")) == 1
+    assert (result.outcome, result.target) == ("moved", standby)
+
+
+def test_the_grace_for_a_raced_submission_counts_from_the_address_coming_back_to_the_holder(
+    cluster: MotoCluster, holder_leaving: Coordinators
+) -> None:
+    """While the ENI is away no client can follow; a slow attach must not use up the client's time."""
+    holder, standby = holder_leaving
+    logs, clock = LogLines(), SteppingClock()
+    submissions = SubmissionsOnHolder()
+    back_at: list[float] = []
+    detaches: list[float] = []
+
+    def detach(**_: Any) -> None:
+        detaches.append(clock.monotonic())
+        if len(detaches) == 1:
+            submissions.submit()  # between the quiet look and the detach; the client has the answer
+
+    def slow_attach_back(**_: Any) -> None:
+        if cluster.eni_holder() == holder and detaches and not back_at:
+            clock.sleep(UNFOLLOWED_GRACE_SECONDS - 1)  # the attach back took most of the grace
+            back_at.append(clock.monotonic())
+
+    def running(_address: str) -> int:
+        if back_at and submissions.undispatched and clock.monotonic() >= back_at[0] + 5:
+            submissions.dispatch()  # the client follows 5 s after the address answers again
+            return 1
+        return 0
+
+    cluster.aws.ec2.meta.events.register("before-call.ec2.DetachNetworkInterface", detach)
+    cluster.aws.ec2.meta.events.register("after-call.ec2.AttachNetworkInterface", slow_attach_back)
+    (result,) = switchover(cluster, queries=running, submissions=submissions, clock=clock, logs=logs).run()
+    assert logs.of("switchover_submission_given_up") == []
+    assert detaches[1] >= back_at[0] + 5  # the second move waited for the client
     assert (result.outcome, result.target) == ("moved", standby)
 
 

@@ -35,7 +35,7 @@ from components.nodes.parameter import (
 from components.rollout import RolloutAlarms, RolloutAlarmsArgs, WorkerSchedules, WorkerSchedulesArgs
 from components.scaling import ScalingPolicies, ScalingPoliciesArgs
 from components.secrets import ClusterSecrets, ClusterSecretsArgs
-from components.settings.model import ClusterSettings
+from components.settings.model import ClusterSettings, SecretText
 from components.settings.trino import catalog_secret_arns
 from components.workers import WorkerFleet, WorkerFleetArgs, drain_hook_name, worker_asg_name
 from node_agent.contract import Role
@@ -61,9 +61,30 @@ class TrinoCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrinoClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_PREFIX + "TrinoCluster", name, None, opts)
         s = args.settings
-        network = ClusterNetwork(f"{name}-network", ClusterNetworkArgs(s), opts=child(self))
-        logs = ClusterLogging(f"{name}-logs", ClusterLoggingArgs(s), opts=child(self))
-        secrets = ClusterSecrets(f"{name}-secrets", ClusterSecretsArgs(s), opts=child(self))
+        tags = s.tags  # built once; the components only read it (tagged() and the log groups copy it)
+        network = ClusterNetwork(
+            f"{name}-network",
+            ClusterNetworkArgs(cluster=s.name, tags=tags, network=s.network, security=s.security),
+            opts=child(self),
+        )
+        logs = ClusterLogging(
+            f"{name}-logs",
+            ClusterLoggingArgs(cluster=s.name, tags=tags, retention_days=s.log_retention_days),
+            opts=child(self),
+        )
+        es_configured = s.elasticsearch.password if s.elasticsearch else None
+        secrets = ClusterSecrets(
+            f"{name}-secrets",
+            ClusterSecretsArgs(
+                cluster=s.name,
+                tags=tags,
+                kms_key_arn=s.volume.kms_key_arn,
+                management_password=s.security.authentication == "password",
+                # A password given as a Pulumi secret is stored here; a secret ARN is used as it is.
+                elasticsearch_password=es_configured if isinstance(es_configured, SecretText) else None,
+            ),
+            opts=child(self),
+        )
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         scope = caller.account_id.apply(
             lambda account: Scope(partition_of(s.region), s.region, account, s.name)
@@ -83,7 +104,11 @@ class TrinoCluster(pulumi.ComponentResource):
         identity = ClusterIdentity(
             f"{name}-identity",
             ClusterIdentityArgs(
-                settings=s,
+                cluster=s.name,
+                tags=tags,
+                trino=s.trino,
+                kms_key_arn=s.volume.kms_key_arn,
+                query_log=s.elasticsearch,
                 scope=scope,
                 parameter_name=parameter_name,
                 node_log_groups=list(logs.node_groups.values()),
@@ -145,7 +170,10 @@ class TrinoCluster(pulumi.ComponentResource):
         monitoring = ClusterMonitoring(
             f"{name}-monitoring",
             ClusterMonitoringArgs(
-                s,
+                cluster=s.name,
+                region=s.region,
+                tags=tags,
+                monitoring=s.monitoring,
                 worker_group_name=worker_asg_name(s.name),
                 coordinator_group_name=coordinator_asg_name(s.name),
             ),
@@ -153,7 +181,13 @@ class TrinoCluster(pulumi.ComponentResource):
         )
         rollout_alarms = RolloutAlarms(
             f"{name}-rollout-alarms",
-            RolloutAlarmsArgs(s, worker_group_name=worker_asg_name(s.name)),
+            RolloutAlarmsArgs(
+                cluster=s.name,
+                tags=tags,
+                alarm_topic_arns=s.monitoring.alarm_topic_arns,
+                worker_grace_seconds=s.health.worker_grace_seconds,
+                worker_group_name=worker_asg_name(s.name),
+            ),
             opts=child(self),
         )
 
@@ -177,9 +211,13 @@ class TrinoCluster(pulumi.ComponentResource):
         coordinators = CoordinatorPair(
             f"{name}-coordinators",
             CoordinatorPairArgs(
-                settings=s,
+                cluster=s.name,
+                tags=tags,
+                count=s.coordinator.count,
+                rollout=s.rollout,
                 launch=launch(Role.COORDINATOR, s.coordinator.instance_type, identity.coordinator_profile),
                 subnet_id=s.network.coordinator_subnet_id,
+                function_subnet_ids=s.network.worker_subnet_ids,
                 failover_role_arn=identity.failover_role.arn,
                 failover_log_group=logs.function_groups["failover"],
                 functions_security_group_id=network.functions.id,
@@ -225,12 +263,18 @@ class TrinoCluster(pulumi.ComponentResource):
             opts=child(self),
         )
         ScalingPolicies(
-            f"{name}-scaling", ScalingPoliciesArgs(s, worker_group_name=workers.group.name), opts=child(self)
+            f"{name}-scaling",
+            ScalingPoliciesArgs(
+                cluster=s.name, tags=tags, scaling=s.scaling, worker_group_name=workers.group.name
+            ),
+            opts=child(self),
         )
         if s.rollout.worker_schedules:
             WorkerSchedules(
                 f"{name}-schedules",
-                WorkerSchedulesArgs(s, worker_group_name=workers.group.name),
+                WorkerSchedulesArgs(
+                    cluster=s.name, schedules=s.rollout.worker_schedules, worker_group_name=workers.group.name
+                ),
                 opts=child(self),
             )
         scheme, port = s.security.client_scheme, s.security.client_port

@@ -14,7 +14,7 @@ from components.base import TYPE_PREFIX, child
 from components.lambdas.function import ClusterFunction, ClusterFunctionArgs
 from components.nodes.launch_template import NodeLaunchTemplateArgs, asg_tags, node_launch_template
 from components.rollout import coordinator_instance_refresh, switchover_hook, switchover_hook_name
-from components.settings.model import ClusterSettings
+from components.settings.model import RolloutSettings
 from node_agent.contract import Role
 
 # A coordinator needs this long to boot, render its config and pass its ready gate; until then
@@ -34,9 +34,16 @@ def coordinator_asg_name(cluster: str) -> str:
 
 @dataclass(frozen=True)
 class CoordinatorPairArgs:
-    settings: ClusterSettings
+    """The group and its failover function; of the settings only the group's size, how a new
+    template rolls out and where the functions run. What a coordinator boots with is `launch`'s."""
+
+    cluster: str  # the group's, hook's and function's names
+    tags: Mapping[str, str]
+    count: int  # coordinatorCount: 1, or 2 with a standby
+    rollout: RolloutSettings
     launch: NodeLaunchTemplateArgs
-    subnet_id: str
+    subnet_id: str  # the address's subnet: a coordinator must be there to take the address
+    function_subnet_ids: Sequence[str]  # the failover function's (the worker subnets)
     failover_role_arn: pulumi.Input[str]
     failover_log_group: pulumi.Input[str]
     functions_security_group_id: pulumi.Input[str]
@@ -53,9 +60,9 @@ class CoordinatorPair(pulumi.ComponentResource):
         self, name: str, args: CoordinatorPairArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "CoordinatorPair", name, None, opts)
-        s = args.settings
+        cluster = args.cluster
         template = node_launch_template(f"{name}-template", args.launch, self)
-        group_name = coordinator_asg_name(s.name)
+        group_name = coordinator_asg_name(cluster)
         launch: aws.autoscaling.GroupLaunchTemplateArgsDict = {
             "id": template.id,
             "version": template.latest_version.apply(str),
@@ -63,9 +70,9 @@ class CoordinatorPair(pulumi.ComponentResource):
         self.group = aws.autoscaling.Group(
             name,
             name=group_name,
-            min_size=s.coordinator.count,
-            max_size=s.coordinator.count,
-            desired_capacity=s.coordinator.count,
+            min_size=args.count,
+            max_size=args.count,
+            desired_capacity=args.count,
             vpc_zone_identifiers=[args.subnet_id],
             launch_template=launch,
             # EC2 checks only: the failover function marks a coordinator that stops answering
@@ -77,16 +84,18 @@ class CoordinatorPair(pulumi.ComponentResource):
             # coordinator waits on the switchover hook, which the failover function completes
             # once the address is on a healthy standby (components/rollout.py). On the group, not a
             # separate LifecycleHook resource, so the first instances are covered too.
-            instance_refresh=coordinator_instance_refresh(s, args.rollback_alarm_names),
-            initial_lifecycle_hooks=[switchover_hook(s)],
-            tags=asg_tags(s.tags, Role.COORDINATOR, group_name),
+            instance_refresh=coordinator_instance_refresh(
+                args.rollout, args.count, args.rollback_alarm_names
+            ),
+            initial_lifecycle_hooks=[switchover_hook(cluster)],
+            tags=asg_tags(args.tags, Role.COORDINATOR, group_name),
             # Nodes read their settings and secrets at boot: both must exist before the first one.
             opts=child(self, depends_on=args.boot_dependencies),
         )
         # The same hook as a resource of its own: Auto Scaling applies initial_lifecycle_hooks only
         # when it creates a group, so a stack deployed before rollouts existed gets it from here
         # (PutLifecycleHook creates or updates, so declaring both is safe on a new stack too).
-        hook = switchover_hook(s)
+        hook = switchover_hook(cluster)
         aws.autoscaling.LifecycleHook(
             f"{name}-switchover",
             name=hook["name"],
@@ -100,17 +109,17 @@ class CoordinatorPair(pulumi.ComponentResource):
             f"{name}-failover",
             ClusterFunctionArgs(
                 function="failover",
-                description=f"Keeps the {s.name} coordinator address on a healthy coordinator",
+                description=f"Keeps the {cluster} coordinator address on a healthy coordinator",
                 role_arn=args.failover_role_arn,
                 log_group_name=args.failover_log_group,
-                subnet_ids=s.network.worker_subnet_ids,
+                subnet_ids=args.function_subnet_ids,
                 security_group_ids=[args.functions_security_group_id],
                 environment=args.function_environment,
                 # One invocation probes for most of a minute (PROBE_WINDOW_SECONDS, plus an open
                 # failure streak's UNRESPONSIVE_SECONDS), then the next scheduled run takes over.
                 timeout_seconds=90,
                 reserved_concurrency=FAILOVER_CONCURRENCY,
-                tags=s.tags,
+                tags=args.tags,
                 # No EC2 state-change rule: EventBridge cannot filter those by tag or group, so it
                 # fired for every instance in the region, each event taking a concurrency slot
                 # (and with one slot, queueing behind a running watch). The running watch sees a
@@ -129,7 +138,7 @@ class CoordinatorPair(pulumi.ComponentResource):
                         "detail-type": [HOOK_EVENT],
                         "detail": {
                             "AutoScalingGroupName": [group_name],
-                            "LifecycleHookName": [switchover_hook_name(s.name)],
+                            "LifecycleHookName": [switchover_hook_name(cluster)],
                         },
                     },
                 },

@@ -7,13 +7,13 @@ logs forever; the functions are pointed at groups created here instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child
-from components.settings.model import ClusterSettings
 from node_agent.contract import LogFile
 
 # LogFile member -> (retention kind in the stack config, group name suffix)
@@ -32,7 +32,11 @@ def log_group_prefix(cluster: str) -> str:
 
 @dataclass(frozen=True)
 class ClusterLoggingArgs:
-    settings: ClusterSettings
+    """The groups' names follow the cluster; their retention is all the stack config decides."""
+
+    cluster: str
+    tags: Mapping[str, str]
+    retention_days: Mapping[str, int]  # by kind: server, httpRequest, agent, syslog, functions
 
 
 class ClusterLogging(pulumi.ComponentResource):
@@ -46,15 +50,14 @@ class ClusterLogging(pulumi.ComponentResource):
         self, name: str, args: ClusterLoggingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "ClusterLogging", name, None, opts)
-        s = args.settings
-        prefix = log_group_prefix(s.name)
+        prefix = log_group_prefix(args.cluster)
         self.node_groups = {}
         for log_file, (kind, suffix) in NODE_LOGS.items():
             group = aws.cloudwatch.LogGroup(
                 f"{name}-{suffix}",
                 name=f"{prefix}/{suffix}",
-                retention_in_days=s.log_retention_days[kind],
-                tags={**s.tags, "Name": f"{prefix}/{suffix}"},
+                retention_in_days=args.retention_days[kind],
+                tags={**args.tags, "Name": f"{prefix}/{suffix}"},
                 opts=child(self),
             )
             self.node_groups[log_file.name] = group.name
@@ -63,8 +66,8 @@ class ClusterLogging(pulumi.ComponentResource):
             group = aws.cloudwatch.LogGroup(
                 f"{name}-{function}",
                 name=f"{prefix}/functions/{function}",
-                retention_in_days=s.log_retention_days["functions"],
-                tags={**s.tags, "Name": f"{prefix}/functions/{function}"},
+                retention_in_days=args.retention_days["functions"],
+                tags={**args.tags, "Name": f"{prefix}/functions/{function}"},
                 opts=child(self),
             )
             self.function_groups[function] = group.name

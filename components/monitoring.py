@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings.model import ClusterSettings
+from components.settings.model import MonitoringSettings
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
 
 ALARM_PERIOD_SECONDS = 300
@@ -115,7 +116,13 @@ def dashboard_body(cluster: str, region: str, worker_group: str, coordinator_gro
 
 @dataclass(frozen=True)
 class ClusterMonitoringArgs:
-    settings: ClusterSettings
+    """The dashboard and alarms read the cluster's metrics in its region; the `monitoring`
+    section sets where alarms go and the failed-queries threshold."""
+
+    cluster: str  # the dashboard's name and the metric dimension
+    region: str  # the dashboard's widgets and its console URL
+    tags: Mapping[str, str]
+    monitoring: MonitoringSettings
     worker_group_name: str
     coordinator_group_name: str
 
@@ -128,19 +135,19 @@ class ClusterMonitoring(pulumi.ComponentResource):
         self, name: str, args: ClusterMonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "ClusterMonitoring", name, None, opts)
-        s = args.settings
+        cluster = args.cluster
         self._name = name
-        self._settings = s
+        self._args = args
         self.alarms = {}
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=s.name,
+            dashboard_name=cluster,
             dashboard_body=dashboard_body(
-                s.name, s.region, args.worker_group_name, args.coordinator_group_name
+                cluster, args.region, args.worker_group_name, args.coordinator_group_name
             ),
             opts=child(self),
         )
-        self.dashboard_url = dashboard_url(s.region, s.name)
+        self.dashboard_url = dashboard_url(args.region, cluster)
         # The coordinator's agent publishes every minute; silence means no coordinator is serving.
         self._alarm(
             "no-coordinator",
@@ -163,11 +170,11 @@ class ClusterMonitoring(pulumi.ComponentResource):
         )
         self._alarm(
             "failed-queries",
-            f"more than {s.monitoring.failed_queries_threshold} queries failed in 5 minutes",
+            f"more than {args.monitoring.failed_queries_threshold} queries failed in 5 minutes",
             Metric.FAILED_QUERIES,
             statistic="Sum",
             comparison="GreaterThanThreshold",
-            threshold=s.monitoring.failed_queries_threshold,
+            threshold=args.monitoring.failed_queries_threshold,
         )
         self._alarm(
             "systemic-worker-fault",
@@ -200,14 +207,14 @@ class ClusterMonitoring(pulumi.ComponentResource):
         period: int = ALARM_PERIOD_SECONDS,
         missing: str = "notBreaching",
     ) -> aws.cloudwatch.MetricAlarm:
-        s = self._settings
-        topics = list(s.monitoring.alarm_topic_arns)
+        cluster = self._args.cluster
+        topics = list(self._args.monitoring.alarm_topic_arns)
         alarm = self.alarms[label] = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{label}",
-            alarm_description=f"{s.name}: {meaning}",
+            alarm_description=f"{cluster}: {meaning}",
             namespace=CLOUDWATCH_NAMESPACE,
             metric_name=metric.value,
-            dimensions={DIMENSION_CLUSTER: s.name},
+            dimensions={DIMENSION_CLUSTER: cluster},
             statistic=statistic,
             period=period,
             evaluation_periods=periods,
@@ -216,7 +223,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
             treat_missing_data=missing,
             alarm_actions=topics,
             ok_actions=topics,
-            tags=tagged(s.tags, f"{s.name}-{label}"),
+            tags=tagged(self._args.tags, f"{cluster}-{label}"),
             opts=child(self),
         )
         return alarm

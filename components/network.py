@@ -8,13 +8,14 @@ address comes first, then the settings, then the instances that read them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings.model import ClusterSettings
+from components.settings.model import NetworkSettings, SecuritySettings
 from node_agent.contract import AGENT_METRICS_PORT, TAG_ROLE, TRINO_HTTP_PORT, TRINO_HTTPS_PORT, Role
 
 ANYWHERE = "0.0.0.0/0"
@@ -22,7 +23,13 @@ ANYWHERE = "0.0.0.0/0"
 
 @dataclass(frozen=True)
 class ClusterNetworkArgs:
-    settings: ClusterSettings
+    """What the groups and the address need: the VPC and who may connect (`network`), and from
+    `security` only which ports clients and the health queries use."""
+
+    cluster: str  # names and descriptions
+    tags: Mapping[str, str]
+    network: NetworkSettings
+    security: SecuritySettings
 
 
 def _slug(text: str) -> str:
@@ -46,30 +53,30 @@ class ClusterNetwork(pulumi.ComponentResource):
         self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "ClusterNetwork", name, None, opts)
-        s = args.settings
+        cluster, net, security = args.cluster, args.network, args.security
         self._name = name
-        self._settings = s
-        self.nodes = self._security_group("nodes", f"Trino nodes of {s.name}")
-        self.clients = self._security_group("clients", f"Trino clients to the coordinators of {s.name}")
+        self._args = args
+        self.nodes = self._security_group("nodes", f"Trino nodes of {cluster}")
+        self.clients = self._security_group("clients", f"Trino clients to the coordinators of {cluster}")
         self.functions = self._security_group(
-            "functions", f"Failover and worker-health functions of {s.name}"
+            "functions", f"Failover and worker-health functions of {cluster}"
         )
         # Members talk to each other (and the agents to their own node) on the HTTP port; the
         # shared secret authenticates that traffic, and this group keeps it inside the cluster.
         self._ingress("members", TRINO_HTTP_PORT, group=self.nodes.id, what="Trino between members")
         self._ingress("functions", TRINO_HTTP_PORT, group=self.functions.id, what="probes from the functions")
-        if s.security.health_check_over_https:
+        if security.health_check_over_https:
             self._ingress("functions", TRINO_HTTPS_PORT, group=self.functions.id, what="health queries")
-        client_port = s.security.client_port
-        for cidr in s.network.client_cidrs:
+        client_port = security.client_port
+        for cidr in net.client_cidrs:
             self._ingress(
                 f"clients-{_slug(cidr)}", client_port, cidr=cidr, what="Trino clients", to=self.clients
             )
-        for group in s.network.client_security_group_ids:
+        for group in net.client_security_group_ids:
             self._ingress(f"clients-{group}", client_port, group=group, what="Trino clients", to=self.clients)
-        for cidr in s.network.metrics_cidrs:
+        for cidr in net.metrics_cidrs:
             self._ingress(f"metrics-{_slug(cidr)}", AGENT_METRICS_PORT, cidr=cidr, what="Prometheus")
-        for group in s.network.metrics_security_group_ids:
+        for group in net.metrics_security_group_ids:
             self._ingress(f"metrics-{group}", AGENT_METRICS_PORT, group=group, what="Prometheus")
         # Nodes reach AWS APIs, S3, the metastore and Elasticsearch, whose ports vary by user.
         aws.vpc.SecurityGroupEgressRule(
@@ -78,7 +85,7 @@ class ClusterNetwork(pulumi.ComponentResource):
             ip_protocol="-1",
             cidr_ipv4=ANYWHERE,
             description="AWS APIs, S3, metastore, Elasticsearch",
-            tags=tagged(s.tags, f"{s.name}-nodes-egress"),
+            tags=tagged(args.tags, f"{cluster}-nodes-egress"),
             opts=child(self),
         )
         # The functions need only AWS APIs (HTTPS) and Trino's HTTP port on the nodes.
@@ -90,10 +97,10 @@ class ClusterNetwork(pulumi.ComponentResource):
             to_port=443,
             cidr_ipv4=ANYWHERE,
             description="AWS APIs",
-            tags=tagged(s.tags, f"{s.name}-functions-egress-aws"),
+            tags=tagged(args.tags, f"{cluster}-functions-egress-aws"),
             opts=child(self),
         )
-        trino_ports = [TRINO_HTTP_PORT, *([TRINO_HTTPS_PORT] if s.security.health_check_over_https else [])]
+        trino_ports = [TRINO_HTTP_PORT, *([TRINO_HTTPS_PORT] if security.health_check_over_https else [])]
         for port in trino_ports:
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-functions-egress-trino-{port}",
@@ -103,17 +110,17 @@ class ClusterNetwork(pulumi.ComponentResource):
                 to_port=port,
                 referenced_security_group_id=self.nodes.id,
                 description=f"Trino on the nodes, {port}",
-                tags=tagged(s.tags, f"{s.name}-functions-egress-trino-{port}"),
+                tags=tagged(args.tags, f"{cluster}-functions-egress-trino-{port}"),
                 opts=child(self),
             )
-        private_ips = [s.network.coordinator_private_ip] if s.network.coordinator_private_ip else None
+        private_ips = [net.coordinator_private_ip] if net.coordinator_private_ip else None
         self.coordinator_address = aws.ec2.NetworkInterface(
             f"{name}-coordinator-address",
-            subnet_id=s.network.coordinator_subnet_id,
+            subnet_id=net.coordinator_subnet_id,
             private_ips=private_ips,
-            security_groups=[self.nodes.id, self.clients.id, *s.network.extra_security_group_ids],
-            description=f"Fixed address of the active {s.name} coordinator (moved on failover)",
-            tags=tagged(s.tags, f"{s.name}-coordinator-address", **{TAG_ROLE: Role.COORDINATOR.value}),
+            security_groups=[self.nodes.id, self.clients.id, *net.extra_security_group_ids],
+            description=f"Fixed address of the active {cluster} coordinator (moved on failover)",
+            tags=tagged(args.tags, f"{cluster}-coordinator-address", **{TAG_ROLE: Role.COORDINATOR.value}),
             opts=child(self),
         )
         self.register_outputs(
@@ -127,12 +134,11 @@ class ClusterNetwork(pulumi.ComponentResource):
 
     def _security_group(self, label: str, description: str) -> aws.ec2.SecurityGroup:
         """A group in the cluster's VPC: named after this component, tagged after the cluster."""
-        s = self._settings
         return aws.ec2.SecurityGroup(
             f"{self._name}-{label}",
-            vpc_id=s.network.vpc_id,
+            vpc_id=self._args.network.vpc_id,
             description=description,
-            tags=tagged(s.tags, f"{s.name}-{label}"),
+            tags=tagged(self._args.tags, f"{self._args.cluster}-{label}"),
             opts=child(self),
         )
 
@@ -155,6 +161,6 @@ class ClusterNetwork(pulumi.ComponentResource):
             cidr_ipv4=cidr,
             referenced_security_group_id=group,
             description=f"{what} on {port}",
-            tags=tagged(self._settings.tags, f"{self._name}-in-{label}-{port}"),
+            tags=tagged(self._args.tags, f"{self._name}-in-{label}-{port}"),
             opts=child(self),
         )

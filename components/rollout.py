@@ -18,14 +18,14 @@ a moment with no running query (functions/failover/switchover.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings.model import ClusterSettings
+from components.settings.model import ClusterSettings, RolloutSettings, WorkerSchedule
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -70,9 +70,8 @@ def _preferences(
 
 
 def worker_instance_refresh(
-    settings: ClusterSettings, alarm_names: Sequence[pulumi.Input[str]]
+    r: RolloutSettings, alarm_names: Sequence[pulumi.Input[str]]
 ) -> aws.autoscaling.GroupInstanceRefreshArgsDict:
-    r = settings.rollout
     preferences = _preferences(
         min_healthy=r.min_healthy_percent,
         max_healthy=WORKER_MAX_HEALTHY_PERCENT,
@@ -87,14 +86,14 @@ def worker_instance_refresh(
 
 
 def coordinator_instance_refresh(
-    settings: ClusterSettings, alarm_names: Sequence[pulumi.Input[str]]
+    r: RolloutSettings, count: int, alarm_names: Sequence[pulumi.Input[str]]
 ) -> aws.autoscaling.GroupInstanceRefreshArgsDict:
-    r = settings.rollout
+    """`count` coordinators: the refresh may run one more than that (launch before terminate)."""
     return {
         "strategy": "Rolling",
         "preferences": _preferences(
             min_healthy=100,
-            max_healthy=coordinator_max_healthy_percent(settings.coordinator.count),
+            max_healthy=coordinator_max_healthy_percent(count),
             warmup=r.instance_warmup_seconds,
             alarm_names=alarm_names,
             auto_rollback=r.auto_rollback,
@@ -102,24 +101,29 @@ def coordinator_instance_refresh(
     }
 
 
-def switchover_hook(settings: ClusterSettings) -> aws.autoscaling.GroupInitialLifecycleHookArgsDict:
+def switchover_hook(cluster: str) -> aws.autoscaling.GroupInitialLifecycleHookArgsDict:
     """Held by the failover function; CONTINUE when it is dead, so a termination never hangs."""
     return {
-        "name": switchover_hook_name(settings.name),
+        "name": switchover_hook_name(cluster),
         "lifecycle_transition": TERMINATING,
         "heartbeat_timeout": SWITCHOVER_HEARTBEAT_SECONDS,
         "default_result": "CONTINUE",
     }
 
 
-def not_joining_periods(settings: ClusterSettings) -> int:
+def not_joining_periods(worker_grace_seconds: int) -> int:
     """Minutes a worker may be in service but not in Trino before the alarm: its boot grace."""
-    return max(3, math.ceil(settings.health.worker_grace_seconds / 60))
+    return max(3, math.ceil(worker_grace_seconds / 60))
 
 
 @dataclass(frozen=True)
 class RolloutAlarmsArgs:
-    settings: ClusterSettings
+    """One alarm: its length is the workers' boot grace, its actions the cluster's alarm topics."""
+
+    cluster: str  # the alarm's name and the metric dimension
+    tags: Mapping[str, str]
+    alarm_topic_arns: Sequence[str]
+    worker_grace_seconds: int  # healthWorkerGraceSeconds: how long a new worker may take to join
     worker_group_name: str
 
 
@@ -132,15 +136,15 @@ class RolloutAlarms(pulumi.ComponentResource):
         self, name: str, args: RolloutAlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "RolloutAlarms", name, None, opts)
-        s = args.settings
-        topics = list(s.monitoring.alarm_topic_arns)
-        alarm_name = workers_not_joining_alarm_name(s.name)
-        periods = not_joining_periods(s)
+        cluster = args.cluster
+        topics = list(args.alarm_topic_arns)
+        alarm_name = workers_not_joining_alarm_name(cluster)
+        periods = not_joining_periods(args.worker_grace_seconds)
         self.workers_not_joining = aws.cloudwatch.MetricAlarm(
             f"{name}-workers-not-joining",
             name=alarm_name,
             alarm_description=(
-                f"{s.name}: for {periods} minutes more workers were in service than Trino counted as "
+                f"{cluster}: for {periods} minutes more workers were in service than Trino counted as "
                 "active (new workers not joining); rolls back a worker refresh"
             ),
             comparison_operator="GreaterThanOrEqualToThreshold",
@@ -164,7 +168,7 @@ class RolloutAlarms(pulumi.ComponentResource):
                     "metric": {
                         "namespace": CLOUDWATCH_NAMESPACE,
                         "metric_name": Metric.ACTIVE_WORKERS.value,
-                        "dimensions": {DIMENSION_CLUSTER: s.name},
+                        "dimensions": {DIMENSION_CLUSTER: cluster},
                         "period": 60,
                         "stat": "Maximum",
                     },
@@ -178,7 +182,7 @@ class RolloutAlarms(pulumi.ComponentResource):
             ],
             alarm_actions=topics,
             ok_actions=topics,
-            tags=tagged(s.tags, alarm_name),
+            tags=tagged(args.tags, alarm_name),
             opts=child(self),
         )
         self.register_outputs({"workersNotJoining": self.workers_not_joining.name})
@@ -186,7 +190,10 @@ class RolloutAlarms(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class WorkerSchedulesArgs:
-    settings: ClusterSettings
+    """The `workerSchedules` entries, each an action named after the cluster."""
+
+    cluster: str
+    schedules: Sequence[WorkerSchedule]
     worker_group_name: pulumi.Input[str]
 
 
@@ -199,11 +206,10 @@ class WorkerSchedules(pulumi.ComponentResource):
         self, name: str, args: WorkerSchedulesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "WorkerSchedules", name, None, opts)
-        s = args.settings
         self.actions = [
             aws.autoscaling.Schedule(
                 f"{name}-{schedule.name}",
-                scheduled_action_name=f"{s.name}-{schedule.name}",
+                scheduled_action_name=f"{args.cluster}-{schedule.name}",
                 autoscaling_group_name=args.worker_group_name,
                 recurrence=schedule.recurrence,
                 time_zone=schedule.time_zone,
@@ -213,7 +219,7 @@ class WorkerSchedules(pulumi.ComponentResource):
                 desired_capacity=-1 if schedule.desired_capacity is None else schedule.desired_capacity,
                 opts=child(self),
             )
-            for schedule in s.rollout.worker_schedules
+            for schedule in args.schedules
         ]
         self.register_outputs({"scheduledActions": [a.scheduled_action_name for a in self.actions]})
 
@@ -222,6 +228,7 @@ def rollout_summary(settings: ClusterSettings) -> list[str]:
     """What `make plan` prints about rollouts: what rolls, in what batches, and what stops it."""
     r = settings.rollout
     count = settings.coordinator.count
+    not_joining = not_joining_periods(settings.health.worker_grace_seconds)
     checkpoints = (
         f"pause {r.checkpoint_delay_seconds} s at {', '.join(f'{p} %' for p in r.checkpoint_percentages)}"
         if r.checkpoint_percentages
@@ -239,7 +246,7 @@ def rollout_summary(settings: ClusterSettings) -> list[str]:
         f"address on the leaving holder up to {r.standby_wait_minutes} min for a healthy standby, "
         f"then moves it when no query runs (waits up to {r.quiet_wait_seconds} s, then moves anyway)",
         f"rollback alarms ({rollback}): workers {workers_not_joining_alarm_name(settings.name)} "
-        f"({not_joining_periods(settings)} min), failed-queries; coordinators no-coordinator, failed-queries",
+        f"({not_joining} min), failed-queries; coordinators no-coordinator, failed-queries",
     ]
     for schedule in r.worker_schedules:
         sizes = ", ".join(

@@ -8,13 +8,14 @@ goes through the worker group's drain hook, so no running query is killed by it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings.model import ClusterSettings
+from components.settings.model import ScalingSettings
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
 
 SIGNAL_PERIOD_SECONDS = 60
@@ -42,7 +43,11 @@ def step_adjustments(step: int, double_above: float) -> list[aws.autoscaling.Pol
 
 @dataclass(frozen=True)
 class ScalingPoliciesArgs:
-    settings: ClusterSettings
+    """The policies follow the `scaling` section alone; the cluster names the metric dimension."""
+
+    cluster: str  # the agent's metrics carry it as their dimension
+    tags: Mapping[str, str]
+    scaling: ScalingSettings
     worker_group_name: pulumi.Input[str]
 
 
@@ -51,7 +56,7 @@ class ScalingPolicies(pulumi.ComponentResource):
         self, name: str, args: ScalingPoliciesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "ScalingPolicies", name, None, opts)
-        s = args.settings
+        scaling = args.scaling
         self._name = name
         self._args = args
         cpu = aws.autoscaling.Policy(
@@ -60,11 +65,11 @@ class ScalingPolicies(pulumi.ComponentResource):
             policy_type="TargetTrackingScaling",
             target_tracking_configuration={
                 "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
-                "target_value": float(s.scaling.cpu_target_percent),
+                "target_value": float(scaling.cpu_target_percent),
             },
             opts=child(self),
         )
-        queued_threshold = float(s.scaling.queued_queries_threshold)
+        queued_threshold = float(scaling.queued_queries_threshold)
         # Twice the threshold of queued queries earns a double step.
         queued = self._step_out(
             "queued-queries",
@@ -72,9 +77,9 @@ class ScalingPolicies(pulumi.ComponentResource):
             queued_threshold,
             queued_threshold,
             "Maximum",
-            fast=s.scaling.fast_queue_metric,
+            fast=scaling.fast_queue_metric,
         )
-        memory_threshold = float(s.scaling.memory_reserved_percent)
+        memory_threshold = float(scaling.memory_reserved_percent)
         # Halfway from the threshold to a full cluster earns a double step.
         memory = self._step_out(
             "memory-reserved",
@@ -97,8 +102,8 @@ class ScalingPolicies(pulumi.ComponentResource):
         *,
         fast: bool = False,
     ) -> aws.autoscaling.Policy:
-        s = self._args.settings
-        step = s.scaling.step_workers
+        cluster = self._args.cluster
+        step = self._args.scaling.step_workers
         policy = aws.autoscaling.Policy(
             f"{self._name}-{label}",
             autoscaling_group_name=self._args.worker_group_name,
@@ -110,10 +115,10 @@ class ScalingPolicies(pulumi.ComponentResource):
         )
         aws.cloudwatch.MetricAlarm(
             f"{self._name}-{label}",
-            alarm_description=f"{s.name}: {metric.value} above {threshold:g}, adding workers",
+            alarm_description=f"{cluster}: {metric.value} above {threshold:g}, adding workers",
             namespace=CLOUDWATCH_NAMESPACE,
             metric_name=metric.value,
-            dimensions={DIMENSION_CLUSTER: s.name},
+            dimensions={DIMENSION_CLUSTER: cluster},
             statistic=statistic,
             period=FAST_PERIOD_SECONDS if fast else SIGNAL_PERIOD_SECONDS,
             evaluation_periods=FAST_EVALUATIONS if fast else SIGNAL_EVALUATIONS,
@@ -121,7 +126,7 @@ class ScalingPolicies(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
             alarm_actions=[policy.arn],
-            tags=tagged(s.tags, f"{s.name}-scale-out-{label}"),
+            tags=tagged(self._args.tags, f"{cluster}-scale-out-{label}"),
             opts=child(self),
         )
         return policy

@@ -12,13 +12,14 @@ followed by a rolling replacement of the nodes.
 from __future__ import annotations
 
 import secrets as token_source
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
-from components.settings.model import ClusterSettings, SecretText
+from components.settings.model import SecretText
 
 RECOVERY_WINDOW_DAYS = 7
 
@@ -30,7 +31,14 @@ def generated_secret() -> pulumi.Output[str]:
 
 @dataclass(frozen=True)
 class ClusterSecretsArgs:
-    settings: ClusterSettings
+    """Which secrets exist depends on two settings alone: whether passwords are on (the agent's
+    management user) and whether the Elasticsearch password came as a Pulumi secret to store."""
+
+    cluster: str  # secret names and descriptions
+    tags: Mapping[str, str]
+    kms_key_arn: str | None  # the cluster's key, also the volumes'; None: the AWS-managed key
+    management_password: bool  # securityAuthentication is "password"
+    elasticsearch_password: SecretText | None  # a configured value to store (not an existing secret)
 
 
 class ClusterSecrets(pulumi.ComponentResource):
@@ -44,9 +52,8 @@ class ClusterSecrets(pulumi.ComponentResource):
         self, name: str, args: ClusterSecretsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "ClusterSecrets", name, None, opts)
-        s = args.settings
         self._name = name
-        self._settings = s
+        self._args = args
         self.versions = []
         self.version_ids = {}
         self.shared_secret_arn = self._secret(
@@ -56,7 +63,7 @@ class ClusterSecrets(pulumi.ComponentResource):
             generated=True,
         )
         self.management_password_arn = None
-        if s.security.authentication == "password":
+        if args.management_password:
             self.management_password_arn = self._secret(
                 "management-password",
                 "Password of the node agent's management user on the coordinator",
@@ -64,12 +71,11 @@ class ClusterSecrets(pulumi.ComponentResource):
                 generated=True,
             )
         self.elasticsearch_password_arn = None
-        es = s.elasticsearch
-        if es is not None and isinstance(es.password, SecretText):
+        if args.elasticsearch_password is not None:
             self.elasticsearch_password_arn = self._secret(
                 "elasticsearch-password",
                 "Password of the query log's Elasticsearch user",
-                pulumi.Output.secret(es.password.value),
+                pulumi.Output.secret(args.elasticsearch_password.value),
                 generated=False,
             )
         self.register_outputs(
@@ -83,14 +89,14 @@ class ClusterSecrets(pulumi.ComponentResource):
     def _secret(
         self, label: str, description: str, value: pulumi.Output[str], *, generated: bool
     ) -> pulumi.Output[str]:
-        s = self._settings
+        cluster = self._args.cluster
         secret = aws.secretsmanager.Secret(
             f"{self._name}-{label}",
-            name_prefix=f"{s.name}/{label}-",
-            description=f"{description}; {s.name}",
-            kms_key_id=s.volume.kms_key_arn,
+            name_prefix=f"{cluster}/{label}-",
+            description=f"{description}; {cluster}",
+            kms_key_id=self._args.kms_key_arn,
             recovery_window_in_days=RECOVERY_WINDOW_DAYS,
-            tags=tagged(s.tags, f"{s.name}/{label}"),
+            tags=tagged(self._args.tags, f"{cluster}/{label}"),
             opts=child(self),
         )
         version = aws.secretsmanager.SecretVersion(

@@ -110,7 +110,7 @@ class WorkerFleet(pulumi.ComponentResource):
             ],
             # A new template version (anything a worker reads at boot changed) starts a rolling
             # refresh; each replaced worker drains through the hook above (components/rollout.py).
-            instance_refresh=worker_instance_refresh(s, args.rollback_alarm_names),
+            instance_refresh=worker_instance_refresh(s.rollout, args.rollback_alarm_names),
             tags=asg_tags(s.tags, Role.WORKER, group_name),
             # desiredCapacity belongs to the scaling policies after creation: an update must not
             # reset it (and terminate workers) to the configured starting size.

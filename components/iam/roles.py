@@ -17,14 +17,22 @@ import pulumi_aws as aws
 from components.base import TYPE_PREFIX, child, tagged
 from components.iam import policies
 from components.iam.policies import NodeGrants, Scope
-from components.settings.model import ClusterSettings
+from components.settings.model import ElasticsearchConfig, TrinoSettings
 from components.settings.trino import catalog_secret_arns
 from node_agent.contract import TAG_ROLE, Role
 
 
 @dataclass(frozen=True)
 class ClusterIdentityArgs:
-    settings: ClusterSettings
+    """Of the settings, the grants depend only on what Trino reads (`trino`: buckets, catalogs'
+    secrets, the Glue metastore), the cluster's KMS key and the query log's store; the rest is
+    wiring: the ARNs and names of what the other components create."""
+
+    cluster: str  # role descriptions and Name tags
+    tags: Mapping[str, str]
+    trino: TrinoSettings
+    kms_key_arn: str | None
+    query_log: ElasticsearchConfig | None
     scope: pulumi.Output[Scope]
     parameter_name: str
     node_log_groups: Sequence[pulumi.Input[str]]
@@ -49,23 +57,23 @@ class ClusterIdentity(pulumi.ComponentResource):
         self, name: str, args: ClusterIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_PREFIX + "ClusterIdentity", name, None, opts)
-        s = args.settings
+        trino = args.trino
         self._name = name
-        self._settings = s
-        buckets = [*s.trino.data_buckets, *([s.trino.exchange_bucket] if s.trino.exchange_bucket else [])]
-        kms = s.volume.kms_key_arn
+        self._args = args
+        buckets = [*trino.data_buckets, *([trino.exchange_bucket] if trino.exchange_bucket else [])]
+        kms = args.kms_key_arn
 
         def grants(secret_arns: Sequence[str], groups: Sequence[str]) -> NodeGrants:
             return NodeGrants(args.parameter_name, groups, secret_arns, buckets, kms)
 
         # Every node renders the catalogs, so every node reads the secrets they refer to.
-        catalog_arns = catalog_secret_arns(s.trino.catalogs)
+        catalog_arns = catalog_secret_arns(trino.catalogs)
         coordinator_doc = _document(
             args.scope,
             [*args.coordinator_secret_arns, *catalog_arns],
             args.node_log_groups,
             lambda scope, arns, groups, _: policies.coordinator_policy(
-                scope, grants(arns, groups), glue=s.trino.metastore == "glue", query_log=s.elasticsearch
+                scope, grants(arns, groups), glue=trino.metastore == "glue", query_log=args.query_log
             ),
         )
         worker_doc = _document(
@@ -125,12 +133,12 @@ class ClusterIdentity(pulumi.ComponentResource):
 
     def _role(self, job: str, service: str, document: pulumi.Output[str]) -> aws.iam.Role:
         """The job's role with its one inline policy; no AWS-managed policy (see policies.py)."""
-        s = self._settings
+        cluster = self._args.cluster
         role = aws.iam.Role(
             f"{self._name}-{job}",
             assume_role_policy=json.dumps(policies.assume_role(service)),
-            description=f"{job} of Trino cluster {s.name}",
-            tags=tagged(s.tags, f"{s.name}-{job}", **{TAG_ROLE: job}),
+            description=f"{job} of Trino cluster {cluster}",
+            tags=tagged(self._args.tags, f"{cluster}-{job}", **{TAG_ROLE: job}),
             opts=child(self),
         )
         aws.iam.RolePolicy(
@@ -142,11 +150,11 @@ class ClusterIdentity(pulumi.ComponentResource):
         return role
 
     def _profile(self, job: str, role: aws.iam.Role) -> aws.iam.InstanceProfile:
-        s = self._settings
+        cluster = self._args.cluster
         return aws.iam.InstanceProfile(
             f"{self._name}-{job}",
             role=role.name,
-            tags=tagged(s.tags, f"{s.name}-{job}", **{TAG_ROLE: Role(job).value}),
+            tags=tagged(self._args.tags, f"{cluster}-{job}", **{TAG_ROLE: Role(job).value}),
             opts=child(self),
         )
 

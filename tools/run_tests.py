@@ -32,7 +32,7 @@ PARTS: tuple[tuple[str, str, int], ...] = (
     ("integration", "integration", 0),
     ("not integration", "not integration", NICE_REST),
 )
-PYTEST_OPTIONS = ("-q", "-ra", "--durations=15")
+PYTEST_OPTIONS = ("-q", "-ra", "--durations=40")  # 40: enough to see where CI time goes
 # pytest's exit status 5: no test selected (e.g. a -k that matches tests of the other part only).
 NO_TESTS_COLLECTED = 5
 

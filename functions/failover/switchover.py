@@ -367,13 +367,10 @@ class Switchover:
         return None
 
     def _unlisted(self, address: str, first: str | None, last: str | None) -> list[str] | None:
-        """Query ids the holder allocated between two marks, or seen so before, and does not list.
-
-        Those are submitted and not yet dispatched, but for ones unlisted so long that no client
-        follows them (logged once, then left out). None when that cannot be known (no mark, or no
-        listing: the holder did not answer in time); callers then treat the holder as not quiet.
-        An empty list without marks at all only when marks are not taken (no submission_mark).
-        """
+        """Ids the holder allocated between two marks, or seen so before, and does not list: submitted,
+        not dispatched (but for ones no client follows: logged once, then left out). None when that
+        cannot be known (no mark or listing: the holder did not answer), so not quiet; [] when no
+        submission_mark is configured."""
         if self.submission_mark is None:
             return []
         if first is None or last is None:

@@ -7,7 +7,7 @@ the Web UI logs in at /ui/auth/login. Not proven on 483: the query log (the HTTP
 is not on Maven Central after 368, so TrinoFactory takes it out of the render: the one difference
 from the production render here) and password authentication (the password authenticators
 plugin is not served either); both stay proven on 476. Every other optional feature the stack
-can turn on boots here, together with the features it can be combined with.
+can turn on boots a render of its own here.
 """
 
 from __future__ import annotations
@@ -149,32 +149,11 @@ FEATURES: dict[str, Callable[[NodeSettings, Path], NodeSettings]] = {
 }
 
 
-# One boot per set of features a stack can turn on together (one retry policy, one exchange), so
-# every feature boots, with the others it may meet, in three renders instead of six (a boot costs
-# a minute of CI). A property Trino refuses fails the boot with the property's name in the log.
-RENDERS: dict[str, tuple[str, ...]] = {
-    "spill, query retries, https, catalogs and overrides": (
-        "spill",
-        "query retries",
-        "https",
-        "catalogs and overrides",
-    ),
-    "task retries, S3 exchange": ("task retries, S3 exchange",),
-    "task retries, local exchange": ("task retries, local exchange",),
-}
-
-
-def test_every_optional_feature_is_in_one_of_the_renders() -> None:
-    assert sorted(f for features in RENDERS.values() for f in features) == sorted(FEATURES)
-
-
-@pytest.mark.parametrize("render_name", list(RENDERS))
+@pytest.mark.parametrize("feature", list(FEATURES))
 def test_the_483_render_of_each_optional_feature_boots_cleanly(
-    factory: TrinoFactory, render_name: str, tmp_path: Path
+    factory: TrinoFactory, feature: str, tmp_path: Path
 ) -> None:
-    settings = default_settings(VERSION)
-    for feature in RENDERS[render_name]:
-        settings = FEATURES[feature](settings, tmp_path)
+    settings = FEATURES[feature](default_settings(VERSION), tmp_path)
     secrets = harness_secrets()
     if settings.tls.enabled:
         leaf = issue_certificate("127.0.0.1", dns_names=["localhost"], ip_addresses=["127.0.0.1"])

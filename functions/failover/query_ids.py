@@ -25,15 +25,7 @@ def undispatched_between(first: str, last: str, listed: set[str]) -> list[str]:
     day in submission order; the time part of an id in between is unknown, so ids are compared
     by day, counter and coordinator. Marks from different days or coordinators bracket nothing.
     """
-    try:
-        day, _, start, node = _id_parts(first)
-        last_day, _, end, last_node = _id_parts(last)
-    except ValueError:
-        return []
-    if (day, node) != (last_day, last_node):
-        return []
-    seen = _listed_keys(listed)
-    return [f"{day}_*_{n:05d}_{node}" for n in range(start + 1, end) if (day, n, node) not in seen]
+    return _between(first, last, _listed_keys(listed))
 
 
 def still_undispatched(ids: list[str], listed: set[str]) -> list[str]:
@@ -43,11 +35,28 @@ def still_undispatched(ids: list[str], listed: set[str]) -> list[str]:
     (or one whose request the move interrupted) may do only several looks later; until then it
     is carried from look to look, not forgotten when the window moves on.
     """
-    seen = _listed_keys(listed)
+    return _not_in(ids, _listed_keys(listed))
+
+
+Keys = set[tuple[str, int, str]]
+
+
+def _between(first: str, last: str, seen: Keys) -> list[str]:
+    try:
+        day, _, start, node = _id_parts(first)
+        last_day, _, end, last_node = _id_parts(last)
+    except ValueError:
+        return []
+    if (day, node) != (last_day, last_node):
+        return []
+    return [f"{day}_*_{n:05d}_{node}" for n in range(start + 1, end) if (day, n, node) not in seen]
+
+
+def _not_in(ids: list[str], seen: Keys) -> list[str]:
     return [query_id for query_id in ids if _key(query_id) not in seen]
 
 
-def _listed_keys(listed: set[str]) -> set[tuple[str, int, str]]:
+def _listed_keys(listed: set[str]) -> Keys:
     """(day, counter, coordinator) of each listed id, parsed once per look; odd ids are skipped."""
     seen = set()
     for query_id in listed:
@@ -87,9 +96,8 @@ class PendingSubmissions:
 
     def look(self, first: str, last: str, listed: set[str], now: float) -> tuple[list[str], list[str]]:
         """(ids still pending, ids given up at this look) for the window first..last at `now`."""
-        accounted = listed | self.own | self.given_up
-        found = still_undispatched(list(self._first_seen), accounted)
-        found += undispatched_between(first, last, accounted)
+        accounted = _listed_keys(listed | self.own | self.given_up)  # parsed once per look
+        found = _not_in(list(self._first_seen), accounted) + _between(first, last, accounted)
         seen = {query_id: self._first_seen.get(query_id, now) for query_id in dict.fromkeys(found)}
         late = [query_id for query_id, since in seen.items() if now - since >= self.grace_seconds]
         self.given_up.update(late)

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import TrinoCluster, TrinoClusterArgs
+from components.nodes.deployed_version import refuse_version_change
 from components.settings.model import ClusterSettings
 from components.settings.stack_file import settings_from_pulumi
 
@@ -44,6 +45,8 @@ def build(settings: ClusterSettings) -> TrinoCluster:
     # One explicit provider: the region comes from the validated settings, and default tags
     # reach resources that take tags but are created by AWS on our behalf.
     provider = aws.Provider("aws", **provider_args(settings))
+    # Before any resource: a Trino version change on a deployed cluster cannot roll.
+    refuse_version_change(settings, provider)
     cluster = TrinoCluster(
         settings.name, TrinoClusterArgs(settings), opts=pulumi.ResourceOptions(providers=[provider])
     )

@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import TYPE_PREFIX, child, tagged
+from components.nodes.parameter import settings_parameter_name
 from components.settings.model import ClusterSettings, RolloutSettings, WorkerSchedule
 from node_agent.contract import CLOUDWATCH_NAMESPACE, DIMENSION_CLUSTER, Metric
 
@@ -238,6 +239,9 @@ def rollout_summary(settings: ClusterSettings) -> list[str]:
     lines = [
         "what rolls: a new launch template version (AMI, instance types, user data, node settings "
         "JSON, versions of the secrets a node reads); a pulumi up with none of these changed rolls nothing",
+        f"trinoVersion {settings.trino.version}: a pulumi up (or preview) on a cluster deployed at "
+        "another version stops before any change (Trino gives no work to a node of another version; "
+        f"it reads the deployed one from {settings_parameter_name(settings.name)})",
         f"workers: instance refresh, {r.min_healthy_percent} % kept in service "
         f"(batches of up to {100 - r.min_healthy_percent} %, at least one worker), warmup "
         f"{r.instance_warmup_seconds} s, skip matching, {checkpoints}; each termination drains",

@@ -21,8 +21,13 @@ from components.settings.model import ClusterSettings
 STANDARD_TIER_LIMIT = aws_limits.SSM_STANDARD_VALUE_BYTES.value
 
 
+def settings_parameter_path(cluster: str) -> str:
+    """The cluster's own SSM path: the node settings parameter is the one under it."""
+    return f"/presto-on-aws/{cluster}"
+
+
 def settings_parameter_name(cluster: str) -> str:
-    return f"/presto-on-aws/{cluster}/node-settings"
+    return f"{settings_parameter_path(cluster)}/node-settings"
 
 
 def parameter_tier(value: str) -> str:

@@ -105,9 +105,12 @@ class Plan:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers like AWS would in shape (ids, ARNs, an ENI address, an AMI) and invents nothing else."""
 
-    def __init__(self, region: str, *, preview: bool = False) -> None:
+    def __init__(
+        self, region: str, *, preview: bool = False, deployed: Mapping[str, str] | None = None
+    ) -> None:
         self.region = region
         self.preview = preview
+        self.deployed = dict(deployed or {})  # SSM parameters of a cluster already deployed
         self.calls: list[MockCallArgs] = []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
@@ -140,6 +143,22 @@ class RecordingMocks(pulumi.runtime.Mocks):
         }
         return formats.get(type_, f"arn:aws:{service}:{where}:{name}")
 
+    def parameters_by_path(self, path: str) -> dict[str, object]:
+        """GetParametersByPath, not recursive: only what a test says is deployed; by default the
+        cluster is new, and AWS answers an empty list."""
+        prefix = path.rstrip("/") + "/"
+        found = {
+            k: v for k, v in self.deployed.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]
+        }
+        return {
+            "path": path,
+            "names": list(found),
+            "values": list(found.values()),
+            "types": ["String"] * len(found),
+            "arns": [f"arn:aws:ssm:{self.region}:{MOCK_ACCOUNT}:parameter{k}" for k in found],
+            "id": path,
+        }
+
     def call(self, args: MockCallArgs) -> tuple[dict, list]:
         self.calls.append(args)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -154,6 +173,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             pinned = [f["values"][0] for f in args.args.get("filters") or [] if f.get("name") == "image-id"]
             ami = pinned[0] if pinned else MOCK_AMI
             return {"id": ami, "imageId": ami, "rootDeviceName": "/dev/xvda"}, []
+        if args.token == "aws:ssm/getParametersByPath:getParametersByPath":
+            return self.parameters_by_path(str(args.args.get("path", ""))), []
         if args.token == "aws:secretsmanager/getSecretVersions:getSecretVersions":
             # A configured secret's current version, one fixed id per secret (ListSecretVersionIds).
             secret = str(args.args.get("secretId", ""))
@@ -198,11 +219,15 @@ def run_program(
     *,
     preview: bool = False,
     entry: Callable[[], TrinoCluster] = program,
+    deployed: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Run the program for a stack file (plus overrides) under mocks; raises ConfigError first."""
+    """Run the program for a stack file (plus overrides) under mocks; raises ConfigError first.
+
+    `deployed`: SSM parameters (name -> value) of the cluster as a previous `pulumi up` left it;
+    none by default, as for a first deploy."""
     raw, secret_keys = read_stack_file(stack, overrides)
     settings = parse(stack, raw, secret_keys)
-    mocks = RecordingMocks(settings.region, preview=preview)
+    mocks = RecordingMocks(settings.region, preview=preview, deployed=deployed)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(raw, sorted(secret_keys))

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from components.settings.connectors import connector_problem
+from components.settings.connectors import connector_problem, property_problem
 from components.settings.keys import (
     DEFAULT_TRINO,
     NEWEST_TRINO,
@@ -136,11 +136,14 @@ def parse_catalogs(reader: ConfigReader, metastore: str, version: int) -> dict[s
         for key in bad:
             reader.problem("catalogs", f"{where}: property {key!r} must be a valid name with a scalar value")
         catalogs[name] = {k: scalar_text(v) for k, v in properties.items() if k not in bad}
+        connector = catalogs[name].get("connector.name", "")
         for key, text in catalogs[name].items():
             check_catalog_value(reader, name, key, text)
             reason = version_rejection(key, version)
-            if reason:
+            if reason:  # says more than the table's "not a property": when it came or went
                 reader.problem("catalogs", f"catalogs.{name}.{key}: {reason} (trinoVersion {version})")
+            elif unknown := property_problem(connector, key, version):
+                reader.problem("catalogs", f"catalogs.{name}.{key}: {unknown}")
             if has_line_break(text):
                 reader.problem("catalogs", f"catalogs.{name}.{key}: {LINE_BREAK}")
     return catalogs

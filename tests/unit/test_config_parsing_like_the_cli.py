@@ -60,11 +60,11 @@ def test_nested_on_in_a_catalog_stays_text_and_floats_print_whole(tmp_path: Path
     root = stack(
         tmp_path,
         "  presto-on-aws:tls: false\n  presto-on-aws:catalogs:\n    m:\n      connector.name: memory\n"
-        "      memory.enabled: on\n      memory.max: 2.0\n",
+        "      memory.enable-lazy-dynamic-filtering: on\n      memory.splits-per-node: 2.0\n",
     )
     catalogs = load_stack_settings("s", root=root).trino.catalogs
-    assert catalogs["m"]["memory.enabled"] == "on"
-    assert catalogs["m"]["memory.max"] == "2"
+    assert catalogs["m"]["memory.enable-lazy-dynamic-filtering"] == "on"
+    assert catalogs["m"]["memory.splits-per-node"] == "2"
 
 
 def test_duplicate_key_is_refused_naming_the_key_and_both_lines(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
-"""Regenerate components/settings/connectors.json: the connector names each Trino release ships.
+"""Regenerate components/settings/connectors.json.gz: each Trino release's connectors and the
+catalog properties each one's plugin can bind.
 
 For each version, the server tarball from Maven Central (through the harness cache) is unpacked
-(lib/ and plugin/ only) and ConnectorNames.java loads every plugin as the server does and asks it
-for its connector factories. Run: `python -m tools.connectors 470 476`.
+(lib/ and plugin/ only) and ConnectorTable.java loads every plugin as the server does, asks it for
+its connector factories, and reads its classes' @Config names. Run: `python -m tools.connectors
+470 476` (the JDK it runs on needs java.lang.classfile: 24 or newer, as Trino 476 itself).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -14,15 +17,16 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from components.settings.connectors import TABLE
+from components.settings.connectors import TABLE, write_table
 from tools.harness import downloads
 from tools.harness.trino import java_home
 
-PROGRAM = Path(__file__).with_name("ConnectorNames.java")
+PROGRAM = Path(__file__).with_name("ConnectorTable.java")
 
 
-def registered(server_dir: Path) -> list[str]:
-    """Connector names the plugins of an unpacked server register; fails if a plugin would not load."""
+def registered(server_dir: Path) -> dict[str, list[str]]:
+    """Connector name -> properties, for the plugins of an unpacked server; fails if one would
+    not load."""
     java = java_home() / "bin" / "java"
     done = subprocess.run(
         [str(java), str(PROGRAM), str(server_dir)], capture_output=True, text=True, check=True
@@ -30,10 +34,10 @@ def registered(server_dir: Path) -> list[str]:
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     if answer["failed"]:
         raise RuntimeError(f"plugins that did not load in {server_dir}: {answer['failed']}")
-    return list(answer["connectors"])
+    return {name: sorted(properties) for name, properties in answer["connectors"].items()}
 
 
-def connectors_of(version: int) -> list[str]:
+def connectors_of(version: int) -> dict[str, list[str]]:
     tarball = downloads.fetch(downloads.trino_server(version))
     with tempfile.TemporaryDirectory(prefix=f"connectors-{version}-") as tmp:
         with tarfile.open(tarball, "r:gz") as archive:
@@ -44,11 +48,12 @@ def connectors_of(version: int) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    table = json.loads(TABLE.read_text()) if TABLE.is_file() else {}
+    table = json.loads(gzip.decompress(TABLE.read_bytes())) if TABLE.is_file() else {}
     for version in argv or sorted(table):
         table[str(version)] = connectors_of(int(version))
-        print(f"Trino {version}: {len(table[str(version)])} connectors")
-    TABLE.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
+        count = sum(len(p) for p in table[str(version)].values())
+        print(f"Trino {version}: {len(table[str(version)])} connectors, {count} properties")
+    write_table(table)
     return 0
 
 

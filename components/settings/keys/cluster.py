@@ -247,7 +247,8 @@ KEYS: tuple[ConfigKey, ...] = (
         "catalogs",
         "map name→map property→value",
         "{}",
-        "name: a-z 0-9 _; each needs connector.name",
+        "name: a-z 0-9 _; each needs connector.name (a connector the release ships) and, for a "
+        "release in components/settings/connectors.json.gz, only properties its plugin binds",
         "{tpch: {connector.name: tpch}}",
         "Catalogs rendered into etc/catalog/<name>.properties.",
     ),

@@ -27,7 +27,7 @@ from components.base import REPO_ROOT
 from components.nodes.node_settings import node_settings
 from components.settings.model import ConfigError
 from components.settings.stack_file import load_stack_settings, read_stack_file
-from node_agent import render
+from node_agent import node_config, render
 from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role
 from node_agent.render import RenderError
@@ -185,7 +185,7 @@ def wait_secure_ready(
         if "=" in line
     )
     layout = render.Layout(https_port=int(config["http-server.https.port"]))
-    agent = bootstrap.local_admin(cluster.settings, Role.COORDINATOR, layout, secrets, timeout=30)
+    agent = node_config.local_admin(cluster.settings, Role.COORDINATOR, layout, secrets, timeout=30)
     login = dataclasses.replace(login, url=f"https://127.0.0.1:{layout.https_port}")
     user = TrinoAdmin(
         login.url,

@@ -2,10 +2,10 @@
 
 Inputs, in order: the node env file that user data wrote (which SSM parameter, which role, which
 region; no secrets), the node settings in that SSM parameter, the secrets they point at (Secrets
-Manager), and the instance's facts (IMDSv2 and /proc/meminfo). Any failure exits non-zero with one
-line naming what was missing, before anything is written: the Trino unit requires this one, so
-Trino never starts on a half-made config. Writing is atomic and idempotent (see
-etc_writer.write_atomically).
+Manager), all three read through node_config as every agent command reads them, and the
+instance's facts (IMDSv2 and /proc/meminfo). Any failure exits non-zero with one line naming what
+was missing, before anything is written: the Trino unit requires this one, so Trino never starts
+on a half-made config. Writing is atomic and idempotent (see etc_writer.write_atomically).
 
 `--check` says whether etc/ is a complete render (for the Trino unit's ExecStartPre), and
 `--wait-ready` waits until the local Trino answers a real query, which is what the metrics,
@@ -19,158 +19,32 @@ import grp
 import json
 import os
 import pwd
-import ssl
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from node_agent import aws, etc_writer, render
+from node_agent import etc_writer, render
 from node_agent.bootstrap import log_shipping
-from node_agent.contract import (
-    MANAGEMENT_USER,
-    NODE_ENV_FILE,
-    NODE_ENV_REGION,
-    NODE_ENV_ROLE,
-    NODE_ENV_SETTINGS_PARAMETER,
-    SECRET_REFERENCE_PREFIX,
-    TRINO_DATA,
-    TRINO_ETC,
-    NodeSettings,
-    Role,
-    SettingsError,
-)
+from node_agent.contract import MANAGEMENT_USER, TRINO_DATA, TRINO_ETC, NodeSettings, Role
 from node_agent.imds import IMDS_URL, Imds, ImdsError, memory_bytes, retried
+from node_agent.node_config import (
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
+    NodeConfigError,
+    default_env_file,
+    load_secrets,
+    load_settings,
+    local_admin,
+    read_env_file,
+)
 from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 
-EXIT_CONFIG = 2  # the inputs are wrong: retrying will not help
-EXIT_UNAVAILABLE = 3  # something we depend on did not answer: a retry may help
 IMDS_ATTEMPTS = 10
 
 
-class BootstrapError(Exception):
-    def __init__(self, message: str, code: int = EXIT_CONFIG) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class NodeEnv:
-    settings_parameter: str
-    role: Role
-    region: str
-
-
-def default_env_file() -> Path:
-    return Path(NODE_ENV_FILE)
-
-
-def read_env_file(path: Path) -> NodeEnv:
-    """Parse the KEY=value file user data wrote (systemd EnvironmentFile syntax)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BootstrapError(f"cannot read node env file {path}: {exc.strerror}") from exc
-    values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise BootstrapError(f"{path}:{number}: expected KEY=value, got {line!r}")
-        values[key.strip()] = value.strip().strip('"').strip("'")
-    missing = [k for k in (NODE_ENV_SETTINGS_PARAMETER, NODE_ENV_ROLE, NODE_ENV_REGION) if not values.get(k)]
-    if missing:
-        raise BootstrapError(f"{path} lacks {', '.join(missing)}")
-    try:
-        role = Role(values[NODE_ENV_ROLE])
-    except ValueError as exc:
-        allowed = ", ".join(r.value for r in Role)
-        raise BootstrapError(
-            f"{path}: {NODE_ENV_ROLE}={values[NODE_ENV_ROLE]!r} (allowed: {allowed})"
-        ) from exc
-    return NodeEnv(values[NODE_ENV_SETTINGS_PARAMETER], role, values[NODE_ENV_REGION])
-
-
-def load_settings(env: NodeEnv) -> NodeSettings:
-    try:
-        text = aws.get_parameter(env.settings_parameter, env.region)
-    except aws.AwsError as exc:
-        raise BootstrapError(str(exc), EXIT_UNAVAILABLE) from exc
-    try:
-        return NodeSettings.from_json(text)
-    except SettingsError as exc:
-        raise BootstrapError(f"SSM parameter {env.settings_parameter}: {exc}") from exc
-
-
-def load_secrets(settings: NodeSettings, role: Role) -> render.Secrets:
-    """The secret values this node's render needs; a coordinator with TLS needs the most."""
-
-    def secret(arn: str | None, what: str) -> str | None:
-        if not arn:
-            return None
-        try:
-            return aws.get_secret(arn, settings.region)
-        except aws.AwsError as exc:
-            raise BootstrapError(f"{what}: {exc}", EXIT_UNAVAILABLE) from exc
-
-    shared = secret(settings.shared_secret_arn, "shared_secret_arn")
-    if not shared:
-        raise BootstrapError("shared_secret_arn is empty: every node needs the cluster's shared secret")
-    tls = settings.tls
-    on_tls_coordinator = role is Role.COORDINATOR and tls.enabled
-    return render.Secrets(
-        shared_secret=shared,
-        management_password=secret(tls.management_password_secret_arn, "tls.management_password_secret_arn"),
-        keystore_pem=secret(tls.keystore_secret_arn, "tls.keystore_secret_arn")
-        if on_tls_coordinator
-        else None,
-        password_file=secret(tls.password_file_secret_arn, "tls.password_file_secret_arn")
-        if on_tls_coordinator
-        else None,
-        catalog_values=catalog_secrets(settings),
-    )
-
-
-def catalog_secrets(settings: NodeSettings) -> dict[str, str]:
-    """Resolve every `secretsmanager:<arn>[#key]` catalog value before anything is rendered.
-
-    A reference that does not resolve stops the boot, naming the catalog property, so the
-    previous render stays and Trino never sees the reference text in place of a credential.
-    """
-    values: dict[str, str] = {}
-    for name in sorted(settings.catalogs):
-        for key, reference in sorted(settings.catalogs[name].items()):
-            if not reference.startswith(SECRET_REFERENCE_PREFIX) or reference in values:
-                continue
-            where = f"catalogs.{name}.{key}"
-            arn, sep, json_key = reference[len(SECRET_REFERENCE_PREFIX) :].partition("#")
-            try:
-                text = aws.get_secret(arn, settings.region)
-            except aws.AwsError as exc:
-                raise BootstrapError(f"{where}: {exc}", EXIT_UNAVAILABLE) from exc
-            values[reference] = _json_field(text, json_key, where, arn) if sep else text
-    return values
-
-
-def _json_field(text: str, json_key: str, where: str, arn: str) -> str:
-    try:
-        document = json.loads(text)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        raise BootstrapError(f"{where}: secret {arn!r} is not a JSON object, so it has no key {json_key!r}")
-    if json_key not in document:
-        keys = ", ".join(sorted(document)) or "none"
-        raise BootstrapError(f"{where}: secret {arn!r} has no JSON key {json_key!r} (keys: {keys})")
-    value = document[json_key]
-    if isinstance(value, dict | list) or value is None:
-        raise BootstrapError(f"{where}: JSON key {json_key!r} of secret {arn!r} is not a scalar value")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+class BootstrapError(NodeConfigError):
+    """A boot step after the node's inputs failed: instance metadata, the render, readiness."""
 
 
 def instance_facts(
@@ -241,54 +115,6 @@ def ship_node_logs(settings: NodeSettings, ctl: Path = log_shipping.AGENT_CTL) -
     except log_shipping.LogShippingError as exc:
         _say("error", f"CloudWatch agent not started (Trino starts anyway): {exc}")
         return f"not shipped: {exc}"
-
-
-# --- how the agent reaches its own Trino -----------------------------------------------------
-def local_admin(
-    settings: NodeSettings,
-    role: Role,
-    layout: render.Layout,
-    secrets: render.Secrets,
-    *,
-    timeout: float = 10.0,
-) -> TrinoAdmin:
-    """A TrinoAdmin for this node's Trino, as the management user.
-
-    Plain nodes: HTTP on loopback with X-Trino-User (file rules decide what that user may do).
-    A TLS coordinator with passwords refuses identity over HTTP, so the agent uses HTTPS on
-    loopback with its own password; it trusts exactly the cluster's certificate (the PEM it just
-    rendered) and skips the host name check, which cannot match 127.0.0.1.
-    """
-    if role is Role.COORDINATOR and settings.tls.enabled and settings.tls.authentication == "password":
-        if not secrets.keystore_pem or not secrets.management_password:
-            raise BootstrapError("a TLS coordinator needs its keystore and the management password")
-        return TrinoAdmin(
-            f"https://127.0.0.1:{layout.https_port}",
-            password=secrets.management_password,
-            timeout=timeout,
-            ssl_context=pinned_context(secrets.keystore_pem),
-        )
-    return TrinoAdmin(f"http://127.0.0.1:{layout.http_port}", user=MANAGEMENT_USER, timeout=timeout)
-
-
-def pinned_context(keystore_pem: str) -> ssl.SSLContext:
-    """Trust only the certificates in the cluster's keystore, without a host name check."""
-    marker_begin, marker_end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
-    certificates = [
-        marker_begin + block.split(marker_end)[0] + marker_end + "\n"
-        for block in keystore_pem.split(marker_begin)[1:]
-    ]
-    if not certificates:
-        raise BootstrapError("the keystore PEM holds no certificate")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the chain's own certs are the anchors
-    try:
-        context.load_verify_locations(cadata="".join(certificates))
-    except ssl.SSLError as exc:
-        raise BootstrapError(f"the keystore's certificates do not load: {exc}") from exc
-    return context
 
 
 # --- readiness -------------------------------------------------------------------------------
@@ -422,7 +248,7 @@ def main(argv: list[str]) -> int:
         etc_writer.write_atomically(files, args.etc_dir)
         give_to(args.owner, args.etc_dir)
         logs = ship_node_logs(settings, args.cloudwatch_ctl)
-    except BootstrapError as exc:
+    except NodeConfigError as exc:
         _say("error", str(exc))
         return exc.code
     except OSError as exc:

@@ -41,7 +41,7 @@ from typing import Any, Protocol, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from node_agent import aws
+from node_agent import aws, node_config
 from node_agent.contract import AGENT_STATE_DIR, TRINO_DATA, TRINO_HTTP_PORT, Metric
 from node_agent.imds import IMDS_URL, Imds, ImdsError, retried
 from node_agent.lifecycle.action import RETRYABLE, ActionGone, LifecycleAction, describe
@@ -402,8 +402,6 @@ def may_start(
 
 
 def main(argv: list[str]) -> int:
-    from node_agent.bootstrap import command as bootstrap
-
     parser = argparse.ArgumentParser(prog="node-agent lifecycle", description=__doc__.splitlines()[0])
     parser.add_argument("--env-file", type=Path, default=None, help="node env file (default: the contract's)")
     parser.add_argument("--imds-url", default=IMDS_URL)
@@ -423,11 +421,11 @@ def main(argv: list[str]) -> int:
         return may_start(args.state_dir / STATE_FILE, Imds(args.imds_url))
 
     try:
-        env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())
-        settings = bootstrap.load_settings(env)
+        env = node_config.read_env_file(args.env_file or node_config.default_env_file())
+        settings = node_config.load_settings(env)
         imds = Imds(args.imds_url)
         instance_id = imds.instance_id()
-    except (bootstrap.BootstrapError, ImdsError) as exc:
+    except (node_config.NodeConfigError, ImdsError) as exc:
         print(f"node-agent lifecycle: {exc}", file=sys.stderr)
         return 2
     trino = TrinoAdmin(args.trino_url)

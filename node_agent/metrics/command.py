@@ -260,7 +260,7 @@ def main(argv: list[str]) -> int:
         settings = node_settings(args) if node_env[0] is Role.COORDINATOR else None
         holds_address = address_check(settings)
         fast = fast_queue_metric(settings)
-    except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
+    except Exception as exc:  # NodeConfigError, AwsError: say what is missing and let systemd retry
         print(f"node-agent metrics: {exc}", file=sys.stderr)
         return 2
     role, cluster, region, admin = node_env
@@ -309,11 +309,10 @@ def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, Trino
             os.environ.get(contract.NODE_ENV_REGION),
             TrinoAdmin(args.trino_url),
         )
-    from node_agent import render
-    from node_agent.bootstrap import command as bootstrap
+    from node_agent import node_config, render
 
-    env = bootstrap.read_env_file(args.env_file or bootstrap.default_env_file())
-    settings = bootstrap.load_settings(env)
+    env = node_config.read_env_file(args.env_file or node_config.default_env_file())
+    settings = node_config.load_settings(env)
     role = Role(args.role) if args.role else env.role
     if args.trino_url:
         admin = TrinoAdmin(args.trino_url)
@@ -321,9 +320,9 @@ def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, Trino
         tls = settings.tls
         needs_secrets = role is Role.COORDINATOR and tls.enabled and tls.authentication == "password"
         secrets = (
-            bootstrap.load_secrets(settings, role) if needs_secrets else render.Secrets(shared_secret="")
+            node_config.load_secrets(settings, role) if needs_secrets else render.Secrets(shared_secret="")
         )
-        admin = bootstrap.local_admin(settings, role, render.Layout(), secrets)
+        admin = node_config.local_admin(settings, role, render.Layout(), secrets)
     return role, args.cluster or settings.cluster, settings.region, admin
 
 
@@ -332,9 +331,11 @@ def node_settings(args: argparse.Namespace) -> contract.NodeSettings | None:
     None for local runs (--role, --cluster and --trino-url given)."""
     if args.role and args.cluster and args.trino_url:
         return None
-    from node_agent.bootstrap import command as bootstrap
+    from node_agent import node_config
 
-    return bootstrap.load_settings(bootstrap.read_env_file(args.env_file or bootstrap.default_env_file()))
+    return node_config.load_settings(
+        node_config.read_env_file(args.env_file or node_config.default_env_file())
+    )
 
 
 def address_check(settings: contract.NodeSettings | None) -> Callable[[], bool] | None:

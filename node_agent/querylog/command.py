@@ -240,7 +240,7 @@ def main(argv: list[str]) -> int:
                 "retention_days": args.retention_days,
             }
             es = dataclasses.replace(es, **{k: v for k, v in flags.items() if v is not None})
-    except Exception as exc:  # BootstrapError, AwsError: say what is missing and let systemd retry
+    except Exception as exc:  # NodeConfigError, AwsError: say what is missing and let systemd retry
         print(f"node-agent querylog: {exc}", file=sys.stderr)
         return 2
     config = QuerylogConfig(port=args.port, spool_dir=args.spool_dir, spool_max_bytes=args.spool_max_bytes)
@@ -275,11 +275,10 @@ def resolve_elasticsearch(
     if es_url:
         prefix = index_prefix or contract.ElasticsearchSettings.index_prefix
         return contract.ElasticsearchSettings(url=es_url, index_prefix=prefix), None
-    from node_agent import aws
-    from node_agent.bootstrap import command as bootstrap
+    from node_agent import aws, node_config
 
-    env = bootstrap.read_env_file(env_file or bootstrap.default_env_file())
-    settings = bootstrap.load_settings(env)
+    env = node_config.read_env_file(env_file or node_config.default_env_file())
+    settings = node_config.load_settings(env)
     es = settings.elasticsearch
     if es is None:
         return None, None

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import bcrypt
 import pytest
 
-from node_agent import render
+from node_agent import node_config, render
 from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role, TlsSettings
 from node_agent.trino.admin import TrinoAdmin, TrinoError
@@ -137,7 +137,7 @@ class TlsCluster:
 
     def client(self, user: str, password: str) -> TrinoAdmin:
         """Someone else on HTTPS, trusting the same certificate as the agent."""
-        context = bootstrap.pinned_context(self.keystore_pem)
+        context = node_config.pinned_context(self.keystore_pem)
         return TrinoAdmin(self.https_url, user=user, password=password, timeout=30, ssl_context=context)
 
 
@@ -149,7 +149,7 @@ def tls_cluster(booting: Booting) -> TlsCluster:
         for line in (cluster.coordinator.etc_dir / "config.properties").read_text().splitlines()
     )
     layout = render.Layout(https_port=int(config["http-server.https.port"]))
-    agent = bootstrap.local_admin(settings, Role.COORDINATOR, layout, secrets, timeout=30)
+    agent = node_config.local_admin(settings, Role.COORDINATOR, layout, secrets, timeout=30)
     bootstrap.wait_ready(
         agent, settings, Role.COORDINATOR, node_id=cluster.coordinator.node_id, min_workers=1, timeout=240
     )

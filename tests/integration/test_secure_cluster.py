@@ -5,7 +5,7 @@ shared secret) carries every check, so CI pays for one boot. Its certificate is 
 throwaway test CA for the address clients use (127.0.0.1 here, the coordinator ENI's address in
 AWS), and every client below verifies it against that CA, host name included, the way a user's
 client or the query log's Elasticsearch link does. What runs against it is what runs on a node:
-the agent's own client (`bootstrap.local_admin`), the metrics agent, the query-log agent, the
+the agent's own client (`node_config.local_admin`), the metrics agent, the query-log agent, the
 failover function's probe with the environment the stack gives it, and the lifecycle agent's drain.
 
 The drain test stops the only worker, so it is the last test in this module.
@@ -33,7 +33,7 @@ import bcrypt
 import pytest
 
 from components.base import REPO_ROOT
-from node_agent import render
+from node_agent import node_config, render
 from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import (
     NODE_ENV_REGION,
@@ -210,7 +210,7 @@ class SecureCluster:
 
     def agent(self) -> TrinoAdmin:
         """The coordinator's agent, built exactly as the node's services build it."""
-        return bootstrap.local_admin(
+        return node_config.local_admin(
             self.node_settings, Role.COORDINATOR, self.layout, self.secrets, timeout=30
         )
 
@@ -626,7 +626,7 @@ def test_drain_of_a_worker_in_the_secured_cluster_completes(
     )
     log = io.StringIO()
     # The worker's agent reaches its Trino the way bootstrap tells it to on a secured cluster.
-    local = bootstrap.local_admin(
+    local = node_config.local_admin(
         settings, Role.WORKER, render.Layout(http_port=worker.http_port), secure.secrets, timeout=10
     )
     agent = LifecycleAgent(

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from node_agent import etc_writer, render
+from node_agent import aws, etc_writer, node_config, render
 from node_agent.bootstrap import command as bootstrap
 from node_agent.contract import (
     MANAGEMENT_USER,
@@ -220,8 +220,8 @@ def test_env_file_without_role_is_refused(node: Node, capsys: pytest.CaptureFixt
 def test_env_file_with_an_unknown_role_names_the_allowed_ones(tmp_path: Path) -> None:
     env = tmp_path / "node.env"
     env.write_text(f"{NODE_ENV_SETTINGS_PARAMETER}=p\n{NODE_ENV_ROLE}=leader\n{NODE_ENV_REGION}=r\n")
-    with pytest.raises(bootstrap.BootstrapError, match="allowed: coordinator, worker"):
-        bootstrap.read_env_file(env)
+    with pytest.raises(node_config.NodeConfigError, match="allowed: coordinator, worker"):
+        node_config.read_env_file(env)
 
 
 def test_env_file_accepts_quotes_and_comments(tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ def test_env_file_accepts_quotes_and_comments(tmp_path: Path) -> None:
         f'# written by user data\n{NODE_ENV_SETTINGS_PARAMETER}="p"\n{NODE_ENV_ROLE}=coordinator\n'
     )
     env.write_text(env.read_text() + f"{NODE_ENV_REGION}='eu-west-1'\n")
-    assert bootstrap.read_env_file(env) == bootstrap.NodeEnv("p", Role.COORDINATOR, "eu-west-1")
+    assert node_config.read_env_file(env) == node_config.NodeEnv("p", Role.COORDINATOR, "eu-west-1")
 
 
 def test_check_fails_until_a_complete_render_exists(node: Node) -> None:
@@ -252,12 +252,12 @@ def test_tls_coordinator_reads_its_keystore_and_password_secrets(node: Node) -> 
 
 def test_workers_do_not_fetch_the_coordinators_keystore(node: Node) -> None:
     tls = node.password_tls()
-    secrets = bootstrap.load_secrets(node.settings(tls=tls), Role.WORKER)
+    secrets = node_config.load_secrets(node.settings(tls=tls), Role.WORKER)
     assert secrets.keystore_pem is None and secrets.password_file is None
 
 
 def test_the_agent_talks_to_a_plain_node_over_loopback_http_as_the_management_user() -> None:
-    admin = bootstrap.local_admin(
+    admin = node_config.local_admin(
         sample_node_settings(), Role.WORKER, render.Layout(http_port=8080), render.Secrets("s")
     )
     assert admin.base_url == "http://127.0.0.1:8080"
@@ -268,13 +268,13 @@ def test_the_agent_talks_to_a_plain_node_over_loopback_http_as_the_management_us
 def test_the_agent_uses_https_and_its_password_on_a_tls_coordinator() -> None:
     settings = sample_node_settings(tls=TlsSettings(enabled=True, authentication="password"))
     secrets = render.Secrets("s", management_password="agent-pw", keystore_pem=CERTIFICATE + PRIVATE_KEY)
-    admin = bootstrap.local_admin(settings, Role.COORDINATOR, render.Layout(https_port=8443), secrets)
+    admin = node_config.local_admin(settings, Role.COORDINATOR, render.Layout(https_port=8443), secrets)
     assert admin.base_url == "https://127.0.0.1:8443"
     assert admin.password == "agent-pw"
 
 
 def test_the_pinned_context_trusts_the_keystore_certificate_without_a_host_name_check() -> None:
-    context = bootstrap.pinned_context(CERTIFICATE + PRIVATE_KEY)
+    context = node_config.pinned_context(CERTIFICATE + PRIVATE_KEY)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert not context.check_hostname
     assert context.cert_store_stats()["x509"] == 1
@@ -282,8 +282,8 @@ def test_the_pinned_context_trusts_the_keystore_certificate_without_a_host_name_
 
 
 def test_a_keystore_without_certificate_is_refused() -> None:
-    with pytest.raises(bootstrap.BootstrapError, match="no certificate"):
-        bootstrap.pinned_context(PRIVATE_KEY)
+    with pytest.raises(node_config.NodeConfigError, match="no certificate"):
+        node_config.pinned_context(PRIVATE_KEY)
 
 
 CERTIFICATE, PRIVATE_KEY = issue_certificate(
@@ -406,9 +406,9 @@ def test_a_catalog_secret_the_role_may_not_read_fails_naming_the_property(
 ) -> None:
     arn = node.secret("analytics/other-team", "theirs")
     fake = FakeDenyingSecretsManager(node.secretsmanager, arn)
-    real_client = bootstrap.aws.client
+    real_client = aws.client
     monkeypatch.setattr(
-        bootstrap.aws,
+        aws,
         "client",
         lambda service, region: fake if service == "secretsmanager" else real_client(service, region),
     )

@@ -2,7 +2,8 @@
 circle (a circle means two modules are one job split in two, or a shared part left inside one).
 
 Module-level imports only: an import inside a function runs when it is called, after both
-modules have loaded, and is how a command reaches another command's settings without a circle.
+modules have loaded, so it makes no circle at load time (the metrics and query-log commands import
+node_config that way, which keeps boto3 out of a local run).
 """
 
 from __future__ import annotations

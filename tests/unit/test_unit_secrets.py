@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from components.base import REPO_ROOT
-from node_agent import aws
-from node_agent.bootstrap import command as bootstrap
+from node_agent import aws, node_config
 from node_agent.contract import (
     NODE_ENV_REGION,
     NODE_ENV_ROLE,
@@ -104,14 +103,14 @@ def secrets_read(
 
     monkeypatch.setattr(aws, "get_parameter", lambda name, region, **_: settings.to_json())
     monkeypatch.setattr(aws, "get_secret", get_secret)
-    env = bootstrap.read_env_file(env_file)
+    env = node_config.read_env_file(env_file)
     match command:
         case ["bootstrap", "--check", *_]:
             pass  # looks at etc/ only
         case ["heapdumps", *_]:
             pass  # looks at the data dir only
         case ["bootstrap", *_]:
-            bootstrap.load_secrets(bootstrap.load_settings(env), env.role)
+            node_config.load_secrets(node_config.load_settings(env), env.role)
         case ["metrics", *_]:
             metrics.resolve_node(
                 argparse.Namespace(env_file=env_file, role=None, cluster=None, trino_url=None)
@@ -119,7 +118,7 @@ def secrets_read(
         case ["querylog", *_]:
             querylog.resolve_elasticsearch(env_file)
         case ["lifecycle", *_]:
-            bootstrap.load_settings(env)  # the settings only: it drains as the management user over HTTP
+            node_config.load_settings(env)  # the settings only: it drains as the management user over HTTP
         case _:
             pytest.fail(f"node-agent {command}: say here which start-up code it runs")
     return read

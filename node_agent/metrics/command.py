@@ -232,7 +232,7 @@ class MetricsAgent:
 def main(argv: list[str]) -> int:
     """On a node: no arguments (role, region and settings come from the node env file and SSM).
 
-    The flags serve local runs and tests: with --role and --cluster no AWS call is made.
+    The flags serve local runs and tests: with --role, --cluster and --trino-url no AWS call is made.
     """
     parser = argparse.ArgumentParser(prog="node-agent metrics", description=__doc__.split("\n")[0])
     parser.add_argument("--env-file", type=Path, help=f"node env file (default {contract.NODE_ENV_FILE})")
@@ -256,14 +256,14 @@ def main(argv: list[str]) -> int:
     disable_created_metrics()  # *_created series only double the page size
 
     try:
-        node_env = resolve_node(args)
-        settings = node_settings(args) if node_env[0] is Role.COORDINATOR else None
+        node = read_node(args)  # the one read of the node settings: everything below takes them
+        role, cluster, region, admin = resolve_node(args, node)
+        settings = node[1] if node is not None and role is Role.COORDINATOR else None
         holds_address = address_check(settings)
         fast = fast_queue_metric(settings)
     except Exception as exc:  # NodeConfigError, AwsError: say what is missing and let systemd retry
         print(f"node-agent metrics: {exc}", file=sys.stderr)
         return 2
-    role, cluster, region, admin = node_env
     cloudwatch = None
     if role is Role.COORDINATOR and not args.no_cloudwatch:
         from node_agent import aws
@@ -296,13 +296,26 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, TrinoAdmin]:
-    """(role, cluster, region, Trino client) from flags, else from the node env file and SSM.
+def read_node(args: argparse.Namespace) -> tuple[Role, contract.NodeSettings] | None:
+    """This node's role (from the node env file) and its settings (from SSM), read once at start;
+    None for local runs (--role, --cluster and --trino-url given), which make no AWS call."""
+    if args.role and args.cluster and args.trino_url:
+        return None
+    from node_agent import node_config
+
+    env = node_config.read_env_file(args.env_file or node_config.default_env_file())
+    return env.role, node_config.load_settings(env)
+
+
+def resolve_node(
+    args: argparse.Namespace, node: tuple[Role, contract.NodeSettings] | None
+) -> tuple[Role, str, str | None, TrinoAdmin]:
+    """(role, cluster, region, Trino client) from flags, else from `node` (read_node's answer).
 
     The Trino client is the one bootstrap uses: HTTP on loopback as the management user, or, on a
     coordinator with TLS and passwords, HTTPS with the agent's password and the pinned certificate.
     """
-    if args.role and args.cluster and args.trino_url:
+    if node is None:
         return (
             Role(args.role),
             args.cluster,
@@ -311,9 +324,8 @@ def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, Trino
         )
     from node_agent import node_config, render
 
-    env = node_config.read_env_file(args.env_file or node_config.default_env_file())
-    settings = node_config.load_settings(env)
-    role = Role(args.role) if args.role else env.role
+    node_role, settings = node
+    role = Role(args.role) if args.role else node_role
     if args.trino_url:
         admin = TrinoAdmin(args.trino_url)
     else:
@@ -324,18 +336,6 @@ def resolve_node(args: argparse.Namespace) -> tuple[Role, str, str | None, Trino
         )
         admin = node_config.local_admin(settings, role, render.Layout(), secrets)
     return role, args.cluster or settings.cluster, settings.region, admin
-
-
-def node_settings(args: argparse.Namespace) -> contract.NodeSettings | None:
-    """This node's settings, read once for what only a coordinator's agent needs from them;
-    None for local runs (--role, --cluster and --trino-url given)."""
-    if args.role and args.cluster and args.trino_url:
-        return None
-    from node_agent import node_config
-
-    return node_config.load_settings(
-        node_config.read_env_file(args.env_file or node_config.default_env_file())
-    )
 
 
 def address_check(settings: contract.NodeSettings | None) -> Callable[[], bool] | None:

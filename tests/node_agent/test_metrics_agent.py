@@ -35,8 +35,9 @@ from node_agent.contract import (
     Metric,
     Role,
 )
+from node_agent.metrics import command as metrics_command
 from node_agent.metrics.cloudwatch import CloudWatchPublisher, metric_data
-from node_agent.metrics.command import MetricsAgent, MetricsConfig, SnapshotCollector, resolve_node
+from node_agent.metrics.command import MetricsAgent, MetricsConfig, SnapshotCollector, read_node, resolve_node
 from node_agent.metrics.sources import (
     AgentMetrics,
     ClusterNumbers,
@@ -418,9 +419,43 @@ def test_on_a_node_role_cluster_and_trino_come_from_the_env_file_and_ssm(tmp_pat
         f"{NODE_ENV_SETTINGS_PARAMETER}=/prod/node\n{NODE_ENV_ROLE}=worker\n{NODE_ENV_REGION}=eu-west-1\n"
     )
     args = argparse.Namespace(env_file=env, role=None, cluster=None, trino_url=None)
-    role, cluster, region, admin = resolve_node(args)
+    role, cluster, region, admin = resolve_node(args, read_node(args))
     assert (role, cluster, region) == (Role.WORKER, "prod", "eu-west-1")
     assert admin.base_url == "http://127.0.0.1:8080"
+
+
+class Started(Exception):
+    """Raised in place of starting the agent: main got as far as serving."""
+
+
+def test_the_metrics_agent_reads_its_node_settings_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A coordinator's agent needs its settings for its role, cluster and Trino client, and again
+    for the address check and the queue metric's resolution; SSM is asked once for all of them."""
+    settings = sample_node_settings(cluster="prod")
+    reads: list[str] = []
+
+    def get_parameter(name: str, region: str, **_: object) -> str:
+        reads.append(name)
+        return settings.to_json()
+
+    def started(config: MetricsConfig, *_: object, **__: object) -> None:
+        raise Started(config)
+
+    monkeypatch.setattr(aws, "get_parameter", get_parameter)
+    monkeypatch.setattr(metrics_command, "MetricsAgent", started)
+    monkeypatch.setattr(metrics_command.jsonlog, "configure", lambda component: None)
+    monkeypatch.setattr(metrics_command, "disable_created_metrics", lambda: None)
+    env = tmp_path / "node.env"
+    env.write_text(
+        f"{NODE_ENV_SETTINGS_PARAMETER}=/prod/node\n{NODE_ENV_ROLE}=coordinator\n{NODE_ENV_REGION}=eu-west-1\n"
+    )
+    with pytest.raises(Started) as serving:
+        metrics_command.main(["--env-file", str(env), "--node", "n1", "--no-cloudwatch"])
+    config = serving.value.args[0]
+    assert (config.role, config.cluster) == (Role.COORDINATOR, "prod")
+    assert reads == ["/prod/node"]
 
 
 def test_the_agents_own_series_carry_the_same_labels() -> None:

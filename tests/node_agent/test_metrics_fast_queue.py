@@ -20,7 +20,7 @@ from node_agent.contract import (
     Metric,
 )
 from node_agent.metrics.cloudwatch import CloudWatchPublisher, metric_data
-from node_agent.metrics.command import fast_queue_metric, node_settings
+from node_agent.metrics.command import fast_queue_metric, read_node
 from node_agent.metrics.sources import AgentMetrics, ClusterNumbers, Snapshot
 from tests.node_agent.sample_settings import sample_node_settings
 
@@ -70,10 +70,12 @@ def test_the_agent_reads_the_choice_from_the_node_settings(tmp_path: Path) -> No
         env.write_text(
             f"{NODE_ENV_SETTINGS_PARAMETER}=/prod/node\n{NODE_ENV_ROLE}=coordinator\n{NODE_ENV_REGION}=eu-west-1\n"
         )
-        args = argparse.Namespace(env_file=env, role=None, cluster=None, trino_url=None)
-        assert fast_queue_metric(node_settings(args)) is fast
+        node = read_node(argparse.Namespace(env_file=env, role=None, cluster=None, trino_url=None))
+        assert node is not None
+        assert fast_queue_metric(node[1]) is fast
 
 
 def test_a_local_run_never_publishes_at_high_resolution() -> None:
     args = argparse.Namespace(env_file=None, role="coordinator", cluster="c", trino_url="http://127.0.0.1:1")
-    assert fast_queue_metric(node_settings(args)) is False
+    assert read_node(args) is None  # so main has no settings to take the choice from
+    assert fast_queue_metric(None) is False

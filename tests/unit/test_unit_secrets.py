@@ -112,9 +112,8 @@ def secrets_read(
         case ["bootstrap", *_]:
             node_config.load_secrets(node_config.load_settings(env), env.role)
         case ["metrics", *_]:
-            metrics.resolve_node(
-                argparse.Namespace(env_file=env_file, role=None, cluster=None, trino_url=None)
-            )
+            args = argparse.Namespace(env_file=env_file, role=None, cluster=None, trino_url=None)
+            metrics.resolve_node(args, metrics.read_node(args))
         case ["querylog", *_]:
             querylog.resolve_elasticsearch(env_file)
         case ["lifecycle", *_]:

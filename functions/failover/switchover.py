@@ -24,10 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.failover.aws_io import MoveOutcome, describe_eni, move_eni, observe
+from functions.failover.handover import HANDOVER_REFRESH_SECONDS, WorkerHandOver
 from functions.failover.holder_wait import NEVER, WAITING, WaitMarks, group_templates, leaving
 from functions.failover.query_ids import PendingSubmissions
 from functions.failover.rules import Coordinator, Observation, Probe
-from functions.failover.watch import HANDOVER_ERRORS
 from functions.shared.lambda_support import (
     AWS_ERRORS,
     AwsErrorKind,
@@ -45,11 +45,9 @@ QUIET_POLL_SECONDS = 0.25  # a gap between two queries shorter than this is miss
 SAFETY_MARGIN_SECONDS = 25.0  # kept for the move: detach, wait for available, attach, complete
 DETACH_WAIT_SECONDS = 15.0
 RETURNED = "returned"  # the move found a query begun on the holder and put the ENI back
-HANDOVER_WAIT_SECONDS = 15.0  # the target polls each worker's state once it knows it: ~1-5 s
 # The quiet look's window is renewed this often while queries run, well inside the 15 minutes
 # Trino keeps a finished query listed (query.min-expire-age), so every id in it is accounted for.
 WINDOW_REFRESH_SECONDS = 60.0
-HANDOVER_REFRESH_SECONDS = 10.0  # copied announcements expire after 30 s in Trino's discovery store
 
 
 @dataclass(frozen=True)
@@ -112,9 +110,6 @@ class Switchover:
         self.ec2, self.autoscaling, self.cloudwatch = ec2, autoscaling, cloudwatch
         self.probe = probe  # (instance id, address) -> Probe, the failover's own probe
         self.active_queries = active_queries  # address -> queries a client still waits on
-        # (holder address, target address) -> workers announced to the target; None: not configured
-        self.hand_over_workers = hand_over_workers
-        self.active_workers = active_workers  # address -> workers that coordinator schedules on
         # address -> a fresh query id from its sequence / the ids it lists (both or neither)
         self.submission_mark, self.listed_queries = submission_mark, listed_queries
         self.remaining_seconds = remaining_seconds
@@ -122,6 +117,14 @@ class Switchover:
         self.clock = clock or Clock()
         self._log = log
         self.trigger = trigger
+        # the target learns the holder's workers before the move (handover.py)
+        self._handover = WorkerHandOver(
+            hand_over_workers,
+            active_workers,
+            clock=self.clock,
+            log=self.log,
+            time_for_another_look=self._time_for_another_look,
+        )
 
     def log(self, decision: str, **fields: Any) -> None:
         self._log(FUNCTION, decision, cluster=self.cluster, trigger=self.trigger, **fields)
@@ -188,14 +191,14 @@ class Switchover:
         """
         address = holder.address or ""
         target_address = observation.coordinators[target].address or ""
-        handed_at = self._hand_over(holder.instance_id, address, target, target_address)
+        handed_at = self._handover.begin(holder.instance_id, address, target, target_address)
         # A query submitted, not yet dispatched, is in no listing: a look is quiet only if no id
         # allocated since the last mark (the window), nor one seen so before (a client may follow
         # its nextUri looks later), is unlisted. The window opens before the first look.
         window, window_at = self._mark(address), self.clock.monotonic()
         while True:
             if handed_at is not None and self.clock.monotonic() - handed_at >= HANDOVER_REFRESH_SECONDS:
-                handed_at = self._refresh_hand_over(address, target_address)
+                handed_at = self._handover.refresh(address, target_address)
             active = self._active(address)
             if active == 0 or self.clock.monotonic() - window_at >= WINDOW_REFRESH_SECONDS:
                 mark = self._mark(address)
@@ -271,58 +274,6 @@ class Switchover:
             iid, "moved" if quiet else "moved_not_quiet", f"address now on {target}", announce=False
         )
         return SwitchoverResult(iid, outcome, target)
-
-    def _hand_over(self, iid: str, address: str, target: str, target_address: str) -> float | None:
-        """Announce the holder's workers to the target and wait until it counts them active.
-
-        A failure is logged and does not stop the switchover: the address still moves, and the
-        workers announce themselves to the new holder a few seconds later, as before.
-        """
-        if self.hand_over_workers is None:
-            return None
-        started = self.clock.monotonic()
-        try:
-            workers = self.hand_over_workers(address, target_address)
-            counted = self._wait_counted(target_address, workers)
-        except HANDOVER_ERRORS as exc:
-            self.log(
-                "switchover_workers_not_handed_over",
-                level="warning",
-                instance=iid,
-                target=target,
-                reason=f"{exc}; the workers announce to the new holder after the move",
-            )
-            return None
-        self.log(
-            "switchover_workers_handed_over",
-            instance=iid,
-            target=target,
-            workers=workers,
-            counted=counted,
-            seconds=round(self.clock.monotonic() - started, 3),
-        )
-        return self.clock.monotonic()
-
-    def _refresh_hand_over(self, address: str, target_address: str) -> float | None:
-        assert self.hand_over_workers is not None
-        try:
-            self.hand_over_workers(address, target_address)
-        except HANDOVER_ERRORS:
-            return None  # the target keeps the last copies until they expire; the move goes on
-        return self.clock.monotonic()
-
-    def _wait_counted(self, target_address: str, workers: int) -> int:
-        """Workers the target counts active, once it counts all of them or HANDOVER_WAIT_SECONDS passed."""
-        if self.active_workers is None:
-            return workers
-        deadline = self.clock.monotonic() + HANDOVER_WAIT_SECONDS
-        while True:
-            counted = self.active_workers(target_address)
-            if counted >= workers or self.clock.monotonic() >= deadline:
-                return counted
-            if not self._time_for_another_look(0.5):
-                return counted
-            self.clock.sleep(0.5)
 
     def _healthy_standby(self, observation: Observation, holder: Coordinator) -> str | None:
         current, versions = group_templates(self.autoscaling, self.group_name)

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     from tools.harness import downloads
     from tools.harness.failover_function import termination_event
     from tools.harness.moto import MotoServer
-    from tools.harness.trino import TrinoFactory, default_settings, java_home
+    from tools.harness.trino import TrinoFactory, default_settings
+    from tools.harness.trino_node import java_home
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=20)

@@ -33,7 +33,8 @@ from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role
 from node_agent.render import RenderError
 from node_agent.trino.admin import TrinoAdmin, TrinoError, TrinoUnavailable
 from tools.harness import downloads
-from tools.harness.trino import SMOKE_QUERY, TrinoCluster, TrinoFactory, TrinoStartError
+from tools.harness.trino import SMOKE_QUERY, TrinoCluster, TrinoFactory
+from tools.harness.trino_node import TrinoStartError
 
 REPO = REPO_ROOT
 REHEARSAL_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:rehearsal-shared-secret"

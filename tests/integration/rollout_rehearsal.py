@@ -42,7 +42,8 @@ from tools.harness.coordinator_pair import CoordinatorPair, start_pair
 from tools.harness.failover_function import FailoverFunction, eni_holder, termination_event
 from tools.harness.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 from tools.harness.moto import ClusterResources, MotoServer
-from tools.harness.trino import TrinoFactory, TrinoNode
+from tools.harness.trino import TrinoFactory
+from tools.harness.trino_node import TrinoNode
 
 STREAM_SQL = "SELECT count(*) FROM tpch.tiny.orders"
 RACE_SQL = "SELECT * FROM tpch.tiny.lineitem"  # 60,175 rows: many pages, so it stays open between them

@@ -31,7 +31,8 @@ from node_agent.trino.admin import QueryResult
 from node_agent.trino.process import TrinoProcess, trino_alive
 from tools.harness.fakes import FakeImds, StandInLifecycleApi, instance_metadata
 from tools.harness.moto import ClusterResources, MotoServer
-from tools.harness.trino import READY_TIMEOUT_SECONDS, TrinoCluster, TrinoNode
+from tools.harness.trino import READY_TIMEOUT_SECONDS, TrinoCluster
+from tools.harness.trino_node import TrinoNode
 
 pytestmark = pytest.mark.integration
 

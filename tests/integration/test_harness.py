@@ -24,7 +24,8 @@ from tools.harness.moto import ClusterResources, MotoServer
 from tools.harness.ports import free_port
 from tools.harness.processes import ManagedProcess
 from tools.harness.prometheus import PrometheusFactory
-from tools.harness.trino import TrinoCluster, TrinoFactory, TrinoStartError, default_settings
+from tools.harness.trino import TrinoCluster, TrinoFactory, default_settings
+from tools.harness.trino_node import TrinoStartError
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from node_agent import render
 from node_agent.contract import Role
 from node_agent.heapdumps import HEAP_DUMP, PREVIOUS, heap_dump_path, make_room
 from tests.node_agent.sample_settings import sample_node_settings
-from tools.harness.trino import TrinoStartError, java_home
+from tools.harness.trino_node import TrinoStartError, java_home
 
 # Allocates until the heap is gone: the JVM dumps it and exits, as Trino does on OutOfMemoryError.
 OUT_OF_MEMORY = """

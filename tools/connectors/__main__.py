@@ -19,7 +19,7 @@ from pathlib import Path
 
 from components.settings.connectors import TABLE, write_table
 from tools.harness import downloads
-from tools.harness.trino import java_home
+from tools.harness.trino_node import java_home
 
 PROGRAM = Path(__file__).with_name("ConnectorTable.java")
 

@@ -80,7 +80,7 @@ def _closure(artifact: str, version: int, out: Path) -> None:
 
 
 def _jdk_tool(name: str) -> str:
-    from tools.harness.trino import java_home
+    from tools.harness.trino_node import java_home
 
     return str(java_home() / "bin" / name)
 

@@ -25,10 +25,10 @@ from tools.harness.trino import (
     QUERY_USER,
     SMOKE_QUERY,
     TrinoFactory,
-    TrinoNode,
     default_settings,
     harness_secrets,
 )
+from tools.harness.trino_node import TrinoNode
 
 QUERY_DEADLINE_SECONDS = 60.0
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import os
 import secrets as pysecrets
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,35 +23,19 @@ from pathlib import Path
 from node_agent import etc_writer, render
 from node_agent.contract import MANAGEMENT_USER, NodeSettings, Role
 from node_agent.trino.admin import QueryResult, TrinoAdmin, TrinoError, TrinoUnavailable
-from tools.harness import assembled, downloads
+from tools.harness import downloads
 from tools.harness.assembled import assembled_install
 from tools.harness.ports import free_port
-from tools.harness.processes import ManagedProcess, nofile_limit_problem, tail_of
+from tools.harness.processes import nofile_limit_problem
+from tools.harness.trino_node import TrinoNode, TrinoStartError, fail_if_exited, java_home, launch_node
 
-DEFAULT_TRINO_JAVA_HOME = "/usr/lib/jvm/temurin-25-jdk-amd64"
 LAST_TARBALL = 476  # the newest trino-server tarball on Maven Central
 MIN_OPEN_FILES = 4096
-WANTED_OPEN_FILES = 16384
 NODE_HEAP_BYTES = 1 << 30  # about 1 GB per node: six helpers share 24 GB
 READY_TIMEOUT_SECONDS = 240.0
 SMOKE_QUERY = "SELECT count(*) FROM tpch.tiny.nation"
 QUERY_USER = "harness"
 HARNESS_ACCOUNT = "123456789012"
-
-
-class TrinoStartError(RuntimeError):
-    """A node did not become ready; the message carries the end of its server log."""
-
-
-def java_home() -> Path:
-    """The JDK that runs Trino: $TRINO_JAVA_HOME, else Temurin 25 (Trino 476 needs Java 24+)."""
-    home = Path(os.environ.get("TRINO_JAVA_HOME") or DEFAULT_TRINO_JAVA_HOME)
-    if not (home / "bin" / "java").is_file():
-        raise TrinoStartError(
-            f"no Java at {home}/bin/java: Trino 476 needs Java 24 or newer; install Temurin 25 or set "
-            "TRINO_JAVA_HOME to a JDK 24+ home"
-        )
-    return home
 
 
 def default_settings(trino_version: int = 476, **changes: object) -> NodeSettings:
@@ -74,46 +56,6 @@ def default_settings(trino_version: int = 476, **changes: object) -> NodeSetting
         config_overrides={"shutdown.grace-period": "10s"},
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-@dataclass
-class TrinoNode:
-    """One running Trino server process."""
-
-    name: str
-    role: Role
-    url: str
-    http_port: int
-    node_id: str
-    etc_dir: Path
-    data_dir: Path
-    log_path: Path
-    console_path: Path
-    process: ManagedProcess
-
-    def admin(self, user: str = MANAGEMENT_USER, timeout: float = 10.0) -> TrinoAdmin:
-        return TrinoAdmin(self.url, user=user, timeout=timeout)
-
-    def running(self) -> bool:
-        return self.process.running()
-
-    def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM (a normal JVM stop, not a drain), then SIGKILL after `timeout`."""
-        return self.process.stop(timeout)
-
-    def kill(self) -> int:
-        """SIGKILL: the node dies the way a crashed instance does."""
-        return self.process.kill()
-
-    def wait_exit(self, timeout: float) -> int:
-        """The process's exit code once it exits by itself (after a graceful shutdown: 0)."""
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise TimeoutError(f"{self.name} ({self.url}) still running after {timeout}s") from exc
-
-    def log_tail(self, lines: int = 60) -> str:
-        return tail_of(self.log_path, lines) or tail_of(self.console_path, lines)
 
 
 @dataclass
@@ -311,52 +253,16 @@ class TrinoFactory:
         return self.launch(name, role, etc_dir=etc_dir, data_dir=data_dir, http_port=http_port)
 
     def launch(self, name: str, role: Role, *, etc_dir: Path, data_dir: Path, http_port: int) -> TrinoNode:
-        """Run `bin/launcher run` on an already written etc/ (foreground: the PID is the JVM's);
-        an assembled install has no launcher, so its java command is built the launcher's way."""
-        launcher = self.install / "bin" / "launcher"
-        if not launcher.is_file():
-            assembled.drop_missing_event_listener(etc_dir, self.install)
-        properties = _read_properties(etc_dir / "node.properties")
-        config = _read_properties(etc_dir / "config.properties")
-        # Trino writes its own log where log.path says; the launcher's stdout (JVM output, errors
-        # before logging is set up) goes beside it.
-        console_path = data_dir / "var" / "log" / "launcher.log"
-        log_path = Path(config["log.path"]) if "log.path" in config else console_path
-        env = assembled.environment(self.java_home)
-        if launcher.is_file():
-            command = [str(launcher), "run", f"--etc-dir={etc_dir}", f"--data-dir={data_dir}"]
-        else:
-            jvm = [ln.strip() for ln in (etc_dir / "jvm.config").read_text().splitlines() if ln.strip()]
-            for link, target in (("etc", etc_dir), ("plugin", self.install / "plugin")):
-                (data_dir / link).unlink(missing_ok=True)
-                (data_dir / link).symlink_to(target)
-            command = assembled.launch_command(
-                self.install,
-                self.java_home / "bin" / "java",
-                self.version,
-                etc_dir,
-                [f for f in jvm if not f.startswith("#")],
-                properties,
-            )
-        process = ManagedProcess(
-            f"trino {name}",
-            command,
-            log_path=console_path,
-            env=env,
-            cwd=data_dir,
-            nofile=WANTED_OPEN_FILES,
-        )
-        return TrinoNode(
-            name=name,
-            role=role,
-            url=f"http://127.0.0.1:{http_port}",
-            http_port=http_port,
-            node_id=properties.get("node.id", name),
+        """Start this factory's install on an already written etc/ (see trino_node.launch_node)."""
+        return launch_node(
+            self.install,
+            self.java_home,
+            self.version,
+            name,
+            role,
             etc_dir=etc_dir,
             data_dir=data_dir,
-            log_path=log_path,
-            console_path=console_path,
-            process=process,
+            http_port=http_port,
         )
 
     # --- readiness --------------------------------------------------------------------------
@@ -365,7 +271,7 @@ class TrinoFactory:
         deadline = time.monotonic() + timeout
         last = "no answer yet"
         while time.monotonic() < deadline:
-            self._fail_if_exited(cluster.nodes)
+            fail_if_exited(cluster.nodes)
             try:
                 active = cluster.active_worker_ids()
                 if len(active) >= expected_workers:
@@ -388,7 +294,7 @@ class TrinoFactory:
         wanted = {n.node_id for n in nodes}
         last = "no answer yet"
         while time.monotonic() < deadline:
-            self._fail_if_exited(nodes)
+            fail_if_exited(nodes)
             try:
                 missing = wanted - cluster.active_worker_ids()
                 if not missing:
@@ -398,22 +304,6 @@ class TrinoFactory:
                 last = str(exc)
             time.sleep(1)
         raise TrinoStartError(f"workers not active after {timeout:.0f}s ({last})")
-
-    @staticmethod
-    def _fail_if_exited(nodes: list[TrinoNode]) -> None:
-        """Every node that exited, the coordinators first: a worker's "Cannot connect to discovery
-        server" is what a coordinator's own refusal (a bad property) looks like from a worker."""
-        exited = [(n, n.process.returncode()) for n in nodes if n.process.returncode() is not None]
-        if not exited:
-            return
-        exited.sort(key=lambda pair: pair[0].role is not Role.COORDINATOR)
-        raise TrinoStartError(
-            "\n".join(
-                f"{node.name} exited with code {code} while starting; Trino said "
-                f"({node.log_path}):\n{startup_error(node.log_path, node.console_path)}"
-                for node, code in exited
-            )
-        )
 
 
 def harness_secrets() -> render.Secrets:
@@ -429,36 +319,6 @@ def _memory_for_heap(heap_bytes: Callable[[int], int], wanted: int) -> int:
             if heap_bytes(memory) >= wanted:
                 return memory
     raise TrinoStartError(f"the renderer never sizes a heap of {wanted} bytes")
-
-
-def _read_properties(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    with contextlib.suppress(FileNotFoundError):
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith(("#", "!")) and "=" in line:
-                key, value = line.split("=", 1)
-                values[key.strip()] = value.strip()
-    return values
-
-
-def startup_error(*logs: Path, lines: int = 40) -> str:
-    """The part of a node's logs that says why Trino did not start (its own words).
-
-    Airlift prints "Configuration errors:" followed by numbered lines, or an exception with its
-    stack; show from the first error marker on, else the end of the log.
-    """
-    markers = ("Configuration errors", "ERROR", "Exception", "Error:")
-    for log_path in logs:
-        log_lines = tail_of(log_path, 100_000).splitlines()
-        for index, line in enumerate(log_lines):
-            if any(marker in line for marker in markers):
-                return "\n".join(log_lines[index : index + lines])
-    for log_path in logs:
-        text = tail_of(log_path, lines)
-        if text:
-            return text
-    return "(no log output at " + ", ".join(str(p) for p in logs) + ")"
 
 
 def etc_files(etc_dir: Path) -> Mapping[str, str]:

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from node_agent.querylog.spool import Position, Spool
+from node_agent.querylog.segments import Position
+from node_agent.querylog.spool import Spool
 from node_agent.querylog.store.base import BulkOutcome, RequestRefused, entry_document, spooled_entry
 
 if TYPE_CHECKING:

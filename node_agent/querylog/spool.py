@@ -24,30 +24,34 @@ id makes harmless. `max_bytes` bounds what is not yet acknowledged; the acknowle
 active segment stays on disk until the segment rolls over.
 
 Layout: `segment-<seq>.log` files holding records framed as (length, crc32, payload), and
-`cursor.json` naming the first unacknowledged byte. A torn record at the end of the newest segment
-(a crash in the middle of a write, never answered with 200) is cut off when the spool is opened.
+`cursor.json` naming the first unacknowledged byte (segments.py reads and writes them). A torn
+record at the end of the newest segment (a crash in the middle of a write, never answered with
+200) is cut off when the spool is opened.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import struct
 import threading
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from node_agent.durable import fsync_dir
+from node_agent.querylog.segments import (
+    HEADER,
+    Position,
+    Record,
+    framed,
+    read_cursor,
+    records_in,
+    segment_path,
+    segment_sizes,
+    write_all,
+    write_cursor,
+)
 
 log = logging.getLogger(__name__)
-
-_HEADER = struct.Struct(">II")  # payload length, crc32 of the payload
-_SEGMENT_PREFIX = "segment-"
-_SEGMENT_SUFFIX = ".log"
-_CURSOR = "cursor.json"
 
 
 class SpoolFull(Exception):
@@ -56,18 +60,6 @@ class SpoolFull(Exception):
 
 class SpoolWriteError(Exception):
     """The disk refused the write or the fsync (full, EIO); the record was not stored."""
-
-
-@dataclass(frozen=True, order=True)
-class Position:
-    segment: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class Record:
-    payload: bytes
-    end: Position  # acknowledging this position acknowledges this record and all before it
 
 
 @dataclass(eq=False)
@@ -98,8 +90,8 @@ class Spool:
         segment_bytes: int = 8 * 1024 * 1024,
         max_fsyncs_in_flight: int = 8,
     ) -> None:
-        if max_bytes <= _HEADER.size:
-            raise ValueError(f"spool max_bytes must be more than {_HEADER.size}, got {max_bytes}")
+        if max_bytes <= HEADER.size:
+            raise ValueError(f"spool max_bytes must be more than {HEADER.size}, got {max_bytes}")
         if segment_bytes <= 0:
             raise ValueError(f"spool segment_bytes must be positive, got {segment_bytes}")
         if max_fsyncs_in_flight < 1:
@@ -128,7 +120,7 @@ class Spool:
     # --- writer ------------------------------------------------------------------------------
     def append(self, payload: bytes) -> None:
         """Store one record durably (fsync) or raise SpoolFull / SpoolWriteError storing nothing."""
-        frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        frame = framed(payload)
         with self._lock:
             if self._broken:
                 raise SpoolWriteError(self._broken)
@@ -142,7 +134,7 @@ class Spool:
                 self._roll_over()
             start = self._written
             try:
-                _write_all(self._fd, frame)
+                write_all(self._fd, frame)
             except OSError as exc:
                 self._cut_back(start, exc)
                 raise SpoolWriteError(f"spool {self.directory}: writing a record failed: {exc}") from exc
@@ -268,7 +260,9 @@ class Spool:
         taken = 0
         for segment in sorted(s for s in sizes if s >= cursor.segment):
             start = cursor.offset if segment == cursor.segment else 0
-            for record in self._records_in(segment, start, sizes[segment], active=segment == active):
+            for record in records_in(
+                self.directory, segment, start, sizes[segment], active=segment == active
+            ):
                 if records and (len(records) >= max_records or taken + len(record.payload) > max_bytes):
                     return records
                 records.append(record)
@@ -294,7 +288,7 @@ class Spool:
             ):
                 # The cursor sits at the end of a finished segment: move on so that one can go.
                 self._cursor = Position(min(s for s in self._sizes if s > self._cursor.segment), 0)
-            self._write_cursor()
+            write_cursor(self.directory, self._cursor)
             for segment in [s for s in self._sizes if s < self._cursor.segment]:
                 self._delete_segment(segment)
             if self._pending_records == 0:
@@ -329,13 +323,11 @@ class Spool:
         return max(self._sizes)
 
     def _open(self) -> None:
-        for path in self.directory.glob(_SEGMENT_PREFIX + "*" + _SEGMENT_SUFFIX):
-            seq = int(path.name[len(_SEGMENT_PREFIX) : -len(_SEGMENT_SUFFIX)])
-            self._sizes[seq] = path.stat().st_size
-        self._cursor = self._read_cursor()
+        self._sizes.update(segment_sizes(self.directory))
+        self._cursor = read_cursor(self.directory, self._sizes)
         if not self._sizes:
             self._sizes[self._cursor.segment] = 0
-            self._segment_path(self._cursor.segment).touch()
+            segment_path(self.directory, self._cursor.segment).touch()
         if self._cursor.segment not in self._sizes:
             later = [s for s in self._sizes if s > self._cursor.segment]
             self._cursor = Position(min(later) if later else self._active, 0)
@@ -355,7 +347,10 @@ class Spool:
         for segment in sorted(s for s in self._sizes if s >= self._cursor.segment):
             start = self._cursor.offset if segment == self._cursor.segment else 0
             count += sum(
-                1 for _ in self._records_in(segment, start, self._sizes[segment], active=segment == active)
+                1
+                for _ in records_in(
+                    self.directory, segment, start, self._sizes[segment], active=segment == active
+                )
             )
         return count
 
@@ -364,7 +359,7 @@ class Spool:
         active = self._active
         start = self._cursor.offset if active == self._cursor.segment else 0
         good = start
-        for record in self._records_in(active, start, self._sizes[active], active=True):
+        for record in records_in(self.directory, active, start, self._sizes[active], active=True):
             good = record.end.offset
         if good < self._sizes[active]:
             log.warning(
@@ -373,35 +368,8 @@ class Spool:
                 self._sizes[active] - good,
                 active,
             )
-            os.truncate(self._segment_path(active), good)
+            os.truncate(segment_path(self.directory, active), good)
             self._sizes[active] = good
-
-    def _records_in(self, segment: int, start: int, end: int, *, active: bool) -> Iterator[Record]:
-        """Records of one segment from `start` up to `end`, read as they are consumed: a reader
-        that needs 500 records does not read and check a whole 8 MB segment."""
-        path = self._segment_path(segment)
-        try:
-            f = path.open("rb", buffering=256 * 1024)
-        except FileNotFoundError:
-            return
-        with f:
-            f.seek(start)
-            pos = start
-            while pos + _HEADER.size <= end:
-                length, crc = _HEADER.unpack(f.read(_HEADER.size))
-                payload = f.read(length) if pos + _HEADER.size + length <= end else b""
-                if len(payload) < length or zlib.crc32(payload) != crc:
-                    if not active:
-                        log.error(
-                            "spool %s: segment %d is corrupt at offset %d; %d bytes after it are skipped",
-                            self.directory,
-                            segment,
-                            pos,
-                            end - pos,
-                        )
-                    return
-                pos += _HEADER.size + length
-                yield Record(payload=payload, end=Position(segment, pos))
 
     def _start_segment(self, seq: int) -> int:
         self._close_fds()
@@ -414,7 +382,7 @@ class Spool:
     def _open_fds(self, seq: int) -> None:
         """The appending descriptor and one file description per fsync slot, all opened before
         anything is written through them (see the module docstring on write-back errors)."""
-        path = self._segment_path(seq)
+        path = segment_path(self.directory, seq)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._sync_fds = [os.open(path, os.O_WRONLY) for _ in range(self.max_fsyncs_in_flight)]
 
@@ -426,38 +394,5 @@ class Spool:
         self._fd, self._sync_fds = -1, []
 
     def _delete_segment(self, seq: int) -> None:
-        self._segment_path(seq).unlink(missing_ok=True)
+        segment_path(self.directory, seq).unlink(missing_ok=True)
         self._sizes.pop(seq, None)
-
-    def _segment_path(self, seq: int) -> Path:
-        return self.directory / f"{_SEGMENT_PREFIX}{seq:012d}{_SEGMENT_SUFFIX}"
-
-    def _read_cursor(self) -> Position:
-        path = self.directory / _CURSOR
-        try:
-            raw = json.loads(path.read_text())
-            return Position(int(raw["segment"]), int(raw["offset"]))
-        except FileNotFoundError:
-            return Position(min(self._sizes) if self._sizes else 1, 0)
-        except (ValueError, KeyError, TypeError) as exc:
-            # Resending from the oldest segment is safe (ids dedupe); losing events is not.
-            log.error("spool %s: unreadable %s (%s); resending from the oldest segment", path, _CURSOR, exc)
-            return Position(min(self._sizes) if self._sizes else 1, 0)
-
-    def _write_cursor(self) -> None:
-        path = self.directory / _CURSOR
-        tmp = path.with_suffix(".tmp")
-        data = json.dumps({"segment": self._cursor.segment, "offset": self._cursor.offset}).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]

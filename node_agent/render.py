@@ -32,7 +32,6 @@ from node_agent.contract import (
     MANAGEMENT_USER,
     QUERYLOG_PATH,
     QUERYLOG_PORT,
-    SECRET_REFERENCE_PREFIX,
     TRINO_DATA,
     TRINO_ETC,
     TRINO_HTTP_PORT,
@@ -41,6 +40,7 @@ from node_agent.contract import (
     Role,
 )
 from node_agent.trino import versions
+from node_agent.trino.properties import RenderError, catalog_text, properties_text, resolved_catalog
 from node_agent.trino.security import PasswordFileError, access_rules, password_file_with_agent
 
 MIB = 1024 * 1024
@@ -66,20 +66,6 @@ MANAGED = {
     "security.config-file": "the renderer's file-based access control",
     "event-listener.config-files": "the renderer's HTTP event listener",
 }
-_CATALOG_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]*]+$")
-
-
-class RenderError(ValueError):
-    """The settings cannot be turned into a configuration this Trino version accepts.
-
-    `problems` lists every reason found in one render (the message joins them), so `make plan`,
-    which renders both roles before anything is deployed, can report them all at once.
-    """
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = list(problems) if problems else [message]
 
 
 @dataclass(frozen=True)
@@ -140,28 +126,6 @@ def _size(value: int) -> str:
     return f"{value // MIB}MB"
 
 
-# --- properties files ----------------------------------------------------------------------------
-def _properties(values: dict[str, str], where: str) -> str:
-    problems = [
-        f"{where}: property name {key!r} is not valid (letters, digits, _ . - only)"
-        for key in values
-        if not _PROPERTY_NAME.match(key)
-    ] + [
-        f"{where}: value of {key!r} contains a line break, which is not allowed"
-        for key, value in values.items()
-        if any(c in value for c in "\r\n")
-    ]
-    if problems:
-        raise RenderError("; ".join(problems), problems)
-    lines = []
-    for key, value in values.items():
-        escaped = value.replace("\\", "\\\\")
-        if escaped[:1].isspace():
-            escaped = "\\" + escaped
-        lines.append(f"{key}={escaped}")
-    return "\n".join(lines) + "\n"
-
-
 # --- the renderer --------------------------------------------------------------------------------
 def render(
     settings: NodeSettings, facts: NodeFacts, role: Role, layout: Layout, secrets: Secrets
@@ -178,25 +142,25 @@ def render(
     etc = layout.etc_dir
 
     files: dict[str, str] = {
-        "node.properties": _properties(_node_properties(settings, facts, layout), "node.properties"),
+        "node.properties": properties_text(_node_properties(settings, facts, layout), "node.properties"),
         "jvm.config": _jvm_config(version, heap, layout),
-        "log.properties": _properties({versions.log_namespace(version): "INFO"}, "log.properties"),
+        "log.properties": properties_text({versions.log_namespace(version): "INFO"}, "log.properties"),
     }
     config = _config_properties(settings, role, layout, heap, secrets)
     if versions.has_file_system_information_rules(version):
-        files["access-control.properties"] = _properties(
+        files["access-control.properties"] = properties_text(
             {"access-control.name": "file", "security.config-file": str(etc / "rules.json")},
             "access-control.properties",
         )
         files["rules.json"] = access_rules()
     if role is Role.COORDINATOR and versions.has_http_event_listener(version):
         listener = _http_event_listener(layout)
-        files["http-event-listener.properties"] = _properties(listener, "http-event-listener.properties")
+        files["http-event-listener.properties"] = properties_text(listener, "http-event-listener.properties")
         config["event-listener.config-files"] = str(etc / "http-event-listener.properties")
         config["event.max-output-stage-size"] = MAX_OUTPUT_STAGE_SIZE
     exchange = _exchange_manager(settings)
     if exchange:
-        files["exchange-manager.properties"] = _properties(exchange, "exchange-manager.properties")
+        files["exchange-manager.properties"] = properties_text(exchange, "exchange-manager.properties")
     if role is Role.COORDINATOR and settings.tls.enabled and not problems:
         files.update(_tls_files(settings, secrets, layout))
         config.update(_tls_config(settings, layout))
@@ -215,11 +179,11 @@ def render(
     for name in config:
         if name not in settings.config_overrides and versions.rejection(name, version):
             problems.append(f"config.properties: {versions.rejection(name, version)}")
-    for path, make in [("config.properties", lambda: _properties(config, "config.properties"))] + [
+    for path, make in [("config.properties", lambda: properties_text(config, "config.properties"))] + [
         (
             f"catalog/{name}.properties",
-            lambda name=name: _catalog(
-                name, _resolved(name, settings.catalogs[name], secrets.catalog_values), version
+            lambda name=name: catalog_text(
+                name, resolved_catalog(name, settings.catalogs[name], secrets.catalog_values), version
             ),
         )
         for name in sorted(settings.catalogs)
@@ -417,7 +381,7 @@ def _tls_files(settings: NodeSettings, secrets: Secrets, layout: Layout) -> dict
             )
         except PasswordFileError as exc:
             raise RenderError(str(exc)) from exc
-        files["password-authenticator.properties"] = _properties(
+        files["password-authenticator.properties"] = properties_text(
             {
                 "password-authenticator.name": "file",
                 "file.password-file": str(layout.etc_dir / "secrets" / "password.db"),
@@ -425,32 +389,3 @@ def _tls_files(settings: NodeSettings, secrets: Secrets, layout: Layout) -> dict
             "password-authenticator.properties",
         )
     return files
-
-
-def _resolved(name: str, properties: dict[str, str], values: Mapping[str, str]) -> dict[str, str]:
-    """The catalog with each secret reference replaced by its value; a reference never reaches Trino."""
-    resolved = dict(properties)
-    for key, value in properties.items():
-        if str(value).startswith(SECRET_REFERENCE_PREFIX):
-            if value not in values:
-                raise RenderError(f"catalogs.{name}.{key}: the secret it refers to was not resolved")
-            resolved[key] = values[value]
-    return resolved
-
-
-def _catalog(name: str, properties: dict[str, str], version: int) -> str:
-    where = f"catalog {name!r}"
-    if not _CATALOG_NAME.match(name):
-        raise RenderError(
-            f"{where}: catalog names are lowercase letters, digits and _, starting with a letter"
-        )
-    if "connector.name" not in properties:
-        raise RenderError(f"{where}: connector.name is required")
-    rejected = [
-        f"{where}: {versions.rejection(k, version)}" for k in properties if versions.rejection(k, version)
-    ]
-    if rejected:
-        raise RenderError("; ".join(rejected), rejected)
-    ordered = {"connector.name": properties["connector.name"]}
-    ordered.update({k: str(properties[k]) for k in sorted(properties) if k != "connector.name"})
-    return _properties(ordered, where)

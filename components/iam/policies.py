@@ -1,10 +1,10 @@
 """IAM policy documents, one per job, as pure functions of the cluster's names and ARNs.
 
-Pure so that tests read the exact JSON each role gets. Every action is listed in IAM_ACTIONS,
-which the tests check against AWS's own names (the original template shipped
+Pure so that tests read the exact JSON each role gets. Every action is listed in
+actions.IAM_ACTIONS, which the tests check against AWS's own names (the original template shipped
 `ec2:AttachNetworkInterfaces`, which does not exist). A statement uses `Resource: "*"` only for
-the actions in WILDCARD_ONLY, which have no resource types in IAM; everything else is scoped to
-the cluster's own ARNs or to its cluster tag.
+the actions in actions.WILDCARD_ONLY, which have no resource types in IAM; everything else is
+scoped to the cluster's own ARNs or to its cluster tag.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.iam.actions import GLUE_METASTORE_ACTIONS
 from components.settings.model import ElasticsearchConfig
 from node_agent.contract import (
     CLOUDWATCH_NAMESPACE,
@@ -20,112 +21,6 @@ from node_agent.contract import (
     TAG_CLUSTER,
     TAG_HEALTH_MISSES,
     TAG_SWITCHOVER_SINCE,
-)
-
-# Every Glue call Trino's Glue metastore makes, PrestoSQL 330 to Trino 483 (GlueHiveMetastore,
-# its column-statistics provider and GlueMetastoreStats, which wraps each call it makes): schemas
-# (CREATE/ALTER/DROP SCHEMA), tables and views, partitions (batch create/read/update, single
-# read/update/delete), column statistics (ANALYZE, stats on write, DROP), and the SQL routines
-# stored in Glue since CREATE FUNCTION (UserDefinedFunction). Trino never calls CreatePartition
-# (it creates in batches) or BatchDeletePartition (it drops one partition at a time).
-GLUE_METASTORE_ACTIONS = (
-    "glue:GetDatabase",
-    "glue:GetDatabases",
-    "glue:CreateDatabase",
-    "glue:UpdateDatabase",
-    "glue:DeleteDatabase",
-    "glue:GetTable",
-    "glue:GetTables",
-    "glue:CreateTable",
-    "glue:UpdateTable",
-    "glue:DeleteTable",
-    "glue:GetPartition",
-    "glue:GetPartitions",
-    "glue:BatchGetPartition",
-    "glue:BatchCreatePartition",
-    "glue:UpdatePartition",
-    "glue:BatchUpdatePartition",
-    "glue:DeletePartition",
-    "glue:GetColumnStatisticsForTable",
-    "glue:UpdateColumnStatisticsForTable",
-    "glue:DeleteColumnStatisticsForTable",
-    "glue:GetColumnStatisticsForPartition",
-    "glue:UpdateColumnStatisticsForPartition",
-    "glue:DeleteColumnStatisticsForPartition",
-    "glue:GetUserDefinedFunction",
-    "glue:GetUserDefinedFunctions",
-    "glue:CreateUserDefinedFunction",
-    "glue:UpdateUserDefinedFunction",
-    "glue:DeleteUserDefinedFunction",
-)
-
-# Every action this program grants, each one checked by hand against the AWS Service
-# Authorization Reference. Adding an action means adding it here (and a test will say so).
-IAM_ACTIONS = frozenset(
-    {
-        "aoss:APIAccessAll",
-        "autoscaling:CompleteLifecycleAction",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribeAutoScalingInstances",
-        "autoscaling:DescribeLifecycleHooks",
-        "autoscaling:RecordLifecycleActionHeartbeat",
-        "autoscaling:SetInstanceHealth",
-        "cloudwatch:PutMetricData",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:AttachNetworkInterface",
-        "ec2:CreateNetworkInterface",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DescribeSubnets",
-        "ec2:UnassignPrivateIpAddresses",
-        "ec2:CreateTags",
-        "ec2:DeleteTags",
-        "ec2:DescribeInstances",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DetachNetworkInterface",
-        *GLUE_METASTORE_ACTIONS,
-        "es:ESHttpGet",
-        "es:ESHttpPost",
-        "es:ESHttpPut",
-        "kms:Decrypt",
-        "logs:CreateLogStream",
-        "logs:DescribeLogStreams",
-        "logs:PutLogEvents",
-        "s3:AbortMultipartUpload",
-        "s3:DeleteObject",
-        "s3:GetBucketLocation",
-        "s3:GetObject",
-        "s3:ListBucket",
-        "s3:ListBucketMultipartUploads",
-        "s3:ListMultipartUploadParts",
-        "s3:PutObject",
-        "secretsmanager:GetSecretValue",
-        "ssm:GetParameter",
-        "ssm:UpdateInstanceInformation",
-        "ssmmessages:CreateControlChannel",
-        "ssmmessages:CreateDataChannel",
-        "ssmmessages:OpenControlChannel",
-        "ssmmessages:OpenDataChannel",
-        "sts:AssumeRole",
-    }
-)
-
-# Actions IAM cannot scope to a resource ARN (no resource types in the Service Authorization
-# Reference); a statement with these must say "*". PutMetricData is narrowed by namespace instead.
-WILDCARD_ONLY = frozenset(
-    {
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribeAutoScalingInstances",
-        "autoscaling:DescribeLifecycleHooks",
-        "cloudwatch:PutMetricData",
-        "ec2:CreateNetworkInterface",  # Lambda: "only works if allowed on all resources"
-        "ec2:DescribeInstances",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ssmmessages:CreateControlChannel",
-        "ssmmessages:CreateDataChannel",
-        "ssmmessages:OpenControlChannel",
-        "ssmmessages:OpenDataChannel",
-    }
 )
 
 # No AWS-managed policy is attached: AmazonSSMManagedInstanceCore would let a node read every SSM

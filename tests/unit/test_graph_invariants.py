@@ -10,7 +10,7 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from components.iam.policies import IAM_ACTIONS, WILDCARD_ONLY
+from components.iam.actions import IAM_ACTIONS, WILDCARD_ONLY
 from node_agent.contract import TAG_CLUSTER
 from tools.plan.mocks import Plan, Recorded, reveal
 

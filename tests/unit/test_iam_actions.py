@@ -10,7 +10,7 @@ from __future__ import annotations
 import botocore.session
 import pytest
 
-from components.iam.policies import IAM_ACTIONS, WILDCARD_ONLY
+from components.iam.actions import IAM_ACTIONS, WILDCARD_ONLY
 
 # IAM actions whose names are not API operation names: action -> the operations they authorize.
 PERMISSION_ONLY = {

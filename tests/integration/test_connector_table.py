@@ -9,7 +9,8 @@ import pytest
 
 from components.settings.connectors import connector_table, property_problem, property_table
 from tools.connectors.__main__ import connectors_of
-from tools.harness.trino import TrinoFactory, TrinoStartError, default_settings
+from tools.harness.trino import TrinoFactory, default_settings
+from tools.harness.trino_node import TrinoStartError
 
 pytestmark = pytest.mark.integration
 

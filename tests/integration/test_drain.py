@@ -236,7 +236,11 @@ def test_scale_in_lets_the_query_in_flight_finish_and_completes_after_trino_exit
     [completion] = drain.lifecycle_api.completions()
     assert completion.params["LifecycleActionResult"] == "CONTINUE"
     assert completion.observed is True, "completed while the Trino process was still running"
-    assert not any(h.observed for h in drain.lifecycle_api.heartbeats())
+    # The agent reads the process, then heartbeats if one is due: a heartbeat decided while Trino
+    # still ran can reach AWS a moment after it exits (a CI run saw one). None may follow the
+    # step that sees the exit, so at most that one heartbeat comes after it.
+    after_exit = [h for h in drain.lifecycle_api.heartbeats() if h.observed]
+    assert len(after_exit) <= 1, after_exit
 
     assert worker.node_id not in each_trino.active_worker_ids()
 

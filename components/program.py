@@ -44,9 +44,9 @@ def build(settings: ClusterSettings) -> TrinoCluster:
     """Declare the cluster for already-validated settings, and export what users look up."""
     # One explicit provider: the region comes from the validated settings, and default tags
     # reach resources that take tags but are created by AWS on our behalf.
-    provider = aws.Provider("aws", **provider_args(settings))
     # Before any resource: a Trino version change on a deployed cluster cannot roll.
-    refuse_version_change(settings, provider)
+    refuse_version_change(settings)
+    provider = aws.Provider("aws", **provider_args(settings))
     cluster = TrinoCluster(
         settings.name, TrinoClusterArgs(settings), opts=pulumi.ResourceOptions(providers=[provider])
     )

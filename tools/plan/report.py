@@ -15,6 +15,7 @@ from components.settings.model import ElasticsearchConfig
 from node_agent.contract import SIGV4_SERVICES, STORE_AWS_SERVERLESS
 from tools.plan.aws_check.table import requests_of
 from tools.plan.cluster import cluster_lines, rendered_files
+from tools.plan.commitment import commitment_lines
 from tools.plan.mocks import Plan, Recorded, SecretInput, reveal
 
 
@@ -235,6 +236,7 @@ def render(plan: Plan, *, verbose: bool = False) -> str:
         f"AWS requests: {len(requests)} checked against botocore's service models and documented limits",
     ]
     lines += ["", "Rollout:"] + [f"  {line}" for line in rollout_lines(plan)]
+    lines += ["", "What it commits the account to:"] + [f"  {line}" for line in commitment_lines(plan)]
     if verbose:
         lines += ["", "Trino files each role renders:", *rendered_files(plan)]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import TrinoCluster, TrinoClusterArgs
-from components.nodes.deployed_version import refuse_version_change
+from components.nodes.incompatible_change import refuse_incompatible_change
 from components.settings.model import ClusterSettings
 from components.settings.stack_file import settings_from_pulumi
 
@@ -45,7 +45,7 @@ def build(settings: ClusterSettings) -> TrinoCluster:
     # One explicit provider: the region comes from the validated settings, and default tags
     # reach resources that take tags but are created by AWS on our behalf.
     # Before any resource: a Trino version change on a deployed cluster cannot roll.
-    refuse_version_change(settings)
+    refuse_incompatible_change(settings)
     provider = aws.Provider("aws", **provider_args(settings))
     cluster = TrinoCluster(
         settings.name, TrinoClusterArgs(settings), opts=pulumi.ResourceOptions(providers=[provider])

@@ -239,9 +239,10 @@ def rollout_summary(settings: ClusterSettings) -> list[str]:
     lines = [
         "what rolls: a new launch template version (AMI, instance types, user data, node settings "
         "JSON, versions of the secrets a node reads); a pulumi up with none of these changed rolls nothing",
-        f"trinoVersion {settings.trino.version}: a pulumi up (or preview) on a cluster deployed at "
-        "another version stops before any change (Trino gives no work to a node of another version; "
-        f"it reads the deployed one from {settings_parameter_name(settings.name)})",
+        f"trinoVersion {settings.trino.version}, environment {settings.environment}: a pulumi up (or "
+        "preview) on a cluster deployed with another one stops before any change (old and new nodes "
+        "could not share the cluster; the deployed ones are read from "
+        f"{settings_parameter_name(settings.name)})",
         f"workers: instance refresh, {r.min_healthy_percent} % kept in service "
         f"(batches of up to {100 - r.min_healthy_percent} %, at least one worker), warmup "
         f"{r.instance_warmup_seconds} s, skip matching, {checkpoints}; each termination drains",

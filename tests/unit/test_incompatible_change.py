@@ -1,7 +1,8 @@
-"""A `trinoVersion` change on a deployed cluster stops `pulumi up` (and preview) before any
-resource is touched: Trino gives no work to a node of another version, so it cannot roll through
-one cluster (components/nodes/deployed_version.py). A first deploy, the same version, and config
-changes that keep the version run as before."""
+"""A `trinoVersion` or `environment` change on a deployed cluster stops `pulumi up` (and preview)
+before any resource is touched: Trino gives no work to a node of another version, and discovery
+refuses a node of another environment, so neither can roll through one cluster
+(components/nodes/incompatible_change.py). A first deploy, and config changes that keep both, run as
+before."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pulumi
 import pytest
 from pulumi.runtime.mocks import MockCallArgs
 
-from components.nodes.deployed_version import Deployed, read_deployed
+from components.nodes.incompatible_change import Deployed, read_deployed
 from components.program import program
 from components.settings.keys import PROJECT
 from components.settings.model import ConfigError
@@ -22,15 +23,18 @@ PARAMETER = "/presto-on-aws/trino-prod/node-settings"  # Pulumi.prod.yaml's clus
 GET_PARAMETERS_BY_PATH = "aws:ssm/getParametersByPath:getParametersByPath"
 
 
-def deployed_at(version: object) -> dict[str, str]:
-    return {PARAMETER: json.dumps({"trino_version": version, "cluster": "trino-prod"})}
+def deployed_at(version: object, environment: object = "prod") -> dict[str, str]:
+    """The node settings parameter as a `pulumi up` of Pulumi.prod.yaml at `version` left it."""
+    return {
+        PARAMETER: json.dumps({"trino_version": version, "environment": environment, "cluster": "trino-prod"})
+    }
 
 
 def test_a_version_change_on_a_deployed_cluster_is_refused_as_a_config_problem() -> None:
     with pytest.raises(ConfigError) as caught:
         run_program("prod", deployed=deployed_at(475))
     (problem,) = caught.value.problems
-    assert problem.startswith("trinoVersion: 476, but cluster trino-prod runs Trino 475")
+    assert problem.startswith("trinoVersion: 476, but the running nodes have 475 (cluster trino-prod, ")
 
 
 def test_the_refused_run_declares_no_resource() -> None:
@@ -50,7 +54,7 @@ def test_the_deployed_version_is_read_from_the_clusters_path_before_any_resource
     assert read.args["path"] == "/presto-on-aws/trino-prod"
     assert read.args["withDecryption"] is False
     # The default provider: the same aws: stack keys as the explicit one, and no wait on a
-    # provider resource (components/nodes/deployed_version.py says why).
+    # provider resource (components/nodes/incompatible_change.py says why).
     assert read.provider == ""
 
 
@@ -58,11 +62,27 @@ def test_the_refusal_names_both_versions_the_parameter_and_what_works_instead() 
     with pytest.raises(ConfigError) as caught:
         run_program("prod", deployed=deployed_at(483))
     (problem,) = caught.value.problems
-    assert "trinoVersion: 476" in problem and "runs Trino 483" in problem
+    assert "trinoVersion: 476, but the running nodes have 483" in problem
     assert PARAMETER in problem
     assert "Nothing was changed" in problem
     assert "Set trinoVersion back to 483" in problem
     assert "second stack" in problem and "`pulumi destroy`, then `pulumi up`" in problem
+
+
+def test_an_environment_change_on_a_deployed_cluster_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        run_program("prod", deployed=deployed_at(476, "production"))
+    (problem,) = caught.value.problems
+    assert problem.startswith("environment: prod, but the running nodes have production")
+    assert "Set environment back to production" in problem
+
+
+def test_a_version_and_an_environment_change_are_named_in_one_problem() -> None:
+    with pytest.raises(ConfigError) as caught:
+        run_program("prod", deployed=deployed_at(475, "production"))
+    (problem,) = caught.value.problems
+    assert "trinoVersion: 476, but the running nodes have 475; environment: prod" in problem
+    assert "Set trinoVersion back to 475 and environment back to production" in problem
 
 
 def test_a_preview_refuses_the_version_change_too() -> None:
@@ -93,7 +113,8 @@ def test_another_clusters_parameter_under_a_longer_name_is_not_this_clusters_ver
         (json.dumps({"cluster": "trino-prod"}), "no integer 'trino_version'"),
         (json.dumps({"trino_version": "475"}), "no integer 'trino_version'"),
         (json.dumps({"trino_version": True}), "no integer 'trino_version'"),
-        (json.dumps([475]), "no integer 'trino_version'"),
+        (json.dumps([475]), "not a JSON object"),
+        (json.dumps({"trino_version": 476}), "no text 'environment'"),
     ],
 )
 def test_a_garbled_node_settings_parameter_is_reported_not_read_as_a_version(value: str, reason: str) -> None:

@@ -14,10 +14,8 @@ from pulumi.runtime.mocks import MockCallArgs
 
 from components.nodes.incompatible_change import Deployed, read_deployed
 from components.program import program
-from components.settings.keys import PROJECT
 from components.settings.model import ConfigError
-from components.settings.stack_file import read_stack_file
-from tools.plan.mocks import RecordingMocks, RecordingMonitor, run_program
+from tools.plan.mocks import RecordingMocks, install_mocks, run_program
 
 PARAMETER = "/presto-on-aws/trino-prod/node-settings"  # Pulumi.prod.yaml's cluster
 GET_PARAMETERS_BY_PATH = "aws:ssm/getParametersByPath:getParametersByPath"
@@ -38,11 +36,7 @@ def test_a_version_change_on_a_deployed_cluster_is_refused_as_a_config_problem()
 
 
 def test_the_refused_run_declares_no_resource() -> None:
-    raw, secret = read_stack_file("prod")
-    mocks = RecordingMocks("eu-west-1", deployed=deployed_at(475))
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="prod", monitor=monitor)
-    pulumi.runtime.set_all_config(raw, sorted(secret))
+    monitor = install_mocks("prod", RecordingMocks("eu-west-1", deployed=deployed_at(475)))
     with pytest.raises(ConfigError):
         pulumi.runtime.test(program)()
     assert monitor.recorded == []
@@ -142,11 +136,7 @@ class ThrottledSsmMocks(RecordingMocks):
 
 
 def test_a_failed_read_of_the_deployed_version_stops_the_run_before_any_resource() -> None:
-    raw, secret = read_stack_file("prod")
-    mocks = ThrottledSsmMocks("eu-west-1")
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="prod", monitor=monitor)
-    pulumi.runtime.set_all_config(raw, sorted(secret))
+    monitor = install_mocks("prod", ThrottledSsmMocks("eu-west-1"))
     with pytest.raises(Exception, match="Rate exceeded"):
         pulumi.runtime.test(program)()
     assert monitor.recorded == []

@@ -11,18 +11,12 @@ from pulumi.output import Unknown
 
 from components.base import REPO_ROOT
 from components.program import program
-from components.settings.keys import PROJECT
 from components.settings.model import ConfigError
-from components.settings.stack_file import read_stack_file
-from tools.plan.mocks import RecordingMocks, RecordingMonitor, run_program
+from tools.plan.mocks import RecordingMocks, install_mocks, run_program
 
 
 def test_bad_config_stops_the_program_before_any_resource_is_declared() -> None:
-    raw, secret = read_stack_file("dev", {"workerMinSize": 9, "coordinatorCount": 3})
-    mocks = RecordingMocks("eu-west-1")
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", monitor=monitor)
-    pulumi.runtime.set_all_config(raw, sorted(secret))
+    monitor = install_mocks("dev", RecordingMocks("eu-west-1"), {"workerMinSize": 9, "coordinatorCount": 3})
     with pytest.raises(ConfigError) as caught:
         pulumi.runtime.test(program)()
     assert len(caught.value.problems) == 2
@@ -44,11 +38,7 @@ def test_preview_with_unknown_values_declares_the_same_resources() -> None:
 
 
 def test_main_module_declares_exactly_what_the_plan_shows() -> None:
-    raw, secret = read_stack_file("dev")
-    mocks = RecordingMocks("eu-west-1")
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", monitor=monitor)
-    pulumi.runtime.set_all_config(raw, sorted(secret))
+    monitor = install_mocks("dev", RecordingMocks("eu-west-1"))
     pulumi.runtime.test(lambda: runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__"))()
     planned = run_program("dev")
     assert sorted((r.type, r.name) for r in monitor.recorded) == sorted(

@@ -213,6 +213,19 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+def install_mocks(
+    stack: str, mocks: RecordingMocks, overrides: Mapping[str, object] | None = None, *, preview: bool = False
+) -> RecordingMonitor:
+    """Put `mocks` under the Pulumi runtime with the stack file's config (plus overrides), as
+    `pulumi up` would hand it to the program; the monitor records what the program declares,
+    also when a test expects the program to stop."""
+    raw, secret_keys = read_stack_file(stack, overrides)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(raw, sorted(secret_keys))
+    return monitor
+
+
 def run_program(
     stack: str,
     overrides: Mapping[str, object] | None = None,
@@ -228,9 +241,7 @@ def run_program(
     raw, secret_keys = read_stack_file(stack, overrides)
     settings = parse(stack, raw, secret_keys)
     mocks = RecordingMocks(settings.region, preview=preview, deployed=deployed)
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    pulumi.runtime.set_all_config(raw, sorted(secret_keys))
+    monitor = install_mocks(stack, mocks, overrides, preview=preview)
     plan = Plan(stack=stack, settings=settings)
 
     def body() -> pulumi.Output[None]:

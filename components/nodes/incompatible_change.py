@@ -102,7 +102,7 @@ def incompatible_change_problem(settings: ClusterSettings, deployed: Deployed) -
 
 def refuse_incompatible_change(settings: ClusterSettings) -> None:
     """Stop the program, before it declares a resource, if the stack changes a deployed
-    cluster's Trino version.
+    cluster's Trino version or environment.
 
     Read through the default provider, which takes the same `aws:` stack keys (region, profile,
     assumed role) as the program's explicit one, so it reads the same account and region. Not
@@ -120,8 +120,8 @@ def refuse_incompatible_change(settings: ClusterSettings) -> None:
         # The parameter is this program's own and this run rewrites it; a hand-edited value must
         # not block the run that repairs it, but the check it disables is said out loud.
         pulumi.log.warn(
-            f"cannot tell which Trino version cluster {settings.name} runs: {deployed.parameter} "
-            f"holds {deployed.unreadable}; the trinoVersion change check is skipped for this run"
+            f"cannot tell what cluster {settings.name}'s nodes run: {deployed.parameter} holds "
+            f"{deployed.unreadable}; the trinoVersion and environment check is skipped for this run"
         )
     problem = incompatible_change_problem(settings, deployed)
     if problem:

@@ -6,7 +6,12 @@
 2. Drain (skip with --idle-only): a real Trino 476 coordinator + worker from the harness, a TPC-H
    sf1 scan in flight, the worker's target state set to Terminated. Prints the time from the
    query's end, and from the Trino process's exit, to CompleteLifecycleAction. Trino's own part
-   is 2 x shutdown.grace-period (5 s here, 2 min by default); the agent's part is the rest.
+   is 2 x shutdown.grace-period (the harness's 10 s, 2 min by default); the agent's part is the rest.
+3. The same drain of a worker with nothing running: the victim the scale-in function picks (the
+   idlest), where Auto Scaling's default order may pick the busy one of step 2. Trino waits one
+   grace period, then for its tasks, then another, so the difference is the part of the busy
+   worker's remaining query that outlasts the first grace period (with the default 2 min, what
+   choosing the victim saves is that much less than the longest query it spares).
 
 Prints numbers; asserts nothing.
 """
@@ -27,6 +32,9 @@ from components.base import REPO_ROOT
 
 ROOT = REPO_ROOT
 TICKS = os.sysconf("SC_CLK_TCK")
+# 60 million rows, with a string aggregate: a minute or more on 2 cores, so the busy worker's
+# drain waits on a query far from its end, as a scale-in in the middle of a long query does.
+BUSY_QUERY = "SELECT count(*), sum(quantity), max(comment) FROM tpch.sf10.lineitem"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -98,7 +106,7 @@ def idle(seconds: float) -> None:
         moto.stop()
 
 
-def drain() -> None:
+def drain(*, busy: bool = True) -> None:
     from dataclasses import replace
 
     from node_agent.imds import Imds
@@ -136,7 +144,7 @@ def drain() -> None:
         ended: dict[str, float] = {}
 
         def query() -> None:
-            cluster.query("SELECT count(*), sum(quantity) FROM tpch.sf1.lineitem", deadline_seconds=600)
+            cluster.query(BUSY_QUERY, deadline_seconds=600)
             ended["query"] = time.monotonic()
 
         def exit_watch() -> None:
@@ -145,20 +153,29 @@ def drain() -> None:
                 time.sleep(0.005)
             ended["exit"] = time.monotonic()
 
+        label = "drain" if busy else "drain of an idle worker"
         runner = threading.Thread(target=query)
-        runner.start()
-        time.sleep(3)
+        started = time.monotonic()
+        if busy:
+            runner.start()
+            time.sleep(3)
         terminated = time.monotonic()
         threading.Thread(target=exit_watch, daemon=True).start()
         imds.set("autoscaling/target-lifecycle-state", "Terminated")
-        runner.join(600)
+        if busy:
+            runner.join(600)
         deadline = time.monotonic() + 300
         while not (api.completions() and "exit" in ended) and time.monotonic() < deadline:
             time.sleep(0.05)
         completed = api.completions()[0].at
-        print(f"drain: termination -> CompleteLifecycleAction {completed - terminated:.2f}s")
+        print(f"{label}: termination -> CompleteLifecycleAction {completed - terminated:.2f}s")
+        if not busy:
+            return
         after_query = completed - ended["query"]
-        print(f"drain: last query end -> CompleteLifecycleAction {after_query:.2f}s (grace period 5s)")
+        grace = settings.config_overrides.get("shutdown.grace-period", "2m")
+        print(f"drain: last query end -> CompleteLifecycleAction {after_query:.2f}s (grace period {grace})")
+        ran, left = ended["query"] - started, ended["query"] - terminated
+        print(f"drain: the query ran {ran:.1f}s, {left:.1f}s of it after the termination")
         after_exit = completed - ended["exit"]
         print(f"drain: trino exit -> CompleteLifecycleAction {after_exit:+.2f}s (exit seen by a 5 ms poll)")
         print(f"drain: trino had exited when the action was completed: {api.completions()[0].observed}")
@@ -188,6 +205,7 @@ def main() -> int:
     idle(args.seconds)
     if not args.idle_only:
         drain()
+        drain(busy=False)
     return 0
 
 

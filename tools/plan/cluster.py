@@ -153,18 +153,24 @@ def _ami(plan: Plan) -> str:
 def _sizes(plan: Plan, inputs: Mapping[str, Any]) -> str:
     low, high, desired = (int(inputs.get(k) or 0) for k in ("minSize", "maxSize", "desiredCapacity"))
     size = f"{low}..{high} (desired {desired})"
+    types, spot = group_instances(plan, inputs)
+    if spot is not None:
+        return f"{size} of {', '.join(types)}, {spot} % spot above the on-demand base"
+    return f"{size} of {types[0] if types else (inputs.get('launchTemplate') or {}).get('id')}"
+
+
+def group_instances(plan: Plan, inputs: Mapping[str, Any]) -> tuple[list[str], int | None]:
+    """The instance types a group launches, and for a mixed-instances group its spot share above
+    the on-demand base (None for a group on one launch template's type)."""
     mixed = inputs.get("mixedInstancesPolicy")
     if mixed:
         overrides = mixed.get("launchTemplate", {}).get("overrides") or []
-        types = [o.get("instanceType") for o in overrides]
         spot = 100 - int(
             mixed.get("instancesDistribution", {}).get("onDemandPercentageAboveBaseCapacity", 100)
         )
-        return f"{size} of {', '.join(map(str, types))}, {spot} % spot above the on-demand base"
-    name = (inputs.get("launchTemplate") or {}).get("id")
+        return [str(o.get("instanceType")) for o in overrides], spot
     templates = [t for t in plan.of_type(TEMPLATE) if t.name.endswith(f"{_role(inputs)}s-template")]
-    kind = templates[0].inputs.get("instanceType") if templates else name
-    return f"{size} of {kind}"
+    return ([str(templates[0].inputs.get("instanceType"))] if templates else []), None
 
 
 def _role(inputs: Mapping[str, Any]) -> str:

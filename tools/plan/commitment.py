@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from node_agent.contract import FAST_METRICS_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS, Metric
-from tools.plan.cluster import ALARM, GROUP, TEMPLATE, node_settings
+from tools.plan.cluster import ALARM, GROUP, group_instances, node_settings
 from tools.plan.mocks import Plan
 
 HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (24 x 365 / 12)
@@ -49,17 +49,10 @@ def _instance_hours(plan: Plan, inputs: Mapping[str, Any]) -> str:
     role = str(inputs.get("name", "")).rsplit("-", 1)[-1]
     sizes = [int(inputs.get(k) or 0) for k in ("minSize", "desiredCapacity", "maxSize")]
     hours = " / ".join(f"{n * HOURS_PER_MONTH:,}" for n in sizes)
-    mixed = inputs.get("mixedInstancesPolicy")
-    if mixed:
-        overrides = mixed.get("launchTemplate", {}).get("overrides") or []
-        kinds = ", ".join(str(o.get("instanceType")) for o in overrides)
-        spot = 100 - int(
-            mixed.get("instancesDistribution", {}).get("onDemandPercentageAboveBaseCapacity", 100)
-        )
+    types, spot = group_instances(plan, inputs)
+    kinds = ", ".join(types) or "?"
+    if spot is not None:
         kinds = f"{kinds}; {spot} % spot above the on-demand base"
-    else:
-        templates = [t for t in plan.of_type(TEMPLATE) if t.name.endswith(f"{role}-template")]
-        kinds = str(templates[0].inputs.get("instanceType")) if templates else "?"
     return (
         f"{role}: {hours} instance-hours at min / desired / max {' / '.join(map(str, sizes))} ({kinds}); "
         "schedules and scaling move it between min and max"

@@ -39,10 +39,16 @@ def write_table(table: Mapping[str, Mapping[str, Sequence[str]]], path: Path = T
     path.write_bytes(gzip.compress(text.encode() + b"\n", compresslevel=9, mtime=0))
 
 
+def read_table(path: Path = TABLE) -> dict[str, dict[str, list[str]]]:
+    """The table as write_table() stored it: release text -> connector name -> properties."""
+    table: dict[str, dict[str, list[str]]] = json.loads(gzip.decompress(path.read_bytes()))
+    return table
+
+
 @cache
 def property_table() -> dict[int, dict[str, frozenset[str]]]:
     """Release -> connector name -> properties its plugin can bind."""
-    raw = json.loads(gzip.decompress(TABLE.read_bytes()))
+    raw = read_table()
     return {int(v): {name: frozenset(p) for name, p in connectors.items()} for v, connectors in raw.items()}
 
 

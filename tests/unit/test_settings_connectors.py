@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import pytest
 
 from components.nodes.node_settings import metastore_catalog
-from components.settings.connectors import TABLE, connector_table, property_problem, write_table
+from components.settings.connectors import TABLE, connector_table, property_problem, read_table, write_table
 from components.settings.parse import parse
 from components.settings.stack_file import load_stack_settings
 from tests.unit.stack_config import only, raw_with
@@ -119,7 +118,7 @@ def test_a_catalog_with_an_unknown_connector_is_refused_once_not_per_property() 
 
 
 def test_regenerating_the_same_table_writes_the_same_bytes(tmp_path: Path) -> None:
-    table = json.loads(gzip.decompress(TABLE.read_bytes()))
+    table = read_table()
     write_table(table, tmp_path / "again.json.gz")
     assert (tmp_path / "again.json.gz").read_bytes() == TABLE.read_bytes()
 

@@ -9,7 +9,6 @@ its connector factories, and reads its classes' @Config names. Run: `python -m t
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from components.settings.connectors import TABLE, write_table
+from components.settings.connectors import TABLE, read_table, write_table
 from tools.harness import downloads
 from tools.harness.trino_node import java_home
 
@@ -48,7 +47,7 @@ def connectors_of(version: int) -> dict[str, list[str]]:
 
 
 def main(argv: list[str]) -> int:
-    table = json.loads(gzip.decompress(TABLE.read_bytes())) if TABLE.is_file() else {}
+    table = read_table() if TABLE.is_file() else {}
     for version in argv or sorted(table):
         table[str(version)] = connectors_of(int(version))
         count = sum(len(p) for p in table[str(version)].values())

@@ -220,9 +220,15 @@ def install_mocks(
     `pulumi up` would hand it to the program; the monitor records what the program declares,
     also when a test expects the program to stop."""
     raw, secret_keys = read_stack_file(stack, overrides)
+    return _install(stack, mocks, raw, secret_keys, preview=preview)
+
+
+def _install(
+    stack: str, mocks: RecordingMocks, raw: Mapping[str, str], secret_keys: set[str], *, preview: bool
+) -> RecordingMonitor:
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    pulumi.runtime.set_all_config(raw, sorted(secret_keys))
+    pulumi.runtime.set_all_config(dict(raw), sorted(secret_keys))
     return monitor
 
 
@@ -241,7 +247,7 @@ def run_program(
     raw, secret_keys = read_stack_file(stack, overrides)
     settings = parse(stack, raw, secret_keys)
     mocks = RecordingMocks(settings.region, preview=preview, deployed=deployed)
-    monitor = install_mocks(stack, mocks, overrides, preview=preview)
+    monitor = _install(stack, mocks, raw, secret_keys, preview=preview)  # the file read once
     plan = Plan(stack=stack, settings=settings)
 
     def body() -> pulumi.Output[None]:

@@ -30,9 +30,12 @@ from components.nodes.parameter import settings_parameter_name, settings_paramet
 from components.settings.model import ClusterSettings, ConfigError
 
 # The node settings fields (contract.NodeSettings, as to_json() writes them) that old and new
-# nodes must share, with the stack key that sets each. Trino gives no work to a node of another
-# version; a node of another node.environment is refused by the coordinator's discovery.
-SHARED_FIELDS = {"trino_version": "trinoVersion", "environment": "environment"}
+# nodes must share: the stack key that sets each, and its JSON type. Trino gives no work to a node
+# of another version; a node of another node.environment is refused by the coordinator's discovery.
+SHARED_FIELDS: dict[str, tuple[str, type, str]] = {
+    "trino_version": ("trinoVersion", int, "integer"),
+    "environment": ("environment", str, "text"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,13 @@ def read_deployed(names: Sequence[str] | None, values: Sequence[str] | None, clu
         return Deployed(parameter, unreadable=f"not JSON ({exc})")
     if not isinstance(raw, dict):
         return Deployed(parameter, unreadable="not a JSON object")
-    version = raw.get("trino_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        return Deployed(parameter, unreadable="no integer 'trino_version' in the JSON")
-    environment = raw.get("environment")
-    if not isinstance(environment, str):
-        return Deployed(parameter, unreadable="no text 'environment' in the JSON")
-    return Deployed(parameter, shared={"trino_version": version, "environment": environment})
+    shared: dict[str, object] = {}
+    for name, (_key, kind, word) in SHARED_FIELDS.items():
+        value = raw.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return Deployed(parameter, unreadable=f"no {word} {name!r} in the JSON")
+        shared[name] = value
+    return Deployed(parameter, shared=shared)
 
 
 def wanted_shared(settings: ClusterSettings) -> dict[str, object]:
@@ -84,10 +87,10 @@ def incompatible_change_problem(settings: ClusterSettings, deployed: Deployed) -
     if not changed:
         return None
     said = "; ".join(
-        f"{SHARED_FIELDS[name]}: {wanted[name]}, but the running nodes have {deployed.shared[name]}"
+        f"{SHARED_FIELDS[name][0]}: {wanted[name]}, but the running nodes have {deployed.shared[name]}"
         for name in changed
     )
-    back = " and ".join(f"{SHARED_FIELDS[name]} back to {deployed.shared[name]}" for name in changed)
+    back = " and ".join(f"{SHARED_FIELDS[name][0]} back to {deployed.shared[name]}" for name in changed)
     return (
         f"{said} (cluster {settings.name}, node settings parameter {deployed.parameter}). This "
         "cannot roll through one cluster: Trino gives no work to a node of another version, and "
